@@ -1,0 +1,71 @@
+//! From a spec to the container's cgroup: where it is, which rules it gets.
+
+use berth_cgroups::{Cgroup, Layout};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, Spec};
+
+use crate::{Error, Result};
+
+/// Resolve the container's cgroup directories on this host.
+pub fn for_spec(spec: &Spec, id: &str, systemd: bool) -> Result<Cgroup> {
+    let layout = Layout::detect()?;
+    let raw = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let inner = berth_cgroups::path::resolve(raw.as_deref(), id, systemd)
+        .map_err(|e| Error::Config(format!("linux.cgroupsPath: {e}")))?;
+    Ok(Cgroup::new(&layout, &inner))
+}
+
+fn rule(
+    t: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut r = LinuxDeviceCgroup::default();
+    r.set_allow(true);
+    r.set_typ(Some(t));
+    r.set_major(major);
+    r.set_minor(minor);
+    r.set_access(Some(access.into()));
+    r
+}
+
+/// The device rules to enforce: the spec's rules, then (as runc does) access to
+/// the devices every container gets — null, zero, full, random, urandom, tty, the
+/// pty master and slaves — and mknod of anything (creating a node grants no access).
+pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
+    use LinuxDeviceType::{B, C};
+    let mut rules: Vec<LinuxDeviceCgroup> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    rules.extend([
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+    ]);
+    rules
+}
+
+/// Create the cgroup and apply every limit of the spec, devices included.
+pub fn setup(cg: &Cgroup, spec: &Spec) -> Result<()> {
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    cg.create(resources)?;
+    if let Some(r) = resources {
+        cg.apply(r)?;
+    }
+    cg.apply_devices(&device_rules(spec))?;
+    Ok(())
+}
