@@ -82,6 +82,16 @@ impl Cgroup {
         }
     }
 
+    /// No cgroup at all (an unprivileged container without a delegated tree).
+    pub fn none(mode: Mode) -> Cgroup {
+        Cgroup {
+            mode,
+            v1: BTreeMap::new(),
+            v2: None,
+            v2_controllers: vec![],
+        }
+    }
+
     pub(crate) fn v1_dir(&self, controller: &str) -> Option<&Path> {
         self.v1.get(controller).map(PathBuf::as_path)
     }
@@ -113,12 +123,12 @@ impl Cgroup {
     /// container needs (all of them on a unified host, where stats come from v2;
     /// only those `resources` uses on a hybrid host).
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<()> {
-        for d in self.dirs_v1() {
-            std::fs::create_dir_all(d).map_err(|e| Error::io("create cgroup", d, e))?;
-        }
-        if let Some(cpuset) = self.v1_dir("cpuset") {
-            resources_v1::init_cpuset(cpuset)?;
-        }
+        self.create_v2(resources)?;
+        self.create_v1()
+    }
+
+    /// Create the v2 directory only (what `clone3(CLONE_INTO_CGROUP)` needs).
+    pub fn create_v2(&self, resources: Option<&LinuxResources>) -> Result<()> {
         if let Some(dir) = &self.v2 {
             let wanted: Vec<&str> = if self.mode == Mode::Unified {
                 ALL_V2_CONTROLLERS.to_vec()
@@ -127,6 +137,17 @@ impl Cgroup {
             };
             let wanted: Vec<&str> = wanted.into_iter().filter(|c| self.on_v2(c)).collect();
             resources_v2::create(dir, &wanted)?;
+        }
+        Ok(())
+    }
+
+    /// Create the v1 directories.
+    pub fn create_v1(&self) -> Result<()> {
+        for d in self.dirs_v1() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io("create cgroup", d, e))?;
+        }
+        if let Some(cpuset) = self.v1_dir("cpuset") {
+            resources_v1::init_cpuset(cpuset)?;
         }
         Ok(())
     }
@@ -331,21 +352,30 @@ impl Cgroup {
         Ok(s)
     }
 
-    /// Remove the container's directories (only the leaves: parents may be shared).
-    /// Retries briefly while the last processes finish exiting.
+    /// Remove the container's directories (only the leaves: parents may be
+    /// shared), killing whatever process is still in them: a container without
+    /// its own pid namespace can leave processes behind its init.
     pub fn destroy(&self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut killed = false;
         for d in self.dirs() {
             loop {
-                match remove_tree(d) {
+                let busy = match remove_tree(d) {
                     Ok(()) => break,
-                    Err(e)
-                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
-                    {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => e,
                     Err(e) => return Err(Error::io("remove cgroup", d, e)),
+                };
+                if Instant::now() > deadline {
+                    return Err(Error::io("remove cgroup", d, busy));
                 }
+                if !killed && self.processes().is_ok_and(|p| !p.is_empty()) {
+                    killed = true;
+                    let _ = self.signal_all(libc::SIGKILL);
+                    if self.freezer_state() == FreezerState::Frozen {
+                        let _ = self.set_freezer(FreezerState::Thawed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
         Ok(())
@@ -369,18 +399,25 @@ fn collect_procs(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     Ok(())
 }
 
-/// rmdir a cgroup directory and any child cgroups, deepest first.
+/// rmdir a cgroup directory; when it has child cgroups, remove those first.
 fn remove_tree(dir: &Path) -> std::io::Result<()> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_tree(&e.path())?;
-                }
-            }
-        }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e)
+            if e.raw_os_error() == Some(libc::EBUSY)
+                || e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
         Err(e) => return Err(e),
+    }
+    let mut had_children = false;
+    for e in std::fs::read_dir(dir)?.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            had_children = true;
+            remove_tree(&e.path())?;
+        }
+    }
+    if !had_children {
+        return Err(std::io::Error::from_raw_os_error(libc::EBUSY));
     }
     match std::fs::remove_dir(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -14,6 +14,7 @@ use berth_runtime::container::Runtime;
 fn main() {
     let cli = cli::Cli::parse();
     let to_stderr = log::init(cli.log.as_deref(), cli.log_format, cli.debug);
+    berth_runtime::timing::mark("main");
     let root = cli.root.clone().unwrap_or_else(Runtime::default_root);
     let mut rt = Runtime::new(root);
     rt.systemd_cgroup = cli.systemd_cgroup;

@@ -59,13 +59,38 @@ pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
-/// Create the cgroup and apply every limit of the spec, devices included.
-pub fn setup(cg: &Cgroup, spec: &Spec) -> Result<()> {
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    cg.create(resources)?;
-    if let Some(r) = resources {
+fn resources(spec: &Spec) -> Option<&oci_spec::runtime::LinuxResources> {
+    spec.linux().as_ref().and_then(|l| l.resources().as_ref())
+}
+
+/// What must exist before the container process is cloned: the v2 directory.
+pub fn prepare(cg: &Cgroup, spec: &Spec) -> Result<()> {
+    Ok(cg.create_v2(resources(spec))?)
+}
+
+/// The rest — v1 directories, every limit, device rules — done while the new
+/// process creates its namespaces, and before it may run anything.
+pub fn finish(cg: &Cgroup, spec: &Spec) -> Result<()> {
+    cg.create_v1()?;
+    if let Some(r) = resources(spec) {
         cg.apply(r)?;
     }
     cg.apply_devices(&device_rules(spec))?;
     Ok(())
+}
+
+/// Whether the caller may create the container's cgroup directories (an
+/// unprivileged user can when the tree was delegated to it).
+pub fn delegated(cg: &Cgroup) -> bool {
+    let dirs = cg.v1.values().chain(cg.v2.iter());
+    dirs.into_iter().all(|d| {
+        let mut p = d.as_path();
+        while !p.exists() {
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => return false,
+            }
+        }
+        nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok()
+    })
 }

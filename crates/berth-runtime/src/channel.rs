@@ -27,6 +27,9 @@ pub enum Msg {
     Pid(i32),
     /// Child → parent: setup failed.
     Error { kind: StartFailure, message: String },
+    /// The exec trampoline → parent: executing the program failed with this errno
+    /// (sent as 4 raw bytes, not JSON).
+    ExecFailed(i32),
 }
 
 /// One end of the channel.
@@ -66,6 +69,11 @@ impl Channel {
                 nix::sys::socket::MsgFlags::empty(),
             ) {
                 Ok(0) => return Ok(None),
+                Ok(4) if buf[0] != b'"' && buf[0] != b'{' => {
+                    return Ok(Some(Msg::ExecFailed(i32::from_ne_bytes([
+                        buf[0], buf[1], buf[2], buf[3],
+                    ]))));
+                }
                 Ok(n) => {
                     return serde_json::from_slice(&buf[..n]).map(Some).map_err(|e| {
                         Error::Other(format!("bad message from the container process: {e}"))
@@ -83,6 +91,7 @@ impl Channel {
         match self.recv()? {
             Some(m) if &m == want => Ok(()),
             Some(Msg::Error { kind, message }) => Err(Error::Start { kind, message }),
+            Some(Msg::ExecFailed(errno)) => Err(exec_failure(errno, "")),
             Some(other) => Err(Error::Other(format!(
                 "container process protocol: expected {want:?}, got {other:?}"
             ))),
@@ -97,5 +106,18 @@ impl Channel {
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()
+    }
+}
+
+/// The error for an `execve` of `arg0` that failed with `errno`.
+pub fn exec_failure(errno: i32, arg0: &str) -> Error {
+    let e = nix::errno::Errno::from_raw(errno);
+    let kind = match e {
+        nix::errno::Errno::ENOENT => StartFailure::NotFound,
+        _ => StartFailure::NotExecutable,
+    };
+    Error::Start {
+        kind,
+        message: format!("exec: {arg0:?}: {}", e.desc().to_lowercase()),
     }
 }

@@ -32,6 +32,7 @@ pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod state;
+pub mod timing;
 pub mod tty;
 
 pub use error::{Context, Error, Result, StartFailure};

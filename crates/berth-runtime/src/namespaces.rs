@@ -71,6 +71,10 @@ pub struct Join {
 pub struct Plan {
     /// Namespaces created by `clone3` itself.
     pub clone_flags: u64,
+    /// Namespaces the child creates with `unshare` right after the clone: a network
+    /// namespace takes the better part of a millisecond to build, which the
+    /// runtime spends meanwhile on the cgroups.
+    pub unshare_flags: u64,
     /// A cgroup namespace is unshared by the child once it is in its cgroup, so that
     /// the container sees its own cgroup as the root.
     pub unshare_cgroup: bool,
@@ -89,7 +93,7 @@ impl Plan {
         if t == LinuxNamespaceType::Time && !self.time_offsets.is_empty() {
             return true;
         }
-        self.clone_flags & clone_flag(t) != 0
+        (self.clone_flags | self.unshare_flags) & clone_flag(t) != 0
     }
 
     pub fn joins(&self, t: LinuxNamespaceType) -> bool {
@@ -133,6 +137,13 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
                 plan.joins.push(Join { typ: t, fd });
             }
             None if t == LinuxNamespaceType::Cgroup => plan.unshare_cgroup = true,
+            None if matches!(
+                t,
+                LinuxNamespaceType::Network | LinuxNamespaceType::Ipc | LinuxNamespaceType::Uts
+            ) =>
+            {
+                plan.unshare_flags |= clone_flag(t)
+            }
             None => plan.clone_flags |= clone_flag(t),
         }
     }

@@ -47,6 +47,8 @@ pub(crate) struct Created {
     pub channel: Channel,
     /// Our end of the console socket pair when `run -t` proxies the terminal.
     pub console: Option<UnixStream>,
+    /// The program the container runs (for error messages).
+    pub arg0: String,
 }
 
 /// Undo a half-done creation: kill the process, remove the cgroup and the state
@@ -89,7 +91,10 @@ impl Runtime {
     }
 
     pub(crate) fn create_inner(&self, o: &CreateOptions, start_by: StartBy) -> Result<Created> {
+        crate::timing::mark("create: begin");
         spec::validate_id(&o.id)?;
+        // May re-execute this process: before any side effect.
+        let sealing = crate::exeseal::prepare(&self.root)?;
         let bundle = std::fs::canonicalize(&o.bundle)
             .map_err(|e| Error::Config(format!("bundle {}: {e}", o.bundle.display())))?;
         let mut spec: Spec = spec::load(&bundle)?;
@@ -132,31 +137,17 @@ impl Runtime {
             armed: true,
         };
 
+        crate::timing::mark("create: spec loaded");
         let cg = cgroup::for_spec(&spec, &o.id, self.systemd_cgroup)?;
-        let cg = match cgroup::setup(&cg, &spec) {
-            Ok(()) => cg,
-            Err(e)
-                if rootless()
-                    && matches!(
-                        e.io_errno(),
-                        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
-                    ) =>
-            {
-                tracing::warn!("rootless container without cgroups: {e}");
-                let _ = cg.destroy();
-                Cgroup {
-                    v1: Default::default(),
-                    v2: None,
-                    v2_controllers: vec![],
-                    mode: cg.mode,
-                }
-            }
-            Err(e) => {
-                undo.cgroup = Some(cg);
-                return Err(e);
-            }
+        let cg = if rootless() && !cgroup::delegated(&cg) {
+            tracing::warn!("rootless container without cgroups: the cgroup tree is not writable");
+            Cgroup::none(cg.mode)
+        } else {
+            cg
         };
         undo.cgroup = Some(cg.clone());
+        cgroup::prepare(&cg, &spec)?;
+        crate::timing::mark("create: cgroup ready");
 
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(s) => Some(seccomp::prepare(s, &self.seccomp_cache())?),
@@ -220,6 +211,7 @@ impl Runtime {
             plan.creates(LinuxNamespaceType::User) || plan.joins(LinuxNamespaceType::User);
         let mut parent_plan = namespaces::Plan {
             clone_flags: plan.clone_flags,
+            unshare_flags: 0,
             unshare_cgroup: plan.unshare_cgroup,
             time_offsets: plan.time_offsets.clone(),
             joins: Vec::new(),
@@ -251,10 +243,15 @@ impl Runtime {
             hooks_state: &hooks_state,
             runtime_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
             no_pivot: o.no_pivot,
+            trampoline: match &sealing {
+                crate::exeseal::Sealing::Trampoline(fd) => Some(fd),
+                crate::exeseal::Sealing::Direct => None,
+            },
             no_new_keyring: o.no_new_keyring,
             preserve_fds: o.preserve_fds,
             id: &o.id,
         };
+        crate::timing::mark("create: clone");
         let spawned = spawn::spawn(
             &mut parent_plan,
             cgroup_fd.as_ref().map(|f| f.as_fd()),
@@ -279,7 +276,9 @@ impl Runtime {
         if !spawned.in_v2_cgroup {
             cg.add_process_v2(spawned.pid)?;
         }
+        cgroup::finish(&cg, &spec)?;
         ours.send(&Msg::Continue)?;
+        crate::timing::mark("create: continue sent");
         loop {
             match ours.recv()? {
                 Some(Msg::RunHooks) => {
@@ -289,7 +288,10 @@ impl Runtime {
                     hooks::run_all(Kind::CreateRuntime, &create_runtime, &st)?;
                     ours.send(&Msg::HooksDone)?;
                 }
-                Some(Msg::Ready) => break,
+                Some(Msg::Ready) => {
+                    crate::timing::mark("create: ready");
+                    break;
+                }
                 Some(Msg::Error { kind, message }) => return Err(Error::Start { kind, message }),
                 Some(other) => {
                     return Err(Error::Other(format!(
@@ -322,25 +324,17 @@ impl Runtime {
             write_pid_file(p, spawned.pid)?;
         }
         undo.armed = false;
+        crate::timing::mark("create: saved");
         Ok(Created {
             state,
             spawned,
             channel: ours,
             console: console_ours,
+            arg0: process
+                .args()
+                .as_ref()
+                .and_then(|a| a.first().cloned())
+                .unwrap_or_default(),
         })
-    }
-}
-
-trait IoErrno {
-    fn io_errno(&self) -> Option<i32>;
-}
-
-impl IoErrno for Error {
-    fn io_errno(&self) -> Option<i32> {
-        match self {
-            Error::Cgroup(c) => c.raw_os_error(),
-            Error::Io { source, .. } => source.raw_os_error(),
-            _ => None,
-        }
     }
 }

@@ -40,6 +40,7 @@ const ORDER: [LinuxNamespaceType; 6] = [
 impl Runtime {
     /// Run `o.process` in container `id`. Returns its exit code, or 0 when detached.
     pub fn exec(&self, id: &str, o: &ExecOptions) -> Result<i32> {
+        let sealing = crate::exeseal::prepare(&self.root)?;
         let (state, status) = self.load(id)?;
         match status {
             Status::Created | Status::Running => {}
@@ -139,6 +140,10 @@ impl Runtime {
             state: &oci_state,
             no_new_keyring: false,
             preserve_fds: o.preserve_fds,
+            trampoline: match &sealing {
+                crate::exeseal::Sealing::Trampoline(fd) => Some(fd),
+                crate::exeseal::Sealing::Direct => None,
+            },
             id,
         };
         let spawned = spawn::spawn(
@@ -189,9 +194,21 @@ impl Runtime {
             None => None,
         };
         // An execve failure after Ready arrives as an error message.
-        if let Some(Msg::Error { kind, message }) = ours.recv()? {
-            reap();
-            return Err(Error::Start { kind, message });
+        let arg0 = p
+            .args()
+            .as_ref()
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_default();
+        match ours.recv()? {
+            Some(Msg::Error { kind, message }) => {
+                reap();
+                return Err(Error::Start { kind, message });
+            }
+            Some(Msg::ExecFailed(errno)) => {
+                reap();
+                return Err(crate::channel::exec_failure(errno, &arg0));
+            }
+            _ => {}
         }
         foreground::supervise(spawned.pid, &spawned.pidfd, master, sfd)
     }

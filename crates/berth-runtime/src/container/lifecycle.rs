@@ -1,9 +1,10 @@
 //! start, run, kill, delete, pause, resume, update.
 
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
 
 use berth_cgroups::FreezerState;
+use std::time::{Duration, Instant};
+
 use nix::fcntl::{OFlag, open};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
@@ -101,19 +102,29 @@ impl Runtime {
         };
         created.channel.send(&Msg::Start)?;
         // The channel closes on a successful execve; an error message means not.
-        match created.channel.recv()? {
-            Some(Msg::Error { kind, message }) => {
-                let _ = self.delete(&id, true);
-                return Err(Error::Start { kind, message });
+        let failed = match created.channel.recv()? {
+            Some(Msg::Error { kind, message }) => Some(Error::Start { kind, message }),
+            Some(Msg::ExecFailed(errno)) => {
+                Some(crate::channel::exec_failure(errno, &created.arg0))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(e) = failed {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(created.spawned.pid), None);
+            let _ = self.delete(&id, true);
+            return Err(e);
         }
+        crate::timing::mark("run: started");
         self.poststart(&created.state);
         let Some(sfd) = sfd else {
             return Ok(0);
         };
         let code = foreground::supervise(created.spawned.pid, &created.spawned.pidfd, master, sfd)?;
-        self.delete(&id, true)?;
+        crate::timing::mark("run: exited");
+        // Our own child has been reaped, but others may linger in its cgroup:
+        // destroy() kills what is left before removing it.
+        self.destroy(&created.state)?;
+        crate::timing::mark("run: deleted");
         Ok(code)
     }
 
@@ -178,17 +189,8 @@ impl Runtime {
     }
 
     /// Remove everything of a stopped container and run its poststop hooks.
-    fn destroy(&self, state: &State) -> Result<()> {
-        if state.cgroup.exists() {
-            // Leftovers (a container without its own pid namespace): kill them.
-            if state.cgroup.processes().is_ok_and(|p| !p.is_empty()) {
-                let _ = state.cgroup.signal_all(libc::SIGKILL);
-            }
-            if state.cgroup.freezer_state() == FreezerState::Frozen {
-                let _ = state.cgroup.set_freezer(FreezerState::Thawed);
-            }
-            state.cgroup.destroy()?;
-        }
+    pub(crate) fn destroy(&self, state: &State) -> Result<()> {
+        state.cgroup.destroy()?;
         let poststop = Kind::Poststop.of(&state.config);
         if !poststop.is_empty() {
             if let Err(e) =

@@ -28,6 +28,7 @@ pub struct Exec<'a> {
     pub state: &'a OciState,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub trampoline: Option<&'a OwnedFd>,
     pub id: &'a str,
 }
 
@@ -50,6 +51,7 @@ pub fn main(cfg: Exec<'_>) -> i32 {
 fn run(cfg: &Exec<'_>) -> Result<Failure> {
     let p = cfg.process;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ok();
+    nix::sys::prctl::set_dumpable(false).ok();
     cfg.cgroup.join_self_v1()?;
     cfg.channel.expect(&Msg::Continue)?;
     let mut in_userns = false;
@@ -113,5 +115,12 @@ fn run(cfg: &Exec<'_>) -> Result<Failure> {
     if let (Some(s), true) = (cfg.seccomp, p.no_new_privileges() == Some(true)) {
         s.load(cfg.state)?;
     }
-    Ok(finalize::exec(&exe, p, &env, cfg.preserve_fds))
+    Ok(finalize::exec(
+        &exe,
+        p,
+        &env,
+        cfg.preserve_fds,
+        cfg.trampoline.map(|t| t.as_fd()),
+        cfg.channel.fd(),
+    ))
 }

@@ -1,6 +1,7 @@
 //! The last steps before `execve`, shared by a container's init and `exec`.
 
 use std::ffi::CString;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -334,8 +335,17 @@ pub fn check_cwd() -> Result<()> {
     }
 }
 
-/// Close (on exec) every descriptor above stdio and the preserved ones, then exec.
-pub fn exec(exe: &Path, p: &Process, env: &[CString], preserve_fds: u32) -> Failure {
+/// Close (on exec) every descriptor above stdio and the preserved ones, then exec
+/// — through the sealed trampoline when there is one (see `exeseal`), with
+/// `report` receiving the errno should the program fail to execute.
+pub fn exec(
+    exe: &Path,
+    p: &Process,
+    env: &[CString],
+    preserve_fds: u32,
+    trampoline: Option<BorrowedFd<'_>>,
+    report: BorrowedFd<'_>,
+) -> Failure {
     berth_sys::signal::reset_all();
     if let Err(e) = berth_sys::fd::cloexec_from(3 + preserve_fds as i32) {
         return Failure {
@@ -358,13 +368,17 @@ pub fn exec(exe: &Path, p: &Process, env: &[CString], preserve_fds: u32) -> Fail
         .flatten()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
-    let e = nix::unistd::execve(&path, &args, env).unwrap_err();
+    let e = match trampoline {
+        Some(t) => crate::exeseal::exec_via(t, report, 3 + preserve_fds as i32, &path, &args, env),
+        None => nix::unistd::execve(&path, &args, env).unwrap_err(),
+    };
     let arg0 = args
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
     let kind = match e {
         nix::errno::Errno::ENOENT => StartFailure::NotFound,
+        _ if trampoline.is_some() => StartFailure::Other,
         _ => StartFailure::NotExecutable,
     };
     Failure {

@@ -47,6 +47,8 @@ pub struct Init<'a> {
     pub hooks_state: &'a OciState,
     pub runtime_hooks: bool,
     pub no_pivot: bool,
+    /// The sealed exec trampoline (see `exeseal`), if used.
+    pub trampoline: Option<&'a OwnedFd>,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub id: &'a str,
@@ -77,9 +79,16 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
     let spec = cfg.spec;
     let process = spec.process().as_ref().expect("validated");
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ok();
-    // Into the cgroups first: nothing of the container runs outside them.
-    cfg.cgroup.join_self_v1()?;
+    // Nobody may open /proc/<pid>/exe (the host binary) while we set up.
+    nix::sys::prctl::set_dumpable(false).ok();
+    crate::timing::mark("init: forked");
+    if cfg.plan.unshare_flags != 0 {
+        berth_sys::clone::unshare(cfg.plan.unshare_flags).context(|| "create namespaces".into())?;
+    }
     cfg.channel.expect(&Msg::Continue)?;
+    // Into the cgroups before anything else: nothing of the container runs outside them.
+    cfg.cgroup.join_self_v1()?;
+    crate::timing::mark("init: in cgroups");
     if cfg.plan.creates(LinuxNamespaceType::User) {
         // Become root of the new user namespace (if root is mapped).
         let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
@@ -111,6 +120,7 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
             userns_path: if in_userns { Some(&userns_path) } else { None },
         };
         rootfs::prepare(&ctx)?;
+        crate::timing::mark("init: mounts done");
     }
     if cfg.runtime_hooks {
         cfg.channel.send(&Msg::RunHooks)?;
@@ -127,6 +137,7 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
     if new_mount_ns {
         rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
         rootfs::finish(spec)?;
+        crate::timing::mark("init: rootfs finished");
     }
     if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).context(|| format!("sethostname {h:?}"))?;
@@ -176,6 +187,7 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
     }
     let setgroups = !in_userns || setgroups_allowed();
     finalize::identity(process, cfg.caps, cfg.seccomp, &hook_state, setgroups)?;
+    crate::timing::mark("init: identity set");
     let (env, path_var) = finalize::environment(process);
     let arg0 = &process.args().as_ref().expect("validated")[0];
     let exe = match finalize::find_executable(arg0, &path_var) {
@@ -207,7 +219,15 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
     if let (Some(s), true) = (cfg.seccomp, process.no_new_privileges() == Some(true)) {
         s.load(&hook_state)?;
     }
-    Ok(finalize::exec(&exe, process, &env, cfg.preserve_fds))
+    crate::timing::mark("init: exec");
+    Ok(finalize::exec(
+        &exe,
+        process,
+        &env,
+        cfg.preserve_fds,
+        cfg.trampoline.map(|t| t.as_fd()),
+        cfg.channel.fd(),
+    ))
 }
 
 /// Whether setgroups(2) is allowed in our user namespace.

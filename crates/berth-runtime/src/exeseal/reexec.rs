@@ -1,13 +1,6 @@
-//! Keep the runtime's own binary out of reach of the container (CVE-2019-5736).
-//!
-//! The container process is forked from the runtime, so until it calls `execve` its
-//! `/proc/self/exe` is the runtime binary on the host. A container could make the
-//! runtime execute itself *inside* the container (an entrypoint whose interpreter
-//! is `/proc/self/exe`) and then reopen that binary for writing from another
-//! process. The defence: before forking, re-execute the runtime from a copy that
-//! cannot be written — a detached read-only clone of its mount (nothing becomes
-//! visible in any mount namespace), or, without the privilege to mount, a sealed
-//! memfd.
+//! Fallback sealing: re-execute the runtime from an unwritable copy of itself
+//! before forking — a detached read-only clone of its mount, or, without the
+//! privilege to mount, a sealed memfd.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, OwnedFd};
