@@ -73,6 +73,7 @@ impl Bundle {
         spec["process"]["terminal"] = json!(false);
         spec["process"]["args"] = json!(args);
         spec["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+        spec["root"]["readonly"] = json!(false);
         let b = Bundle { dir };
         b.write_config(&spec);
         b

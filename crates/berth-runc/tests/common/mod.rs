@@ -1,0 +1,245 @@
+//! Shared harness for the runtime behaviour tests.
+//!
+//! The runtime under test is berth-runc, or whatever `BERTH_TEST_RUNTIME` names
+//! (`runc` to check the tests against the reference). Every test gets its own
+//! state root; containers are force-deleted when the harness drops, and
+//! `assert_clean` checks that nothing of a container is left on the host.
+#![allow(dead_code)]
+
+pub mod bundle;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use bundle::{Bundle, unique_id};
+
+/// The runtime binary under test.
+pub fn runtime_bin() -> String {
+    match std::env::var("BERTH_TEST_RUNTIME") {
+        Ok(r) if !r.is_empty() => r,
+        _ => env!("CARGO_BIN_EXE_berth-runc").to_string(),
+    }
+}
+
+/// Whether the runtime under test is berth-runc (some tests check berth's own
+/// promises, which runc does not make; they say so and return).
+pub fn is_berth() -> bool {
+    Path::new(&runtime_bin())
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("berth-runc"))
+}
+
+/// Skip (visibly) a test of a berth-specific behaviour when testing another runtime.
+#[macro_export]
+macro_rules! berth_only {
+    () => {
+        if !common::is_berth() {
+            eprintln!("SKIPPED: berth-specific behaviour, not checked against {}", common::runtime_bin());
+            return;
+        }
+    };
+}
+
+/// Skip (visibly) when not root: the runtime tests need root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: needs root");
+            return;
+        }
+    };
+}
+
+/// One test's runtime instance.
+pub struct Rt {
+    pub bin: String,
+    pub root: tempfile::TempDir,
+    ids: std::sync::Mutex<Vec<String>>,
+}
+
+impl Rt {
+    pub fn new() -> Rt {
+        // Orphaned container processes are reparented to us, and reaped on drop.
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        Rt {
+            bin: runtime_bin(),
+            root: tempfile::Builder::new().prefix("berth-test-root-").tempdir().unwrap(),
+            ids: Default::default(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A command of the runtime with `--root` set.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(self.root()).args(args);
+        c
+    }
+
+    /// Remember `id` for cleanup.
+    pub fn track(&self, id: &str) {
+        self.ids.lock().unwrap().push(id.to_string());
+    }
+
+    /// Run a runtime command to completion with stdin closed.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Run, asserting success.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.exec(args);
+        assert!(
+            out.status.success(),
+            "{} {:?} failed: {}\nstdout: {}\nstderr: {}",
+            self.bin,
+            args,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `run` a bundle in the foreground: (exit code, stdout, stderr).
+    pub fn run(&self, id: &str, b: &Bundle) -> (i32, String, String) {
+        self.track(id);
+        let out = self.exec(&["run", "--bundle", b.path().to_str().unwrap(), id]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `create` a bundle. The container process keeps the runtime's stdio, so
+    /// they go to a file of the bundle (`<bundle>/out`, see [`Rt::output`]), never
+    /// to a pipe a test would wait on. The returned output holds what the runtime
+    /// itself printed.
+    pub fn create(&self, id: &str, b: &Bundle) -> Output {
+        self.create_with(id, b, &[])
+    }
+
+    pub fn create_with(&self, id: &str, b: &Bundle, extra: &[&str]) -> Output {
+        self.track(id);
+        let out_path = b.path().join("out");
+        let f = std::fs::File::create(&out_path).unwrap();
+        let mut args = vec!["create", "--bundle", b.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(id);
+        let status = self
+            .cmd(&args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&out_path).unwrap_or_default(),
+        }
+    }
+
+    pub fn create_captured(&self, id: &str, b: &Bundle) -> Output {
+        self.create(id, b)
+    }
+
+    pub fn output(b: &Bundle) -> String {
+        std::fs::read_to_string(b.path().join("out")).unwrap_or_default()
+    }
+
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.exec(&["state", id]);
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap_or("").to_string()
+    }
+
+    /// Wait until the container reaches `status`.
+    pub fn wait_status(&self, id: &str, status: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.status(id) == status {
+                return true;
+            }
+            reap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Nothing of container `id` remains: no state, no cgroup, no mount.
+    pub fn assert_clean(&self, id: &str, b: &Bundle) {
+        reap();
+        assert!(!self.root().join(id).exists(), "state directory of {id} left behind");
+        let cgroups = cgroup_dirs(id);
+        assert!(cgroups.is_empty(), "cgroups of {id} left behind: {cgroups:?}");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let bundle = b.path().to_string_lossy().to_string();
+        assert!(
+            !mounts.lines().any(|l| l.contains(&bundle)),
+            "mounts under {bundle} left behind"
+        );
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        for id in self.ids.lock().unwrap().iter() {
+            let _ = self.exec(&["delete", "--force", id]);
+            // A runtime that failed may have left a cgroup: never leave one.
+            for d in cgroup_dirs(id) {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        reap();
+    }
+}
+
+/// Reap exited children (we are their subreaper).
+pub fn reap() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    while let Ok(s) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if s == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Cgroup directories named after a container, in any hierarchy.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else { return out };
+    for h in rd.flatten() {
+        let p = h.path().join(id);
+        if p.exists() {
+            out.push(p);
+        }
+        let direct = Path::new("/sys/fs/cgroup").join(id);
+        if direct.exists() && !out.contains(&direct) {
+            out.push(direct);
+        }
+    }
+    out
+}
+
+/// The cgroup directory of a container for a v1 controller on this host.
+pub fn v1_dir(controller: &str, id: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup").join(controller).join(id)
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
