@@ -93,12 +93,13 @@ impl Runtime {
     pub(crate) fn create_inner(&self, o: &CreateOptions, start_by: StartBy) -> Result<Created> {
         crate::timing::mark("create: begin");
         spec::validate_id(&o.id)?;
-        // May re-execute this process: before any side effect.
-        let sealing = crate::exeseal::prepare(&self.root)?;
         let bundle = std::fs::canonicalize(&o.bundle)
             .map_err(|e| Error::Config(format!("bundle {}: {e}", o.bundle.display())))?;
         let mut spec: Spec = spec::load(&bundle)?;
         spec::validate(&spec)?;
+        // May re-execute this process: before any side effect.
+        let sealing =
+            crate::exeseal::prepare(&self.root, crate::exeseal::ptrace_exposed(&spec, None))?;
         let rootfs = spec::rootfs(&spec, &bundle)?;
         if let Some(root) = spec.root().clone() {
             let mut root = root;

@@ -40,8 +40,12 @@ const ORDER: [LinuxNamespaceType; 6] = [
 impl Runtime {
     /// Run `o.process` in container `id`. Returns its exit code, or 0 when detached.
     pub fn exec(&self, id: &str, o: &ExecOptions) -> Result<i32> {
-        let sealing = crate::exeseal::prepare(&self.root)?;
         let (state, status) = self.load(id)?;
+        // May re-execute this process: before any side effect.
+        let sealing = crate::exeseal::prepare(
+            &self.root,
+            crate::exeseal::ptrace_exposed(&state.config, Some(&o.process)),
+        )?;
         match status {
             Status::Created | Status::Running => {}
             Status::Paused => {

@@ -136,24 +136,12 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
     )?;
     if new_mount_ns {
         rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+    }
+    // Before /proc/sys becomes read-only (readonlyPaths), as runc does.
+    set_names_and_sysctls(spec)?;
+    if new_mount_ns {
         rootfs::finish(spec)?;
         crate::timing::mark("init: rootfs finished");
-    }
-    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).context(|| format!("sethostname {h:?}"))?;
-    }
-    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
-        std::fs::write("/proc/sys/kernel/domainname", d)
-            .context(|| format!("set domainname {d:?}"))?;
-    }
-    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        let mut keys: Vec<_> = sysctls.iter().collect();
-        keys.sort();
-        for (k, v) in keys {
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            std::fs::write(&path, v)
-                .map_err(|e| Error::Config(format!("linux.sysctl: set {k}={v}: {e}")))?;
-        }
     }
     if process.terminal() == Some(true) {
         setup_console(cfg, process)?;
@@ -231,6 +219,26 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
 }
 
 /// Whether setgroups(2) is allowed in our user namespace.
+/// hostname, domainname and `linux.sysctl`, inside the new namespaces.
+fn set_names_and_sysctls(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).context(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
+        berth_sys::uts::set_domainname(d).context(|| format!("set domainname {d:?}"))?;
+    }
+    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        let mut keys: Vec<_> = sysctls.iter().collect();
+        keys.sort();
+        for (k, v) in keys {
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            std::fs::write(&path, v)
+                .map_err(|e| Error::Config(format!("linux.sysctl: set {k}={v}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() == "allow")
 }
