@@ -28,7 +28,11 @@ fn ok(tag: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Str
 #[test]
 fn every_namespace_is_new() {
     require_root!();
-    let out = ok("ns", "for n in pid mnt net uts ipc cgroup; do echo $n $(readlink /proc/self/ns/$n); done; echo pid1=$$", |_| {});
+    let out = ok(
+        "ns",
+        "for n in pid mnt net uts ipc cgroup; do echo $n $(readlink /proc/self/ns/$n); done; echo pid1=$$",
+        |_| {},
+    );
     for line in out.lines().filter(|l| !l.starts_with("pid1=")) {
         let (n, link) = line.split_once(' ').unwrap();
         let host = std::fs::read_link(format!("/proc/self/ns/{n}")).unwrap();
@@ -48,17 +52,30 @@ fn hostname_domainname_env_cwd_umask_and_user() {
             c["domainname"] = json!("example.test");
             c["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
             c["process"]["cwd"] = json!("/tmp");
-            c["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [10], "umask": 63});
+            c["process"]["user"] =
+                json!({"uid": 65534, "gid": 65534, "additionalGids": [10], "umask": 63});
         },
     );
     let mut lines: Vec<&str> = out.lines().collect();
     if !common::is_berth() && lines[1] == "(none)" {
-        eprintln!("note: {} does not set domainname (runc < 1.2)", common::runtime_bin());
+        eprintln!(
+            "note: {} does not set domainname (runc < 1.2)",
+            common::runtime_bin()
+        );
         lines[1] = "example.test";
     }
     assert_eq!(
         lines,
-        ["berth-test-host", "example.test", "bar baz", "/tmp", "0077", "65534", "65534", "65534 10"],
+        [
+            "berth-test-host",
+            "example.test",
+            "bar baz",
+            "/tmp",
+            "0077",
+            "65534",
+            "65534",
+            "65534 10"
+        ],
         "{out}"
     );
 }
@@ -82,15 +99,27 @@ fn standard_mounts_and_devices() {
         ("/sys/fs/cgroup", ""),
     ] {
         assert!(
-            out.lines().any(|l| l.split(' ').nth(4) == Some(dst) && l.contains(&format!(" - {fstype}"))),
+            out.lines()
+                .any(|l| l.split(' ').nth(4) == Some(dst) && l.contains(&format!(" - {fstype}"))),
             "{dst} ({fstype}) not mounted:\n{out}"
         );
     }
     for dev in ["null", "zero", "full", "random", "urandom", "tty", "ptmx"] {
-        assert!(out.contains(&format!(" {dev}")), "/dev/{dev} missing:\n{out}");
+        assert!(
+            out.contains(&format!(" {dev}")),
+            "/dev/{dev} missing:\n{out}"
+        );
     }
-    for link in ["/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"] {
-        assert!(out.lines().any(|l| l == link), "{link} link missing:\n{out}");
+    for link in [
+        "/proc/self/fd",
+        "/proc/self/fd/0",
+        "/proc/self/fd/1",
+        "/proc/self/fd/2",
+    ] {
+        assert!(
+            out.lines().any(|l| l == link),
+            "{link} link missing:\n{out}"
+        );
     }
 }
 
@@ -109,17 +138,27 @@ fn devices_work() {
 #[test]
 fn configured_device_node_is_created_and_allowed() {
     require_root!();
-    let out = ok("devnode", "ls -ln /dev/berth-test-null; echo hi > /dev/berth-test-null && echo written", |c| {
-        c["linux"]["devices"] = json!([{"path": "/dev/berth-test-null", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0}]);
-        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]);
-    });
-    assert!(out.contains("1,") && out.contains("3 ") && out.contains("written"), "{out}");
+    let out = ok(
+        "devnode",
+        "ls -ln /dev/berth-test-null; echo hi > /dev/berth-test-null && echo written",
+        |c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/berth-test-null", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0}]);
+            c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]);
+        },
+    );
+    assert!(
+        out.contains("1,") && out.contains("3 ") && out.contains("written"),
+        "{out}"
+    );
 }
 
 #[test]
 fn readonly_rootfs_and_tmpfs_and_bind_mounts() {
     require_root!();
-    let host = tempfile::Builder::new().prefix("berth-test-bind-").tempdir().unwrap();
+    let host = tempfile::Builder::new()
+        .prefix("berth-test-bind-")
+        .tempdir()
+        .unwrap();
     std::fs::write(host.path().join("f"), "from-host").unwrap();
     let out = ok(
         "ro",
@@ -147,7 +186,10 @@ fn mount_destination_symlink_is_resolved_inside_the_rootfs() {
     let rt = Rt::new();
     let id = unique_id("symdst");
     let b = Bundle::new(&id, &["sh", "-c", "cat /inside/marker"]);
-    let host = tempfile::Builder::new().prefix("berth-test-src-").tempdir().unwrap();
+    let host = tempfile::Builder::new()
+        .prefix("berth-test-src-")
+        .tempdir()
+        .unwrap();
     std::fs::write(host.path().join("marker"), "mounted").unwrap();
     // An absolute symlink in the rootfs points at a directory of the rootfs, not
     // at the host's /etc.
@@ -164,19 +206,36 @@ fn mount_destination_symlink_is_resolved_inside_the_rootfs() {
 #[test]
 fn capabilities_and_no_new_privileges() {
     require_root!();
-    let out = ok("caps", "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status", |_| {});
+    let out = ok(
+        "caps",
+        "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status",
+        |_| {},
+    );
     // The default set: AUDIT_WRITE, KILL, NET_BIND_SERVICE.
-    for l in ["CapPrm:\t0000000020000420", "CapEff:\t0000000020000420", "CapBnd:\t0000000020000420", "NoNewPrivs:\t1"] {
+    for l in [
+        "CapPrm:\t0000000020000420",
+        "CapEff:\t0000000020000420",
+        "CapBnd:\t0000000020000420",
+        "NoNewPrivs:\t1",
+    ] {
         assert!(out.contains(l), "{l} missing:\n{out}");
     }
-    let out = ok("caps2", "grep -E '^(CapEff|CapAmb|NoNewPrivs)' /proc/self/status", |c| {
-        let all = json!(["CAP_CHOWN", "CAP_NET_RAW"]);
-        c["process"]["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all, "inheritable": all, "ambient": all});
-        c["process"]["noNewPrivileges"] = json!(false);
-        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-    });
+    let out = ok(
+        "caps2",
+        "grep -E '^(CapEff|CapAmb|NoNewPrivs)' /proc/self/status",
+        |c| {
+            let all = json!(["CAP_CHOWN", "CAP_NET_RAW"]);
+            c["process"]["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all, "inheritable": all, "ambient": all});
+            c["process"]["noNewPrivileges"] = json!(false);
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        },
+    );
     // CHOWN (0) and NET_RAW (13), kept across the change of user through ambient.
-    for l in ["CapEff:\t0000000000002001", "CapAmb:\t0000000000002001", "NoNewPrivs:\t0"] {
+    for l in [
+        "CapEff:\t0000000000002001",
+        "CapAmb:\t0000000000002001",
+        "NoNewPrivs:\t0",
+    ] {
         assert!(out.contains(l), "{l} missing:\n{out}");
     }
 }
@@ -193,10 +252,16 @@ fn capability_outside_the_bounding_set_is_a_clear_error() {
         return;
     }
     let (code, _, err) = sh("nocap", "true", |c| {
-        c["process"]["capabilities"]["bounding"].as_array_mut().unwrap().push(json!("CAP_SYS_RESOURCE"));
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_RESOURCE"));
     });
     assert_ne!(code, 0);
-    assert!(err.contains("CAP_SYS_RESOURCE") && err.contains("process.capabilities"), "{err}");
+    assert!(
+        err.contains("CAP_SYS_RESOURCE") && err.contains("process.capabilities"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -214,9 +279,12 @@ fn rlimits_are_applied() {
 #[test]
 fn raising_an_rlimit_beyond_the_hard_limit_is_a_clear_error() {
     require_root!();
-    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap().1;
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1;
     let (code, _, err) = sh("rlimhi", "true", |c| {
-        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]);
+        c["process"]["rlimits"] =
+            json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]);
     });
     if code == 0 {
         eprintln!("SKIPPED: this process may raise rlimits (CAP_SYS_RESOURCE)");
@@ -224,17 +292,25 @@ fn raising_an_rlimit_beyond_the_hard_limit_is_a_clear_error() {
     }
     assert!(err.contains("rlimit"), "{err}");
     if common::is_berth() {
-        assert!(err.contains("RLIMIT_NOFILE") && err.contains("CAP_SYS_RESOURCE"), "{err}");
+        assert!(
+            err.contains("RLIMIT_NOFILE") && err.contains("CAP_SYS_RESOURCE"),
+            "{err}"
+        );
     }
 }
 
 #[test]
 fn sysctl_and_oom_score_adj() {
     require_root!();
-    let out = ok("sysctl", "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/self/oom_score_adj", |c| {
-        c["linux"]["sysctl"] = json!({"kernel.shm_rmid_forced": "1", "net.ipv4.ip_unprivileged_port_start": "80"});
-        c["process"]["oomScoreAdj"] = json!(500);
-    });
+    let out = ok(
+        "sysctl",
+        "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/self/oom_score_adj",
+        |c| {
+            c["linux"]["sysctl"] =
+                json!({"kernel.shm_rmid_forced": "1", "net.ipv4.ip_unprivileged_port_start": "80"});
+            c["process"]["oomScoreAdj"] = json!(500);
+        },
+    );
     assert_eq!(out, "1\n80\n500\n");
 }
 
@@ -243,20 +319,42 @@ fn user_namespace_with_mappings() {
     require_root!();
     let rt = Rt::new();
     let id = unique_id("userns");
-    let b = Bundle::new(&id, &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /dev/null && echo null-ok"]);
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /dev/null && echo null-ok",
+        ],
+    );
     // The rootfs must belong to the mapped root to be usable as such.
-    let chown = std::process::Command::new("chown").args(["-R", "100000:100000"]).arg(b.rootfs()).status().unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
     assert!(chown.success());
     b.edit(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         // A user namespace cannot mount sysfs of a network namespace it does not own otherwise.
     });
     let (code, out, err) = rt.run(&id, &b);
     assert_eq!(code, 0, "{out}\n{err}");
-    let fields: Vec<Vec<&str>> = out.lines().take(2).map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(fields, [vec!["0", "100000", "65536"], vec!["0", "100000", "65536"]], "{out}");
+    let fields: Vec<Vec<&str>> = out
+        .lines()
+        .take(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        fields,
+        [vec!["0", "100000", "65536"], vec!["0", "100000", "65536"]],
+        "{out}"
+    );
     assert!(out.contains("\n0\nnull-ok"), "{out}");
     rt.assert_clean(&id, &b);
 }
@@ -266,12 +364,25 @@ fn time_namespace_offsets() {
     require_root!();
     berth_only!();
     let out = ok("timens", "cut -d. -f1 /proc/uptime", |c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
-        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 864000}});
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] =
+            json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 864000}});
     });
-    let host: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let inside: f64 = out.trim().parse().unwrap();
-    assert!(inside >= host + 864000.0 - 5.0, "uptime inside {inside}, host {host}");
+    assert!(
+        inside >= host + 864000.0 - 5.0,
+        "uptime inside {inside}, host {host}"
+    );
 }
 
 #[test]
@@ -283,11 +394,21 @@ fn joining_the_namespaces_of_another_container() {
     assert!(rt.create(&a, &ba).status.success());
     let pid = rt.state(&a)["pid"].as_i64().unwrap();
     let b = unique_id("joinb");
-    let bb = Bundle::new(&b, &["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc"]);
+    let bb = Bundle::new(
+        &b,
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc",
+        ],
+    );
     bb.edit(|c| {
         for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
             if n["type"] == "network" || n["type"] == "ipc" {
-                n["path"] = json!(format!("/proc/{pid}/ns/{}", if n["type"] == "network" { "net" } else { "ipc" }));
+                n["path"] = json!(format!(
+                    "/proc/{pid}/ns/{}",
+                    if n["type"] == "network" { "net" } else { "ipc" }
+                ));
             }
         }
     });
@@ -295,8 +416,12 @@ fn joining_the_namespaces_of_another_container() {
     assert_eq!(code, 0, "{err}");
     let want = format!(
         "{}\n{}\n",
-        std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap().display(),
-        std::fs::read_link(format!("/proc/{pid}/ns/ipc")).unwrap().display()
+        std::fs::read_link(format!("/proc/{pid}/ns/net"))
+            .unwrap()
+            .display(),
+        std::fs::read_link(format!("/proc/{pid}/ns/ipc"))
+            .unwrap()
+            .display()
     );
     assert_eq!(out, want);
     rt.ok(&["delete", "--force", &a]);
@@ -308,9 +433,22 @@ fn no_pivot_root() {
     require_root!();
     let rt = Rt::new();
     let id = unique_id("nopivot");
-    let b = Bundle::new(&id, &["sh", "-c", "ls /bin/busybox && test ! -e /proc/1/root/etc/debian_version && echo inside"]);
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "ls /bin/busybox && test ! -e /proc/1/root/etc/debian_version && echo inside",
+        ],
+    );
     rt.track(&id);
-    let out = rt.exec(&["run", "--no-pivot", "--bundle", b.path().to_str().unwrap(), &id]);
+    let out = rt.exec(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", common::text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("inside"));
     rt.assert_clean(&id, &b);
@@ -323,14 +461,13 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let id = unique_id("hooks");
     let b = Bundle::new(&id, &["sh", "-c", "echo main >> /tmp/log"]);
     let log = b.path().join("hooks.log");
-    let host_hook = |name: &str| {
-        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo {name} \"$s\" >> {}", log.display())]})
-    };
+    let host_hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo {name} \"$s\" >> {}", log.display())]});
     // createContainer runs in the container's namespaces before pivot_root (its
     // path resolves on the host); startContainer runs inside the container.
     let inner_log = b.rootfs().join("tmp/log");
     let create_hook = json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo createContainer >> {}", inner_log.display())]});
-    let start_hook = json!({"path": "/bin/sh", "args": ["sh", "-c", "echo startContainer >> /tmp/log"]});
+    let start_hook =
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "echo startContainer >> /tmp/log"]});
     b.edit(|c| {
         c["hooks"] = json!({
             "createRuntime": [host_hook("createRuntime")],
@@ -343,8 +480,15 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let (code, _, err) = rt.run(&id, &b);
     assert_eq!(code, 0, "{err}");
     let host_log = std::fs::read_to_string(&log).unwrap();
-    let names: Vec<&str> = host_log.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(names, ["createRuntime", "poststart", "poststop"], "{host_log}");
+    let names: Vec<&str> = host_log
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["createRuntime", "poststart", "poststop"],
+        "{host_log}"
+    );
     for l in host_log.lines() {
         let state: serde_json::Value = serde_json::from_str(l.split_once(' ').unwrap().1).unwrap();
         assert_eq!(state["id"], json!(id));
@@ -360,7 +504,10 @@ fn failing_or_hanging_create_hook_aborts_and_cleans_up() {
     require_root!();
     for (tag, hook) in [
         ("hookfail", json!({"path": "/bin/false"})),
-        ("hookslow", json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1})),
+        (
+            "hookslow",
+            json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}),
+        ),
     ] {
         let rt = Rt::new();
         let id = unique_id(tag);
@@ -369,7 +516,10 @@ fn failing_or_hanging_create_hook_aborts_and_cleans_up() {
         let t = std::time::Instant::now();
         let (code, _, err) = rt.run(&id, &b);
         assert_ne!(code, 0, "{tag}: {err}");
-        assert!(t.elapsed() < Duration::from_secs(10), "{tag}: timeout not honoured");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{tag}: timeout not honoured"
+        );
         assert!(err.to_lowercase().contains("hook"), "{tag}: {err}");
         rt.assert_clean(&id, &b);
     }

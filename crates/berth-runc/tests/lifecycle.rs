@@ -53,7 +53,10 @@ fn create_start_state_delete() {
     assert_eq!(st["id"], json!(id));
     let pid = st["pid"].as_i64().unwrap();
     assert!(pid > 0);
-    assert_eq!(std::fs::read_to_string(&pid_file).unwrap().trim(), pid.to_string());
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
     assert_eq!(st["bundle"], json!(b.path().canonicalize().unwrap()));
     // The process waits in the container, not yet running the program.
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
@@ -65,7 +68,10 @@ fn create_start_state_delete() {
     assert!(!out.status.success(), "second start must fail");
 
     let out = rt.exec(&["delete", &id]);
-    assert!(!out.status.success(), "delete of a running container must fail");
+    assert!(
+        !out.status.success(),
+        "delete of a running container must fail"
+    );
     assert!(text(&out).contains("running"), "{}", text(&out));
 
     rt.ok(&["kill", &id, "KILL"]);
@@ -88,10 +94,12 @@ fn delete_of_a_created_container_kills_it() {
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
     rt.ok(&["delete", &id]);
     common::reap();
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        s.contains(") Z")
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            s.contains(") Z")
+        }
+    );
     rt.assert_clean(&id, &b);
 }
 
@@ -102,7 +110,11 @@ fn kill_signals_and_all() {
     let id = unique_id("kill");
     let b = Bundle::new(
         &id,
-        &["sh", "-c", "trap 'echo got-term; exit 3' TERM; sleep 100 & sleep 100 & while :; do sleep 0.1; done"],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 3' TERM; sleep 100 & sleep 100 & while :; do sleep 0.1; done",
+        ],
     );
     assert!(rt.create_captured(&id, &b).status.success());
     rt.ok(&["start", &id]);
@@ -118,7 +130,8 @@ fn kill_signals_and_all() {
     assert!(rt.create(&id2, &b2).status.success());
     rt.ok(&["start", &id2]);
     std::thread::sleep(Duration::from_millis(200));
-    let pids: Vec<i64> = serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id2]).stdout).unwrap();
+    let pids: Vec<i64> =
+        serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id2]).stdout).unwrap();
     assert!(pids.len() >= 3, "{pids:?}");
     rt.ok(&["kill", "--all", &id2, "KILL"]);
     assert!(rt.wait_status(&id2, "stopped", Duration::from_secs(5)));
@@ -149,7 +162,14 @@ fn pause_and_resume() {
     require_root!();
     let rt = Rt::new();
     let id = unique_id("pause");
-    let b = Bundle::new(&id, &["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done"]);
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done",
+        ],
+    );
     assert!(rt.create(&id, &b).status.success());
     rt.ok(&["start", &id]);
     std::thread::sleep(Duration::from_millis(200));
@@ -157,7 +177,10 @@ fn pause_and_resume() {
     assert_eq!(rt.status(&id), "paused");
     let count = |rt: &Rt| -> u64 {
         let out = rt.exec(&["exec", &id, "cat", "/tmp/count"]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
     };
     // exec is refused while paused; read the counter through the rootfs instead.
     let path = format!("/proc/{}/root/tmp/count", rt.state(&id)["pid"]);
@@ -165,13 +188,22 @@ fn pause_and_resume() {
     std::thread::sleep(Duration::from_millis(300));
     let b1 = std::fs::read_to_string(&path).unwrap();
     assert_eq!(a, b1, "a paused container must not progress");
-    assert!(!rt.exec(&["pause", &id]).status.success(), "pausing twice fails");
+    assert!(
+        !rt.exec(&["pause", &id]).status.success(),
+        "pausing twice fails"
+    );
     rt.ok(&["resume", &id]);
     assert_eq!(rt.status(&id), "running");
     std::thread::sleep(Duration::from_millis(300));
     let c = count(&rt);
-    assert!(c > a.trim().parse::<u64>().unwrap(), "resumed container must progress");
-    assert!(!rt.exec(&["resume", &id]).status.success(), "resuming a running container fails");
+    assert!(
+        c > a.trim().parse::<u64>().unwrap(),
+        "resumed container must progress"
+    );
+    assert!(
+        !rt.exec(&["resume", &id]).status.success(),
+        "resuming a running container fails"
+    );
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }
@@ -188,16 +220,22 @@ fn list_and_ps() {
     for col in ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"] {
         assert!(header.contains(col), "{header}");
     }
-    assert!(out.lines().any(|l| l.starts_with(&id) && l.contains("created")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&id) && l.contains("created")),
+        "{out}"
+    );
     let q = String::from_utf8(rt.ok(&["list", "-q"]).stdout).unwrap();
     assert_eq!(q.trim(), id);
-    let j: serde_json::Value = serde_json::from_slice(&rt.ok(&["list", "--format", "json"]).stdout).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&rt.ok(&["list", "--format", "json"]).stdout).unwrap();
     assert_eq!(j[0]["id"], json!(id));
     assert_eq!(j[0]["status"], "created");
 
     rt.ok(&["start", &id]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let pids: Vec<i64> = serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id]).stdout).unwrap();
+    let pids: Vec<i64> =
+        serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id]).stdout).unwrap();
     assert_eq!(pids, vec![pid]);
     let table = String::from_utf8(rt.ok(&["ps", &id]).stdout).unwrap();
     assert!(table.lines().next().unwrap().contains("PID"), "{table}");
@@ -210,7 +248,14 @@ fn events_stats_reports_cgroup_usage() {
     require_root!();
     let rt = Rt::new();
     let id = unique_id("stats");
-    let b = Bundle::new(&id, &["sh", "-c", "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 100"]);
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 100",
+        ],
+    );
     b.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 50}));
     assert!(rt.create(&id, &b).status.success());
     rt.ok(&["start", &id]);
@@ -220,9 +265,18 @@ fn events_stats_reports_cgroup_usage() {
     assert_eq!(ev["type"], "stats");
     assert_eq!(ev["id"], json!(id));
     let data = &ev["data"];
-    assert!(data["memory"]["usage"]["max"].as_u64().unwrap() > 1_000_000, "{data}");
-    assert!(data["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{data}");
-    assert!(data["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{data}");
+    assert!(
+        data["memory"]["usage"]["max"].as_u64().unwrap() > 1_000_000,
+        "{data}"
+    );
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{data}"
+    );
+    assert!(
+        data["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{data}"
+    );
     assert!(data["pids"]["current"].as_u64().unwrap() >= 1, "{data}");
     assert_eq!(data["pids"]["limit"], 50, "{data}");
     rt.ok(&["delete", "--force", &id]);
@@ -240,11 +294,17 @@ fn update_changes_limits_of_a_running_container() {
     let mem = common::v1_dir("memory", &id).join("memory.limit_in_bytes");
     let pids = common::v1_dir("pids", &id).join("pids.max");
     if mem.exists() {
-        assert_eq!(std::fs::read_to_string(&mem).unwrap().trim(), (64u64 << 20).to_string());
+        assert_eq!(
+            std::fs::read_to_string(&mem).unwrap().trim(),
+            (64u64 << 20).to_string()
+        );
     }
     rt.ok(&["update", "--memory", "128m", "--pids-limit", "20", &id]);
     if mem.exists() {
-        assert_eq!(std::fs::read_to_string(&mem).unwrap().trim(), (128u64 << 20).to_string());
+        assert_eq!(
+            std::fs::read_to_string(&mem).unwrap().trim(),
+            (128u64 << 20).to_string()
+        );
         assert_eq!(std::fs::read_to_string(&pids).unwrap().trim(), "20");
     }
     // From a resources file, as containerd sends it.
@@ -261,13 +321,17 @@ fn update_changes_limits_of_a_running_container() {
 fn spec_writes_a_runnable_default_config() {
     require_root!();
     let rt = Rt::new();
-    let dir = tempfile::Builder::new().prefix("berth-test-spec-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("berth-test-spec-")
+        .tempdir()
+        .unwrap();
     let out = std::process::Command::new(&rt.bin)
         .args(["spec", "--bundle", dir.path().to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["process"]["args"], json!(["sh"]));
     assert_eq!(cfg["root"]["path"], "rootfs");
     // A second spec refuses to overwrite.
@@ -286,7 +350,9 @@ fn features_document() {
     let f: serde_json::Value = serde_json::from_slice(&rt.ok(&["features"]).stdout).unwrap();
     assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
     let ns = f["linux"]["namespaces"].as_array().unwrap();
-    for n in ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"] {
+    for n in [
+        "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+    ] {
         assert!(ns.contains(&json!(n)), "{n}");
     }
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);

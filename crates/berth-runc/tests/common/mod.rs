@@ -35,7 +35,10 @@ pub fn is_berth() -> bool {
 macro_rules! berth_only {
     () => {
         if !common::is_berth() {
-            eprintln!("SKIPPED: berth-specific behaviour, not checked against {}", common::runtime_bin());
+            eprintln!(
+                "SKIPPED: berth-specific behaviour, not checked against {}",
+                common::runtime_bin()
+            );
             return;
         }
     };
@@ -65,9 +68,21 @@ impl Rt {
         let _ = nix::sys::prctl::set_child_subreaper(true);
         Rt {
             bin: runtime_bin(),
-            root: tempfile::Builder::new().prefix("berth-test-root-").tempdir().unwrap(),
+            root: tempfile::Builder::new()
+                .prefix("berth-test-root-")
+                .tempdir()
+                .unwrap(),
             ids: Default::default(),
         }
+    }
+
+    /// Use a private copy of the runtime binary (no other process runs it).
+    pub fn with_private_binary(mut self, dir: &Path) -> Rt {
+        let src = which(&self.bin);
+        let dst = dir.join(src.file_name().unwrap());
+        std::fs::copy(&src, &dst).unwrap();
+        self.bin = dst.to_string_lossy().into_owned();
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -86,9 +101,32 @@ impl Rt {
         self.ids.lock().unwrap().push(id.to_string());
     }
 
-    /// Run a runtime command to completion with stdin closed.
+    /// Run a runtime command to completion with stdin closed. Meanwhile, zombies
+    /// of container processes reparented to us are reaped, as a shim would: a
+    /// dying container init waits for them (delete --force would stall).
     pub fn exec(&self, args: &[&str]) -> Output {
-        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+        let child = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let _guard = Spawned::register(pid);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                let out = child.wait_with_output().unwrap();
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+                out
+            });
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                reap_zombies_except(&Spawned::all());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            h.join().unwrap()
+        })
     }
 
     /// Run, asserting success.
@@ -146,6 +184,25 @@ impl Rt {
         }
     }
 
+    /// A command that leaves a process behind (`exec -d`): its stdio go to a
+    /// file of the bundle, as with [`Rt::create`].
+    pub fn exec_detached(&self, args: &[&str], b: &Bundle) -> Output {
+        let out_path = b.path().join("out-detached");
+        let f = std::fs::File::create(&out_path).unwrap();
+        let status = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&out_path).unwrap_or_default(),
+        }
+    }
+
     pub fn create_captured(&self, id: &str, b: &Bundle) -> Output {
         self.create(id, b)
     }
@@ -179,9 +236,15 @@ impl Rt {
     /// Nothing of container `id` remains: no state, no cgroup, no mount.
     pub fn assert_clean(&self, id: &str, b: &Bundle) {
         reap();
-        assert!(!self.root().join(id).exists(), "state directory of {id} left behind");
+        assert!(
+            !self.root().join(id).exists(),
+            "state directory of {id} left behind"
+        );
         let cgroups = cgroup_dirs(id);
-        assert!(cgroups.is_empty(), "cgroups of {id} left behind: {cgroups:?}");
+        assert!(
+            cgroups.is_empty(),
+            "cgroups of {id} left behind: {cgroups:?}"
+        );
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let bundle = b.path().to_string_lossy().to_string();
         assert!(
@@ -204,12 +267,59 @@ impl Drop for Rt {
     }
 }
 
-/// Reap exited children (we are their subreaper).
+/// Reap exited children (we are their subreaper), except runtime commands
+/// another thread waits for.
 pub fn reap() {
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-    while let Ok(s) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-        if s == WaitStatus::StillAlive {
-            break;
+    reap_zombies_except(&Spawned::all());
+}
+
+/// Runtime commands being waited for by a `Child` (not to be reaped by others).
+struct Spawned(i32);
+
+static SPAWNED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+impl Spawned {
+    fn register(pid: i32) -> Spawned {
+        SPAWNED.lock().unwrap().push(pid);
+        Spawned(pid)
+    }
+    fn all() -> Vec<i32> {
+        SPAWNED.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        SPAWNED.lock().unwrap().retain(|p| *p != self.0);
+    }
+}
+
+/// Reap our zombie children other than `except` (which std's `Child` waits for).
+pub fn reap_zombies_except(except: &[i32]) {
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if except.contains(&pid) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let mut f = rest.split(' ');
+        let (state, ppid) = (f.next(), f.next().and_then(|p| p.parse::<i32>().ok()));
+        if state == Some("Z") && ppid == Some(me) {
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
         }
     }
 }
@@ -217,7 +327,9 @@ pub fn reap() {
 /// Cgroup directories named after a container, in any hierarchy.
 pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else { return out };
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return out;
+    };
     for h in rd.flatten() {
         let p = h.path().join(id);
         if p.exists() {
@@ -252,11 +364,30 @@ pub fn recv_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = c {
             return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
         }
     }
     panic!("no file descriptor received");
+}
+
+/// The path of a program named on the command line.
+pub fn which(bin: &str) -> PathBuf {
+    if bin.contains('/') {
+        return PathBuf::from(bin);
+    }
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(bin))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{bin} not found in PATH"))
 }

@@ -41,11 +41,19 @@ impl Runtime {
     /// Run `o.process` in container `id`. Returns its exit code, or 0 when detached.
     pub fn exec(&self, id: &str, o: &ExecOptions) -> Result<i32> {
         let (state, status) = self.load(id)?;
-        // May re-execute this process: before any side effect.
-        let sealing = crate::exeseal::prepare(
-            &self.root,
-            crate::exeseal::ptrace_exposed(&state.config, Some(&o.process)),
-        )?;
+        // Another process of the container may hold CAP_SYS_PTRACE (a previous
+        // `exec --cap`): an exec'd process always runs from a sealed image.
+        let sealing = crate::exeseal::prepare(&self.root, true)?;
+        if status == Status::Created
+            && !crate::exeseal::ptrace_exposed(&state.config, None)
+            && crate::exeseal::ptrace_exposed(&state.config, Some(&o.process))
+        {
+            // The waiting init still runs the runtime's binary, shielded only by
+            // being non-dumpable: CAP_SYS_PTRACE would reach it.
+            return Err(Error::WrongState(format!(
+                "cannot exec a process with CAP_SYS_PTRACE in container {id} before it is started: its bounding set does not include CAP_SYS_PTRACE"
+            )));
+        }
         match status {
             Status::Created | Status::Running => {}
             Status::Paused => {

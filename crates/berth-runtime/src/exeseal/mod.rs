@@ -65,7 +65,10 @@ pub use trampoline::exec_via;
 /// or a pid namespace joined by path (other processes there are not ours).
 /// Without a new user namespace; inside one, the capability does not reach the
 /// runtime's memory, which belongs to the host's user namespace.
-pub fn ptrace_exposed(spec: &oci_spec::runtime::Spec, also: Option<&oci_spec::runtime::Process>) -> bool {
+pub fn ptrace_exposed(
+    spec: &oci_spec::runtime::Spec,
+    also: Option<&oci_spec::runtime::Process>,
+) -> bool {
     use oci_spec::runtime::{Capability, LinuxNamespaceType};
     let namespaces = spec
         .linux()

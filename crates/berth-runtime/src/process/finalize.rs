@@ -222,9 +222,10 @@ pub fn find_executable(arg0: &str, path_var: &str) -> std::result::Result<PathBu
                 kind: StartFailure::NotExecutable,
                 message: format!("exec: {arg0:?}: stat {arg0}: {e}"),
             }),
+            // execve(2) says EACCES for a directory; runc reports it so.
             Ok(m) if m.is_dir() => Err(Failure {
                 kind: StartFailure::NotExecutable,
-                message: format!("exec: {arg0:?}: is a directory"),
+                message: format!("exec: {arg0:?}: permission denied"),
             }),
             Ok(_) if !is_executable(p) => Err(Failure {
                 kind: StartFailure::NotExecutable,

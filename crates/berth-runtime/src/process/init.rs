@@ -60,14 +60,17 @@ pub fn main(cfg: Init<'_>) -> i32 {
         Ok(f) => f,
         Err(e) => Failure::from(e),
     };
-    let _ = cfg.channel.send(&Msg::Error {
+    let sent = cfg.channel.send(&Msg::Error {
         kind: failure.kind,
         message: failure.message.clone(),
     });
-    eprintln!(
-        "berth: unable to start container process: {}",
-        failure.message
-    );
+    if sent.is_err() {
+        // The runtime is gone: the container's stderr is the only witness left.
+        eprintln!(
+            "berth: unable to start container process: {}",
+            failure.message
+        );
+    }
     match failure.kind {
         StartFailure::NotFound => 127,
         StartFailure::NotExecutable => 126,
