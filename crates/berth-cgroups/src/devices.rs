@@ -149,12 +149,19 @@ pub fn compile_device_program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<BpfInsn
         block.push(insn(BPF_ALU64_MOV_K, 0, 0, 0, i32::from(r.allow())));
         block.push(insn(BPF_EXIT, 0, 0, 0, 0));
         let len = block.len();
+        let mut conditional = false;
         for (i, ins) in block.iter_mut().enumerate() {
             if ins.code == BPF_JMP_JNE_K {
                 ins.off = (len - i - 1) as i16;
+                conditional = true;
             }
         }
         p.extend(block);
+        if !conditional {
+            // A rule matching every device decides everything; the verifier
+            // rejects the unreachable code any further rule would add.
+            return Ok(p);
+        }
     }
     p.push(insn(BPF_ALU64_MOV_K, 0, 0, 0, 0));
     p.push(insn(BPF_EXIT, 0, 0, 0, 0));
@@ -226,5 +233,46 @@ mod tests {
         assert_eq!(run(&p, CHAR, 1, 99, 99), 1, "mknod of any char allowed");
         assert_eq!(run(&p, BLOCK, 1, 8, 0), 0, "mknod of block denied");
         assert_eq!(run(&compile_device_program(&[]).unwrap(), CHAR, 2, 1, 3), 0);
+        assert_all_reachable(&p);
+    }
+
+    /// The kernel's verifier refuses programs with unreachable instructions.
+    fn assert_all_reachable(p: &[BpfInsn]) {
+        let mut seen = vec![false; p.len()];
+        let mut todo = vec![0usize];
+        while let Some(pc) = todo.pop() {
+            if pc >= p.len() || seen[pc] {
+                continue;
+            }
+            seen[pc] = true;
+            match p[pc].code {
+                BPF_EXIT => {}
+                BPF_JMP_JNE_K => todo.extend([pc + 1, pc + 1 + p[pc].off as usize]),
+                _ => todo.push(pc + 1),
+            }
+        }
+        let dead: Vec<usize> = (0..p.len()).filter(|i| !seen[*i]).collect();
+        assert!(dead.is_empty(), "unreachable instructions {dead:?}");
+    }
+
+    #[test]
+    fn a_rule_for_every_device_ends_the_program() {
+        // The default spec: deny all first, then allow a few; and an allow-all
+        // (privileged) rule last.
+        let deny_all_first = vec![
+            rule(false, LinuxDeviceType::A, None, None, "rwm"),
+            rule(true, LinuxDeviceType::C, Some(1), Some(3), "rwm"),
+        ];
+        let p = compile_device_program(&deny_all_first).unwrap();
+        assert_all_reachable(&p);
+        assert_eq!(run(&p, 2, 2, 1, 3), 1);
+        assert_eq!(run(&p, 2, 2, 1, 4), 0);
+        let allow_all_last = vec![
+            rule(false, LinuxDeviceType::A, None, None, "rwm"),
+            rule(true, LinuxDeviceType::A, None, None, "rwm"),
+        ];
+        let p = compile_device_program(&allow_all_last).unwrap();
+        assert_all_reachable(&p);
+        assert_eq!(run(&p, 1, 2, 8, 0), 1);
     }
 }

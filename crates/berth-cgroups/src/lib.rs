@@ -174,10 +174,10 @@ impl Cgroup {
         if let Some(dir) = self.v1_dir("devices") {
             return devices::apply_v1(dir, rules);
         }
-        if self.mode == Mode::Unified {
-            if let Some(dir) = &self.v2 {
-                return devices::apply_v2(dir, rules);
-            }
+        if self.mode == Mode::Unified
+            && let Some(dir) = &self.v2
+        {
+            return devices::apply_v2(dir, rules);
         }
         Ok(())
     }
@@ -316,12 +316,13 @@ impl Cgroup {
     /// Send `signal` to every process. Frozen first where possible so that no process
     /// can fork away from the signal, then thawed so that the signal is delivered.
     pub fn signal_all(&self, signal: i32) -> Result<()> {
-        if signal == libc::SIGKILL && self.mode == Mode::Unified {
-            if let Some(dir) = &self.v2 {
-                let kill = dir.join("cgroup.kill");
-                if kill.exists() {
-                    return fs::write(&kill, "1");
-                }
+        if signal == libc::SIGKILL
+            && self.mode == Mode::Unified
+            && let Some(dir) = &self.v2
+        {
+            let kill = dir.join("cgroup.kill");
+            if kill.exists() {
+                return fs::write(&kill, "1");
             }
         }
         let was = self.freezer_state();
@@ -332,10 +333,9 @@ impl Cgroup {
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::try_from(signal)
                     .map_err(|e| Error::Invalid(format!("invalid signal {signal}: {e}")))?,
-            ) {
-                if e != nix::errno::Errno::ESRCH {
-                    result = Err(Error::io("signal", format!("pid {pid}"), e.into()));
-                }
+            ) && e != nix::errno::Errno::ESRCH
+            {
+                result = Err(Error::io("signal", format!("pid {pid}"), e.into()));
             }
         }
         if froze {

@@ -35,10 +35,10 @@ pub(crate) fn init_cpuset(dir: &Path) -> Result<()> {
 }
 
 pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
-    if let Some(m) = r.memory() {
-        if let Some(dir) = cg.v1_dir("memory") {
-            memory(dir, m)?;
-        }
+    if let Some(m) = r.memory()
+        && let Some(dir) = cg.v1_dir("memory")
+    {
+        memory(dir, m)?;
     }
     if let Some(c) = r.cpu() {
         if let Some(dir) = cg.v1_dir("cpu") {
@@ -98,13 +98,13 @@ pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             fs::write(&dir.join("rdma.max"), rdma_line(dev, limit))?;
         }
     }
-    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
-        if cg.v2.is_none() || cg.mode == crate::Mode::Legacy {
-            return Err(Error::Invalid(format!(
-                "linux.resources.unified ({} keys) requires cgroup v2",
-                u.len()
-            )));
-        }
+    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty())
+        && (cg.v2.is_none() || cg.mode == crate::Mode::Legacy)
+    {
+        return Err(Error::Invalid(format!(
+            "linux.resources.unified ({} keys) requires cgroup v2",
+            u.len()
+        )));
     }
     Ok(())
 }
@@ -383,12 +383,11 @@ pub(crate) fn hugetlb_sizes(dir: &Path, suffix: &str) -> Vec<(String, String)> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(rest) = name.strip_prefix("hugetlb.") {
-                if let Some(size) = rest.strip_suffix(&format!(".{suffix}")) {
-                    if !size.contains('.') {
-                        out.push((size.to_string(), format!("hugetlb.{size}")));
-                    }
-                }
+            if let Some(rest) = name.strip_prefix("hugetlb.")
+                && let Some(size) = rest.strip_suffix(&format!(".{suffix}"))
+                && !size.contains('.')
+            {
+                out.push((size.to_string(), format!("hugetlb.{size}")));
             }
         }
     }

@@ -119,16 +119,16 @@ pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
     if let (Some(b), Some(dir)) = (r.block_io(), v2_dir(cg, "io")) {
         io(dir, b)?;
     }
-    if let Some(limits) = r.hugepage_limits() {
-        if let Some(dir) = v2_dir(cg, "hugetlb") {
-            for l in limits {
-                let v = if l.limit() < 0 {
-                    "max".to_string()
-                } else {
-                    l.limit().to_string()
-                };
-                fs::write(&dir.join(format!("hugetlb.{}.max", l.page_size())), v)?;
-            }
+    if let Some(limits) = r.hugepage_limits()
+        && let Some(dir) = v2_dir(cg, "hugetlb")
+    {
+        for l in limits {
+            let v = if l.limit() < 0 {
+                "max".to_string()
+            } else {
+                l.limit().to_string()
+            };
+            fs::write(&dir.join(format!("hugetlb.{}.max", l.page_size())), v)?;
         }
     }
     if let (Some(rdma), Some(dir)) = (r.rdma(), v2_dir(cg, "rdma")) {
@@ -139,16 +139,16 @@ pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             )?;
         }
     }
-    if let (Some(u), Some(dir)) = (r.unified(), cg.v2.as_deref()) {
-        if cg.mode != Mode::Legacy {
-            for (k, v) in u {
-                if k.contains('/') || k.starts_with('.') {
-                    return Err(Error::Invalid(format!(
-                        "linux.resources.unified: invalid key {k:?}"
-                    )));
-                }
-                fs::write(&dir.join(k), v)?;
+    if let (Some(u), Some(dir)) = (r.unified(), cg.v2.as_deref())
+        && cg.mode != Mode::Legacy
+    {
+        for (k, v) in u {
+            if k.contains('/') || k.starts_with('.') {
+                return Err(Error::Invalid(format!(
+                    "linux.resources.unified: invalid key {k:?}"
+                )));
             }
+            fs::write(&dir.join(k), v)?;
         }
     }
     Ok(())

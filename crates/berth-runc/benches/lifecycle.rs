@@ -7,6 +7,7 @@
 //! * `run`: one `run` command (create + start + wait + delete in one process);
 //! * `create/start/delete`: the separate commands containerd issues, waiting for
 //!   the exit by polling `state`.
+//!
 //! Reports medians (and p10/p90) and the ratio berth/runc.
 
 #[path = "../tests/common/bundle.rs"]

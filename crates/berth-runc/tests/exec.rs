@@ -155,6 +155,7 @@ fn exec_preserves_requested_descriptors() {
         "-c",
         "head -c 4 <&3",
     ]);
+    // SAFETY: the closure only calls async-signal-safe libc functions.
     unsafe {
         cmd.pre_exec(move || {
             // dup2 onto itself would keep close-on-exec: clear it explicitly.

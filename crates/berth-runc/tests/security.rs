@@ -17,6 +17,7 @@ fn run_with_leaked_fd(rt: &Rt, id: &str, b: &Bundle) -> (i32, String, String) {
     let dir = std::fs::File::open("/").unwrap();
     let raw = dir.as_raw_fd();
     let mut cmd = rt.cmd(&["run", "--bundle", b.path().to_str().unwrap(), id]);
+    // SAFETY: the closure only calls async-signal-safe libc functions.
     unsafe {
         cmd.pre_exec(move || {
             // dup2 onto itself would keep close-on-exec: clear it explicitly.

@@ -13,19 +13,19 @@ pub fn selinux_enabled() -> bool {
 
 /// Refuse a label the host cannot apply, before anything is created.
 pub fn check(apparmor: Option<&str>, selinux: Option<&str>, field: &str) -> Result<()> {
-    if let Some(p) = apparmor.filter(|p| !p.is_empty()) {
-        if !apparmor_enabled() {
-            return Err(Error::Config(format!(
-                "{field}.apparmorProfile: AppArmor profile {p:?} requested, but AppArmor is not enabled on this host"
-            )));
-        }
+    if let Some(p) = apparmor.filter(|p| !p.is_empty())
+        && !apparmor_enabled()
+    {
+        return Err(Error::Config(format!(
+            "{field}.apparmorProfile: AppArmor profile {p:?} requested, but AppArmor is not enabled on this host"
+        )));
     }
-    if let Some(l) = selinux.filter(|l| !l.is_empty()) {
-        if !selinux_enabled() {
-            return Err(Error::Config(format!(
-                "{field}.selinuxLabel: SELinux label {l:?} requested, but SELinux is not enabled on this host"
-            )));
-        }
+    if let Some(l) = selinux.filter(|l| !l.is_empty())
+        && !selinux_enabled()
+    {
+        return Err(Error::Config(format!(
+            "{field}.selinuxLabel: SELinux label {l:?} requested, but SELinux is not enabled on this host"
+        )));
     }
     Ok(())
 }

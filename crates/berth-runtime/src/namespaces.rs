@@ -147,24 +147,21 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
             None => plan.clone_flags |= clone_flag(t),
         }
     }
-    if let Some(offsets) = linux.and_then(|l| l.time_offsets().clone()) {
-        if !offsets.is_empty() {
-            plan.clone_flags &= !berth_sys::clone::CLONE_NEWTIME;
-            for (clock, off) in offsets {
-                let clock = match clock.as_str() {
-                    "monotonic" | "boottime" => clock,
-                    other => {
-                        return Err(Error::Config(format!(
-                            "linux.timeOffsets: unknown clock {other:?} (monotonic or boottime)"
-                        )));
-                    }
-                };
-                plan.time_offsets.push((
-                    clock,
-                    off.secs().unwrap_or(0),
-                    off.nanosecs().unwrap_or(0),
-                ));
-            }
+    if let Some(offsets) = linux.and_then(|l| l.time_offsets().clone())
+        && !offsets.is_empty()
+    {
+        plan.clone_flags &= !berth_sys::clone::CLONE_NEWTIME;
+        for (clock, off) in offsets {
+            let clock = match clock.as_str() {
+                "monotonic" | "boottime" => clock,
+                other => {
+                    return Err(Error::Config(format!(
+                        "linux.timeOffsets: unknown clock {other:?} (monotonic or boottime)"
+                    )));
+                }
+            };
+            plan.time_offsets
+                .push((clock, off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
         }
     }
     Ok(plan)

@@ -113,13 +113,13 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 ns_name(ns.typ())
             ));
         }
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                return cfg(format!(
-                    "linux.namespaces[{i}].path: {} is not an absolute path",
-                    p.display()
-                ));
-            }
+        if let Some(p) = ns.path()
+            && !p.is_absolute()
+        {
+            return cfg(format!(
+                "linux.namespaces[{i}].path: {} is not an absolute path",
+                p.display()
+            ));
         }
     }
     let has = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t);

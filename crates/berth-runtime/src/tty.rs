@@ -59,9 +59,9 @@ impl Drop for RawMode {
 
 /// Copy the size of terminal `from` to `to`.
 pub fn copy_size(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
-    if let Ok(ws) = pty::get_winsize(from) {
-        if ws != WinSize::default() {
-            let _ = pty::set_winsize(to, ws);
-        }
+    if let Ok(ws) = pty::get_winsize(from)
+        && ws != WinSize::default()
+    {
+        let _ = pty::set_winsize(to, ws);
     }
 }

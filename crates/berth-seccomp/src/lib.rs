@@ -309,14 +309,15 @@ fn cache_key(s: &LinuxSeccomp) -> String {
 pub fn compile_cached(s: &LinuxSeccomp, cache_dir: &Path) -> Result<Compiled> {
     let key = cache_key(s);
     let path = cache_dir.join(format!("{key}.bpf"));
-    if let Ok(bytes) = fs::read(&path) {
-        if bytes.len() >= 4 && (bytes.len() - 4) % 8 == 0 {
-            let flags = u32::from_le_bytes(bytes[..4].try_into().unwrap());
-            return Ok(Compiled {
-                program: bytes[4..].to_vec(),
-                flags,
-            });
-        }
+    if let Ok(bytes) = fs::read(&path)
+        && bytes.len() >= 4
+        && (bytes.len() - 4) % 8 == 0
+    {
+        let flags = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+        return Ok(Compiled {
+            program: bytes[4..].to_vec(),
+            flags,
+        });
     }
     let c = compile(s)?;
     let mut bytes = c.flags.to_le_bytes().to_vec();
@@ -351,7 +352,7 @@ mod tests {
                             {"names":["arm_fadvise64_64","futex_waitv","mseal"],"action":"SCMP_ACT_ERRNO"}]}"#,
         );
         let c = compile(&p).unwrap();
-        assert!(!c.program.is_empty() && c.program.len() % 8 == 0);
+        assert!(!c.program.is_empty() && c.program.len().is_multiple_of(8));
         let dir = tempfile::tempdir().unwrap();
         let a = compile_cached(&p, dir.path()).unwrap();
         assert_eq!(a, c);

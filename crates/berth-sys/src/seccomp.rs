@@ -16,7 +16,7 @@ pub const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 /// seccomp filter on the calling thread. Returns the notification listener when
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER` is among `flags`.
 pub fn load_filter(program: &[u8], flags: u32) -> io::Result<Option<OwnedFd>> {
-    if program.is_empty() || program.len() % 8 != 0 {
+    if program.is_empty() || !program.len().is_multiple_of(8) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "seccomp program is not a whole number of instructions",

@@ -138,10 +138,9 @@ pub fn ps(rt: &Runtime, id: &str, format: OutputFormat, args: &[String]) -> Resu
             .split_whitespace()
             .nth(pid_col)
             .and_then(|p| p.parse::<i32>().ok())
+            && pids.contains(&pid)
         {
-            if pids.contains(&pid) {
-                println!("{l}");
-            }
+            println!("{l}");
         }
     }
     Ok(0)

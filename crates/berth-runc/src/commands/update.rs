@@ -2,7 +2,7 @@ use std::io::Read;
 
 use berth_runtime::container::Runtime;
 use berth_runtime::{Error, Result, spec};
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use oci_spec::runtime::{LinuxPids, LinuxResources};
 
 use crate::cli::UpdateArgs;
 
@@ -56,7 +56,7 @@ pub fn update(rt: &Runtime, a: UpdateArgs) -> Result<i32> {
     let reservation = bytes_flag("memory-reservation", &a.memory_reservation)?;
     let swap = bytes_flag("memory-swap", &a.memory_swap)?;
     if limit.is_some() || reservation.is_some() || swap.is_some() {
-        let mut m = r.memory().unwrap_or_else(LinuxMemory::default);
+        let mut m = r.memory().unwrap_or_default();
         if limit.is_some() {
             m.set_limit(limit);
         }
@@ -76,7 +76,7 @@ pub fn update(rt: &Runtime, a: UpdateArgs) -> Result<i32> {
         || a.cpu_rt_period.is_some()
         || a.cpu_rt_runtime.is_some()
     {
-        let mut c = r.cpu().clone().unwrap_or_else(LinuxCpu::default);
+        let mut c = r.cpu().clone().unwrap_or_default();
         if a.cpu_period.is_some() {
             c.set_period(a.cpu_period);
         }
@@ -106,7 +106,7 @@ pub fn update(rt: &Runtime, a: UpdateArgs) -> Result<i32> {
         r.set_pids(Some(pids));
     }
     if let Some(w) = a.blkio_weight {
-        let mut b = r.block_io().clone().unwrap_or_else(LinuxBlockIo::default);
+        let mut b = r.block_io().clone().unwrap_or_default();
         b.set_weight(Some(w));
         r.set_block_io(Some(b));
     }

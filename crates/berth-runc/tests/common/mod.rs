@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use bundle::{Bundle, unique_id};
 
 /// The runtime binary under test.
@@ -373,6 +374,7 @@ pub fn recv_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
     .unwrap();
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: SCM_RIGHTS gave this process a new descriptor it owns.
             return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
         }
     }

@@ -70,10 +70,10 @@ impl Drop for Undo<'_> {
             let _ = berth_sys::pidfd::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(*pid), None);
         }
-        if let Some(cg) = &self.cgroup {
-            if let Err(e) = cg.destroy() {
-                tracing::warn!("removing the cgroup of {}: {e}", self.id);
-            }
+        if let Some(cg) = &self.cgroup
+            && let Err(e) = cg.destroy()
+        {
+            tracing::warn!("removing the cgroup of {}: {e}", self.id);
         }
         let _ = std::fs::remove_dir_all(state::container_dir(&self.rt.root, &self.id));
     }

@@ -170,10 +170,10 @@ impl Runtime {
 
     fn kill_and_wait(&self, state: &State) -> Result<()> {
         let pidfd = berth_sys::pidfd::pidfd_open(state.pid).ok();
-        if state.alive() {
-            if let Some(fd) = &pidfd {
-                let _ = berth_sys::pidfd::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
-            }
+        if state.alive()
+            && let Some(fd) = &pidfd
+        {
+            let _ = berth_sys::pidfd::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
         }
         if state.cgroup.exists() {
             let _ = state.cgroup.signal_all(libc::SIGKILL);
@@ -192,12 +192,11 @@ impl Runtime {
     pub(crate) fn destroy(&self, state: &State) -> Result<()> {
         state.cgroup.destroy()?;
         let poststop = Kind::Poststop.of(&state.config);
-        if !poststop.is_empty() {
-            if let Err(e) =
+        if !poststop.is_empty()
+            && let Err(e) =
                 hooks::run_all(Kind::Poststop, &poststop, &state.oci_state(Status::Stopped))
-            {
-                tracing::warn!("{e}");
-            }
+        {
+            tracing::warn!("{e}");
         }
         let dir = state.dir(&self.root);
         std::fs::remove_dir_all(&dir).context(|| format!("remove {}", dir.display()))

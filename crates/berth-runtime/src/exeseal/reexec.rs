@@ -17,10 +17,10 @@ const MARK: &str = "_BERTH_EXE_SEALED";
 /// Whether `/proc/self/exe` already cannot be written: on a read-only mount, or a
 /// sealed memfd.
 pub fn is_sealed() -> bool {
-    if let Ok(target) = std::fs::read_link("/proc/self/exe") {
-        if target.as_os_str().as_bytes().starts_with(b"/memfd:") {
-            return true;
-        }
+    if let Ok(target) = std::fs::read_link("/proc/self/exe")
+        && target.as_os_str().as_bytes().starts_with(b"/memfd:")
+    {
+        return true;
     }
     nix::sys::statvfs::statvfs("/proc/self/exe")
         .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))

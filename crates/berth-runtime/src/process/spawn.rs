@@ -52,10 +52,10 @@ struct Restore(Option<(OwnedFd, u64)>);
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        if let Some((fd, t)) = self.0.take() {
-            if let Err(e) = clone::setns(fd.as_fd(), t) {
-                tracing::error!("restoring the runtime's namespace failed: {e}");
-            }
+        if let Some((fd, t)) = self.0.take()
+            && let Err(e) = clone::setns(fd.as_fd(), t)
+        {
+            tracing::error!("restoring the runtime's namespace failed: {e}");
         }
     }
 }

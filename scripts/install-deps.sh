@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what building and testing berth needs on Debian (run as root).
+# Safe to run again: apt-get skips what is already installed.
+set -euo pipefail
+pkgs=(
+	build-essential pkg-config libseccomp-dev   # build (libseccomp for the seccomp crate)
+	busybox-static                              # test images and bundles
+	runc containerd                             # reference runtime, containerd acceptance test
+	qemu-system-x86 cpio                        # pure cgroup v2 tests in a VM
+	iproute2 nftables procps file               # networking and test helpers
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
