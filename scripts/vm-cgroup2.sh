@@ -96,7 +96,8 @@ mkdir -p "$root/mnt"
 cat >"$root/init" <<EOF
 #!/bin/sh
 # pivot_root cannot move the initramfs (rootfs): continue from a tmpfs copy, as
-# a real system continues from its disk.
+# a real system continues from its disk. /tmp stays on that tmpfs root: the
+# programs under test may live there.
 if [ ! -e /.switched ]; then
 	mount -t tmpfs -o mode=755 tmpfs /mnt
 	for d in /*; do
@@ -112,7 +113,6 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for c in \$(cat /sys/fs/cgroup/cgroup.controllers); do
