@@ -166,6 +166,30 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// berthd's per-container monitor (not a runc command)
+    #[command(hide = true)]
+    Monitor(MonitorArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Directory for monitor.sock and exit.json
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub stdin: bool,
+    #[arg(long = "stdin-once")]
+    pub stdin_once: bool,
+    #[arg(long = "log-path")]
+    pub log_path: Option<PathBuf>,
+    #[arg(long = "log-max-size", default_value_t = 0)]
+    pub log_max_size: u64,
+    #[arg(long = "log-max-file", default_value_t = 1)]
+    pub log_max_file: u32,
 }
 
 #[derive(Args, Debug)]

@@ -42,6 +42,21 @@ pub fn dispatch(rt: &Runtime, cmd: Command) -> (&'static str, Result<i32>) {
         Command::Features => ("features", info::features()),
         Command::Checkpoint { .. } => ("checkpoint", Err(unsupported("checkpoint"))),
         Command::Restore { .. } => ("restore", Err(unsupported("restore"))),
+        Command::Monitor(a) => (
+            "monitor",
+            Ok(berth_monitor::run(berth_monitor::Options {
+                root: rt.root.clone(),
+                systemd_cgroup: rt.systemd_cgroup,
+                id: a.id,
+                bundle: a.bundle,
+                dir: a.dir,
+                stdin: a.stdin,
+                stdin_once: a.stdin_once,
+                log_path: a.log_path,
+                log_max_size: a.log_max_size,
+                log_max_file: a.log_max_file,
+            })),
+        ),
     }
 }
 

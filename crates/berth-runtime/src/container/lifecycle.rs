@@ -75,7 +75,7 @@ impl Runtime {
         Ok(())
     }
 
-    fn poststart(&self, state: &State) {
+    pub(crate) fn poststart(&self, state: &State) {
         let hooks = Kind::Poststart.of(&state.config);
         if hooks.is_empty() {
             return;

@@ -7,6 +7,7 @@
 
 mod create;
 mod exec;
+mod held;
 mod lifecycle;
 mod query;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use create::CreateOptions;
 pub use exec::ExecOptions;
+pub use held::Held;
 pub use query::Listed;
 
 use crate::state::{State, Status};
