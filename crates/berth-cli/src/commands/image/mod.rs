@@ -1,0 +1,4 @@
+//! Image commands.
+
+pub mod images;
+pub mod misc;

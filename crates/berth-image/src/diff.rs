@@ -1,0 +1,185 @@
+//! From an overlay upper directory back to Docker's forms: a layer tar with
+//! `.wh.` whiteouts (commit, export of a diff) and the `docker diff` list.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, Serializer};
+
+use crate::error::{Error, IoContext, Result};
+use crate::unpack::{OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
+use crate::xattr;
+
+/// What happened to a path (`docker diff`'s Kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ChangeKind {
+    Modified = 0,
+    Added = 1,
+    Deleted = 2,
+}
+
+impl Serialize for ChangeKind {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_u8(*self as u8)
+    }
+}
+
+/// One `docker diff` entry (JSON `{"Path":"/x","Kind":1}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    #[serde(rename = "Path")]
+    pub path: String,
+    #[serde(rename = "Kind")]
+    pub kind: ChangeKind,
+}
+
+fn is_whiteout(m: &fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn walk(upper: &Path) -> impl Iterator<Item = Result<(PathBuf, String, fs::Metadata)>> + '_ {
+    walkdir::WalkDir::new(upper).min_depth(1).sort_by_file_name().into_iter().map(move |e| {
+        let e = e.map_err(|e| Error::Io(format!("walk {}", upper.display()), e.into()))?;
+        let rel = e.path().strip_prefix(upper).expect("under upper").to_string_lossy().into_owned();
+        let m = e.metadata().map_err(|err| Error::Io(format!("stat {}", e.path().display()), err.into()))?;
+        Ok((e.path().to_path_buf(), rel, m))
+    })
+}
+
+fn base_header(m: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(m.mode() & 0o7777);
+    h.set_uid(m.uid().into());
+    h.set_gid(m.gid().into());
+    h.set_mtime(m.mtime().max(0) as u64);
+    h.set_size(0);
+    h
+}
+
+/// Writes the upper directory of an overlay mount as a Docker layer tar:
+/// whiteout devices become `.wh.<name>`, opaque directories get a
+/// `.wh..wh..opq` entry, hardlinks within the directory stay hardlinks,
+/// xattrs (but overlay's own) go in PAX records.
+pub fn upper_to_tar(upper: &Path, w: impl Write) -> Result<()> {
+    let mut b = tar::Builder::new(w);
+    let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
+    let werr = |p: &str| format!("write {p} to tar");
+    for item in walk(upper) {
+        let (path, rel, m) = item?;
+        let ft = m.file_type();
+        if is_whiteout(&m) {
+            let (dir, name) = match rel.rsplit_once('/') {
+                Some((d, n)) => (format!("{d}/"), n),
+                None => (String::new(), rel.as_str()),
+            };
+            let wh = format!("{dir}{WHITEOUT_PREFIX}{name}");
+            let mut h = base_header(&m, tar::EntryType::Regular);
+            h.set_mode(m.mode() & 0o777);
+            b.append_data(&mut h, &wh, io::empty()).ctx(|| werr(&wh))?;
+            continue;
+        }
+        if ft.is_socket() {
+            continue;
+        }
+        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut opaque = false;
+        for name in xattr::list(&path).ctx(|| format!("list xattrs of {}", path.display()))? {
+            if name == OVERLAY_OPAQUE_XATTR {
+                opaque = xattr::get(&path, &name).ok().flatten().as_deref() == Some(b"y");
+                continue;
+            }
+            if name.starts_with("trusted.overlay.") || name == "security.selinux" {
+                continue;
+            }
+            if let Some(v) = xattr::get(&path, &name).ctx(|| format!("read xattr of {}", path.display()))? {
+                pax.push((format!("SCHILY.xattr.{name}"), v));
+            }
+        }
+        if !pax.is_empty() {
+            b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+                .ctx(|| werr(&rel))?;
+        }
+        if ft.is_dir() {
+            let mut h = base_header(&m, tar::EntryType::Directory);
+            let name = format!("{rel}/");
+            b.append_data(&mut h, &name, io::empty()).ctx(|| werr(&name))?;
+            if opaque {
+                let wh = format!("{rel}/{OPAQUE_WHITEOUT}");
+                let mut h = base_header(&m, tar::EntryType::Regular);
+                h.set_mode(0o644);
+                b.append_data(&mut h, &wh, io::empty()).ctx(|| werr(&wh))?;
+            }
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&path).ctx(|| format!("readlink {}", path.display()))?;
+            let mut h = base_header(&m, tar::EntryType::Symlink);
+            b.append_link(&mut h, &rel, &target).ctx(|| werr(&rel))?;
+        } else if ft.is_file() {
+            if m.nlink() > 1 {
+                if let Some(first) = seen_inodes.get(&(m.dev(), m.ino())) {
+                    let mut h = base_header(&m, tar::EntryType::Link);
+                    b.append_link(&mut h, &rel, first).ctx(|| werr(&rel))?;
+                    continue;
+                }
+                seen_inodes.insert((m.dev(), m.ino()), rel.clone());
+            }
+            let mut h = base_header(&m, tar::EntryType::Regular);
+            h.set_size(m.len());
+            let f = File::open(&path).ctx(|| format!("open {}", path.display()))?;
+            b.append_data(&mut h, &rel, f).ctx(|| werr(&rel))?;
+        } else {
+            let kind = if ft.is_char_device() {
+                tar::EntryType::Char
+            } else if ft.is_block_device() {
+                tar::EntryType::Block
+            } else {
+                tar::EntryType::Fifo
+            };
+            let mut h = base_header(&m, kind);
+            if kind != tar::EntryType::Fifo {
+                let rdev = m.rdev();
+                h.set_device_major(nix::sys::stat::major(rdev) as u32).ctx(|| werr(&rel))?;
+                h.set_device_minor(nix::sys::stat::minor(rdev) as u32).ctx(|| werr(&rel))?;
+            }
+            b.append_data(&mut h, &rel, io::empty()).ctx(|| werr(&rel))?;
+        }
+    }
+    let mut w = b.into_inner().ctx(|| "finish layer tar".to_string())?;
+    w.flush().ctx(|| "flush layer tar".to_string())
+}
+
+/// Whether `rel` exists in the merged lower layers (`lowers` lowest first).
+fn in_lowers(lowers: &[PathBuf], rel: &str) -> bool {
+    for l in lowers.iter().rev() {
+        if let Ok(m) = fs::symlink_metadata(l.join(rel)) {
+            return !is_whiteout(&m);
+        }
+    }
+    false
+}
+
+/// `docker diff` of an upper directory over `lowers` (lowest first):
+/// whiteouts are deletions, paths present below are modifications, the
+/// rest additions. Paths start with `/`.
+pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
+    let mut out = Vec::new();
+    for item in walk(upper) {
+        let (_, rel, m) = item?;
+        let kind = if is_whiteout(&m) {
+            if !in_lowers(lowers, &rel) {
+                continue;
+            }
+            ChangeKind::Deleted
+        } else if in_lowers(lowers, &rel) {
+            ChangeKind::Modified
+        } else {
+            ChangeKind::Added
+        };
+        out.push(Change { path: format!("/{rel}"), kind });
+    }
+    Ok(out)
+}

@@ -1,0 +1,42 @@
+//! berth's image store: Docker references, content-addressed blobs, image
+//! configs and tags, `docker load`/`save`/`import`/`commit`, and layers
+//! unpacked once per chain id in overlayfs form.
+//!
+//! Layout under the root (e.g. `/var/lib/berth/image`):
+//! - `blobs/sha256/<hex>`: layer blobs as received, configs, manifests;
+//! - `images/<id hex>.json`: per image, its layer blobs and diff_ids;
+//! - `repositories.json`: full reference → image id;
+//! - `layers/<chain id hex>/{diff,meta.json}`: unpacked layers;
+//! - `tmp/`: staging, emptied on open.
+
+pub mod blobs;
+mod changes;
+pub mod compression;
+pub mod config;
+pub mod diff;
+pub mod digest;
+mod error;
+mod fsutil;
+mod history;
+mod import;
+pub mod layers;
+mod load;
+pub mod meta;
+pub mod reference;
+mod remove;
+mod save;
+mod store;
+pub mod unpack;
+mod xattr;
+
+pub use changes::apply_changes;
+pub use config::{HistoryItem, ImageConfig};
+pub use diff::{Change, ChangeKind};
+pub use digest::ImageId;
+pub use error::{Error, Result};
+pub use history::HistoryEntry;
+pub use import::ImageConfigPatch;
+pub use load::LoadedImage;
+pub use reference::Reference;
+pub use remove::{ImageUse, RemoveReport};
+pub use store::{Image, Store};

@@ -1,0 +1,193 @@
+//! `docker rmi`: untag, and delete the image when nothing refers to it any
+//! more, with Docker's conflict rules and messages.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::digest::ImageId;
+use crate::error::{Error, Result};
+use crate::layers::chain_ids;
+use crate::reference::Reference;
+use crate::store::{State, Store};
+
+/// One line of `docker rmi`'s answer; serializes as `{"Untagged":"…"}` / `{"Deleted":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RemoveReport {
+    Untagged(String),
+    Deleted(String),
+}
+
+/// A container that uses an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageUse {
+    /// By a stopped container (its id): `force` overrides.
+    Stopped(String),
+    /// By a running container (its id): cannot be forced.
+    Running(String),
+}
+
+fn short(s: &str) -> &str {
+    let s = s.strip_prefix("sha256:").unwrap_or(s);
+    &s[..s.len().min(12)]
+}
+
+fn refs_of(st: &State, id: &ImageId) -> Vec<Reference> {
+    st.tags.iter().filter(|(_, t)| *t == id).filter_map(|(r, _)| Reference::parse(r).ok()).collect()
+}
+
+/// Docker's isSingleReference: all references in one repository and at most one tag.
+fn is_single_reference(refs: &[Reference]) -> bool {
+    let repos: BTreeSet<String> = refs.iter().map(Reference::repository).collect();
+    repos.len() <= 1 && refs.iter().filter(|r| r.digest().is_none()).count() <= 1
+}
+
+impl Store {
+    /// `docker rmi` where `used_by` names a (stopped) container using an image.
+    pub fn remove(
+        &self,
+        name_or_id: &str,
+        force: bool,
+        used_by: &dyn Fn(&ImageId) -> Option<String>,
+    ) -> Result<Vec<RemoveReport>> {
+        self.remove_with(name_or_id, force, &|id| used_by(id).map(ImageUse::Stopped))
+    }
+
+    /// `docker rmi` telling running from stopped users. `used_by` is called
+    /// with the store's lock held: it must not call back into the store.
+    pub fn remove_with(
+        &self,
+        name_or_id: &str,
+        force: bool,
+        used_by: &dyn Fn(&ImageId) -> Option<ImageUse>,
+    ) -> Result<Vec<RemoveReport>> {
+        let mut st = self.lock();
+        let id = Self::lookup(&st, name_or_id)?;
+        // Docker removes a reference when the name was one, the image otherwise.
+        let by_id = !Reference::parse(name_or_id).is_ok_and(|r| st.tags.contains_key(&r.full()));
+        let usage = used_by(&id);
+        let mut reports = Vec::new();
+        let mut removed_repository_ref = false;
+
+        if !by_id {
+            let r = Reference::parse(name_or_id)?;
+            if !force && is_single_reference(&refs_of(&st, &id)) && let Some(u) = &usage {
+                let (ImageUse::Stopped(c) | ImageUse::Running(c)) = u;
+                return Err(Error::Conflict(format!(
+                    "conflict: unable to remove repository reference \"{name_or_id}\" (must force) - container {} is using its referenced image {}",
+                    short(c),
+                    id.short()
+                )));
+            }
+            st.tags.remove(&r.full());
+            reports.push(RemoveReport::Untagged(r.familiar()));
+            if r.digest().is_none() {
+                let repo = r.repository();
+                let remaining = refs_of(&st, &id);
+                if !remaining.iter().any(|x| x.digest().is_none() && x.repository() == repo) {
+                    for x in remaining.iter().filter(|x| x.digest().is_some() && x.repository() == repo) {
+                        st.tags.remove(&x.full());
+                        reports.push(RemoveReport::Untagged(x.familiar()));
+                    }
+                }
+            }
+            if !refs_of(&st, &id).is_empty() {
+                self.meta.write_tags(&st.tags)?;
+                return Ok(reports);
+            }
+            removed_repository_ref = true;
+        } else {
+            let refs = refs_of(&st, &id);
+            if is_single_reference(&refs) {
+                self.check_delete_conflict(&st, &id, force, false, usage.as_ref())?;
+                for x in refs {
+                    st.tags.remove(&x.full());
+                    reports.push(RemoveReport::Untagged(x.familiar()));
+                }
+            }
+        }
+
+        if let Err(e) = self.check_delete_conflict(&st, &id, force, removed_repository_ref, usage.as_ref()) {
+            if removed_repository_ref {
+                // The last tag went; the image stays (dangling) for its container.
+                self.meta.write_tags(&st.tags)?;
+                return Ok(reports);
+            }
+            return Err(e);
+        }
+        for x in refs_of(&st, &id) {
+            st.tags.remove(&x.full());
+            reports.push(RemoveReport::Untagged(x.familiar()));
+        }
+        self.meta.write_tags(&st.tags)?;
+        self.delete_image_locked(&mut st, &id, usage.is_some())?;
+        reports.push(RemoveReport::Deleted(id.to_string()));
+        Ok(reports)
+    }
+
+    fn check_delete_conflict(
+        &self,
+        st: &State,
+        id: &ImageId,
+        force: bool,
+        removed_repository_ref: bool,
+        usage: Option<&ImageUse>,
+    ) -> Result<()> {
+        let sid = id.short();
+        if st.images.values().any(|e| e.record.parent.as_ref() == Some(id)) {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {sid} (cannot be forced) - image has dependent child images"
+            )));
+        }
+        if let Some(ImageUse::Running(c)) = usage {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {sid} (cannot be forced) - image is being used by running container {}",
+                short(c)
+            )));
+        }
+        if force {
+            return Ok(());
+        }
+        if !removed_repository_ref && refs_of(st, id).len() > 1 {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {sid} (must be forced) - image is referenced in multiple repositories"
+            )));
+        }
+        if let Some(ImageUse::Stopped(c)) = usage {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {sid} (must be forced) - image is being used by stopped container {}",
+                short(c)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Drops the record, then blobs and layers no other image needs
+    /// (layers are kept when a container still uses them).
+    fn delete_image_locked(&self, st: &mut State, id: &ImageId, keep_layers: bool) -> Result<()> {
+        let Some(entry) = st.images.remove(id) else { return Ok(()) };
+        self.meta.remove_record(id)?;
+        let mut blobs_used = BTreeSet::new();
+        let mut chains_used = BTreeSet::new();
+        for e in st.images.values() {
+            blobs_used.insert(e.record.id.to_string());
+            blobs_used.extend(e.record.layers.iter().map(|l| l.digest.clone()));
+            blobs_used.extend(e.record.manifest_digest.clone());
+            chains_used.extend(chain_ids(&e.config.diff_ids()));
+        }
+        let mut doomed: Vec<String> = vec![id.to_string()];
+        doomed.extend(entry.record.layers.iter().map(|l| l.digest.clone()));
+        doomed.extend(entry.record.manifest_digest.clone());
+        for d in doomed.iter().filter(|d| !blobs_used.contains(*d)) {
+            self.blobs.remove(d)?;
+        }
+        if !keep_layers {
+            for c in chain_ids(&entry.config.diff_ids()) {
+                if !chains_used.contains(&c) {
+                    self.layers.remove(&c)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

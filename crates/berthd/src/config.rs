@@ -1,0 +1,112 @@
+//! berthd's configuration: dockerd's flags, and /etc/berth/daemon.json with
+//! docker's daemon.json keys where they apply. Flags win over the file.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "berthd", version, about = "berth daemon: a Docker-compatible container engine")]
+pub struct Flags {
+    /// Daemon socket(s) to connect to
+    #[arg(short = 'H', long = "host")]
+    pub host: Vec<String>,
+    /// Root directory of persistent berth state
+    #[arg(long = "data-root")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory for execution state files
+    #[arg(long = "exec-root")]
+    pub exec_root: Option<PathBuf>,
+    /// Path to use for daemon PID file
+    #[arg(short = 'p', long = "pidfile")]
+    pub pidfile: Option<PathBuf>,
+    /// Daemon configuration file
+    #[arg(long = "config-file", default_value = "/etc/berth/daemon.json")]
+    pub config_file: PathBuf,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long = "log-level")]
+    pub log_level: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub hosts: Vec<String>,
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub pidfile: PathBuf,
+    pub log_level: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct File {
+    hosts: Option<Vec<String>>,
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    pidfile: Option<PathBuf>,
+    log_level: Option<String>,
+    debug: Option<bool>,
+}
+
+impl Config {
+    pub fn load(f: Flags) -> Result<Config, String> {
+        let file: File = match std::fs::read(&f.config_file) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| format!("unable to configure the daemon with file {}: {e}", f.config_file.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
+            Err(e) => return Err(format!("{}: {e}", f.config_file.display())),
+        };
+        let hosts = if !f.host.is_empty() {
+            f.host
+        } else {
+            file.hosts.unwrap_or_else(|| vec!["unix:///run/berth.sock".into()])
+        };
+        let hosts = hosts
+            .into_iter()
+            .map(|h| if h.starts_with('/') { format!("unix://{h}") } else { h })
+            .collect();
+        let debug = f.debug || file.debug.unwrap_or(false);
+        Ok(Config {
+            hosts,
+            data_root: f.data_root.or(file.data_root).unwrap_or_else(|| "/var/lib/berth".into()),
+            exec_root: f.exec_root.or(file.exec_root).unwrap_or_else(|| "/run/berth".into()),
+            pidfile: f.pidfile.or(file.pidfile).unwrap_or_else(|| "/run/berth.pid".into()),
+            log_level: if debug {
+                "debug".into()
+            } else {
+                f.log_level.or(file.log_level).unwrap_or_else(|| "info".into())
+            },
+        })
+    }
+}
+
+/// Refuse to start twice on one pid file (a live pid in it), then write ours.
+pub fn write_pidfile(path: &Path) -> Result<(), String> {
+    if let Ok(s) = std::fs::read_to_string(path)
+        && let Ok(pid) = s.trim().parse::<i32>()
+        && pid != std::process::id() as i32
+        && Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return Err(format!(
+            "pid file found, ensure berthd is not running or delete {}",
+            path.display()
+        ));
+    }
+    if let Some(d) = path.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    std::fs::write(path, format!("{}", std::process::id())).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The gid of a group from /etc/group.
+pub fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .and_then(|f| f.get(2)?.parse().ok())
+}
