@@ -105,7 +105,10 @@ fn exec_process_json_detached_with_pid_file() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     let marker = b.rootfs().join("tmp/marker");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !marker.exists() && std::time::Instant::now() < deadline {
+    // The shell creates the file before it writes to it: wait for the content.
+    while std::fs::read_to_string(&marker).unwrap_or_default() != "from-json\n"
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "from-json\n");
