@@ -27,7 +27,8 @@ impl std::error::Error for ApiError {}
 
 /// True when `err` is a daemon answer with the given status.
 pub fn is_status(err: &anyhow::Error, status: u16) -> bool {
-    err.downcast_ref::<ApiError>().is_some_and(|e| e.status == status)
+    err.downcast_ref::<ApiError>()
+        .is_some_and(|e| e.status == status)
 }
 
 pub struct Client {
@@ -239,7 +240,9 @@ impl Client {
     }
 
     fn negotiate(&mut self) -> Result<()> {
-        let pinned = std::env::var("DOCKER_API_VERSION").ok().filter(|s| !s.is_empty());
+        let pinned = std::env::var("DOCKER_API_VERSION")
+            .ok()
+            .filter(|s| !s.is_empty());
         let mut resp = self.raw("HEAD", "/_ping", None, Body::None, &[])?;
         if resp.status != 200 && resp.status != 500 {
             resp = self.raw("GET", "/_ping", None, Body::None, &[])?;
@@ -369,15 +372,27 @@ impl Client {
                 .map(|(_, v)| v.clone())
         };
         let framing = if method == "HEAD" || status == 204 || status == 304 || status == 101 {
-            if status == 101 { Framing::Close } else { Framing::Length(0) }
+            if status == 101 {
+                Framing::Close
+            } else {
+                Framing::Length(0)
+            }
         } else if get("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            Framing::Chunked { left: 0, done: false }
+            Framing::Chunked {
+                left: 0,
+                done: false,
+            }
         } else if let Some(n) = get("Content-Length").and_then(|v| v.parse().ok()) {
             Framing::Length(n)
         } else {
             Framing::Close
         };
-        Ok(Response { status, headers, reader, framing })
+        Ok(Response {
+            status,
+            headers,
+            reader,
+            framing,
+        })
     }
 
     fn versioned(&self, path: &str) -> String {

@@ -60,16 +60,16 @@ pub fn tabwrite_min(text: &str, minwidth: usize) -> String {
 
 /// Renders rows with a docker `--format` (or the default table format).
 /// `headers` maps field names to column titles.
-pub fn render(
-    format: &str,
-    rows: &[TVal],
-    headers: &[(&str, &str)],
-) -> Result<String> {
+pub fn render(format: &str, rows: &[TVal], headers: &[(&str, &str)]) -> Result<String> {
     let (is_table, body) = match format.strip_prefix("table") {
         Some(rest) => (true, rest.trim_start().to_string()),
         None => (false, format.to_string()),
     };
-    let body = if format == "json" { "{{json .}}".to_string() } else { body };
+    let body = if format == "json" {
+        "{{json .}}".to_string()
+    } else {
+        body
+    };
     let body = unescape(&body);
     let tmpl = Template::parse(&body)?;
     let mut out = String::new();
@@ -201,7 +201,11 @@ pub fn go_time(ts: i64) -> String {
     match Local.timestamp_opt(ts, 0).single() {
         Some(t) => {
             let off = t.format("%z").to_string();
-            let zone = if off == "+0000" { "UTC".to_string() } else { t.format("%Z").to_string() };
+            let zone = if off == "+0000" {
+                "UTC".to_string()
+            } else {
+                t.format("%Z").to_string()
+            };
             format!("{} {off} {zone}", t.format("%Y-%m-%d %H:%M:%S"))
         }
         None => String::new(),
@@ -320,12 +324,17 @@ mod tests {
     #[test]
     fn table() {
         let t = tabwrite("CONTAINER ID\tIMAGE\tNAMES\nabc\tbusybox\tx\n");
-        assert_eq!(t, "CONTAINER ID   IMAGE     NAMES\nabc            busybox   x\n");
+        assert_eq!(
+            t,
+            "CONTAINER ID   IMAGE     NAMES\nabc            busybox   x\n"
+        );
     }
 
     #[test]
     fn indent() {
-        assert_eq!(indent_json(r#"[{"a":1,"b":[],"c":{"d":"x,y"}}]"#),
-            "[\n    {\n        \"a\": 1,\n        \"b\": [],\n        \"c\": {\n            \"d\": \"x,y\"\n        }\n    }\n]");
+        assert_eq!(
+            indent_json(r#"[{"a":1,"b":[],"c":{"d":"x,y"}}]"#),
+            "[\n    {\n        \"a\": 1,\n        \"b\": [],\n        \"c\": {\n            \"d\": \"x,y\"\n        }\n    }\n]"
+        );
     }
 }

@@ -28,7 +28,11 @@ impl std::fmt::Display for StatusError {
 impl std::error::Error for StatusError {}
 
 pub fn status(code: i32, message: impl Into<String>) -> anyhow::Error {
-    StatusError { code, message: message.into() }.into()
+    StatusError {
+        code,
+        message: message.into(),
+    }
+    .into()
 }
 
 fn main() {
@@ -48,6 +52,31 @@ fn main() {
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
                     std::process::exit(0);
+                }
+                ErrorKind::UnknownArgument => {
+                    let arg = e
+                        .get(clap::error::ContextKind::InvalidArg)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    let arg = arg.split('=').next().unwrap_or("").to_string();
+                    let path = command_path();
+                    let last = path.rsplit(' ').next().unwrap_or("");
+                    let rest = match last {
+                        "run" | "create" => " IMAGE [COMMAND] [ARG...]",
+                        "exec" => " CONTAINER COMMAND [ARG...]",
+                        "stop" | "start" | "restart" | "kill" | "rm" | "pause" | "unpause"
+                        | "wait" => " CONTAINER [CONTAINER...]",
+                        "logs" | "attach" | "diff" | "export" => " CONTAINER",
+                        "inspect" => " NAME|ID [NAME|ID...]",
+                        "rmi" => " IMAGE [IMAGE...]",
+                        "save" => " IMAGE [IMAGE...]",
+                        "history" => " IMAGE",
+                        _ => "",
+                    };
+                    eprintln!(
+                        "unknown flag: {arg}\n\nUsage:  docker {path} [OPTIONS]{rest}\n\nRun 'docker {path} --help' for more information"
+                    );
+                    std::process::exit(125);
                 }
                 _ => {
                     let _ = e.print();
@@ -78,4 +107,37 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The subcommand words of the command line ("run", "container ls").
+fn command_path() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "-H"
+            || a == "--host"
+            || a == "-c"
+            || a == "--context"
+            || a == "--config"
+            || a == "-l"
+        {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            if words.is_empty() {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        words.push(a.clone());
+        if !matches!(a.as_str(), "container" | "image" | "system") {
+            break;
+        }
+        i += 1;
+    }
+    words.join(" ")
 }

@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 pub fn ram_in_bytes(s: &str) -> Result<i64> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
-    let num_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
+    let num_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(num_end);
     let n: f64 = num.parse().map_err(|_| anyhow!("invalid size: '{s}'"))?;
     let unit = unit.trim_end_matches('b').trim_end_matches('i');
@@ -34,13 +36,19 @@ pub fn go_duration(s: &str) -> Result<i64> {
         bail!("time: invalid duration \"{s}\"");
     }
     while !rest.is_empty() {
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if end == 0 {
             bail!("time: invalid duration \"{s}\"");
         }
-        let n: f64 = rest[..end].parse().map_err(|_| anyhow!("time: invalid duration \"{s}\""))?;
+        let n: f64 = rest[..end]
+            .parse()
+            .map_err(|_| anyhow!("time: invalid duration \"{s}\""))?;
         rest = &rest[end..];
-        let uend = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let uend = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..uend];
         rest = &rest[uend..];
         let mul = match unit {
@@ -61,8 +69,7 @@ pub fn go_duration(s: &str) -> Result<i64> {
 /// Reads an env file: KEY=VALUE lines, `#` comments; a bare KEY takes the
 /// value from the environment (dropped if unset).
 pub fn read_env_file(path: &str) -> Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| anyhow!("open {path}: {}", io_msg(&e)))?;
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("open {path}: {}", io_msg(&e)))?;
     let mut out = Vec::new();
     for line in text.lines() {
         let l = line.trim_start();
@@ -101,7 +108,9 @@ pub fn filters_json(filters: &[String]) -> Result<Option<String>> {
         let (k, v) = f
             .split_once('=')
             .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-        let entry = m.entry(k.trim().to_lowercase()).or_insert_with(|| json!({}));
+        let entry = m
+            .entry(k.trim().to_lowercase())
+            .or_insert_with(|| json!({}));
         entry[v.to_string()] = Value::Bool(true);
     }
     Ok(Some(Value::Object(m).to_string()))
@@ -113,25 +122,35 @@ pub fn timestamp(value: &str) -> Result<String> {
     if value.is_empty() {
         return Ok(String::new());
     }
+    if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Ok(value.to_string());
+    }
     if let Ok(d) = go_duration(value) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let t = now.as_nanos() as i64 - d;
-        return Ok(format!("{}.{:09}", t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000)));
-    }
-    if value.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Ok(value.to_string());
+        return Ok(format!(
+            "{}.{:09}",
+            t.div_euclid(1_000_000_000),
+            t.rem_euclid(1_000_000_000)
+        ));
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Ok(format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos()));
+        return Ok(format!(
+            "{}.{:09}",
+            t.timestamp(),
+            t.timestamp_subsec_nanos()
+        ));
     }
     for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"] {
-        let parsed = chrono::NaiveDateTime::parse_from_str(value, f).ok().or_else(|| {
-            chrono::NaiveDate::parse_from_str(value, f)
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
+        let parsed = chrono::NaiveDateTime::parse_from_str(value, f)
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(value, f)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            });
         if let Some(n) = parsed {
             use chrono::TimeZone;
             if let Some(t) = chrono::Local.from_local_datetime(&n).single() {
@@ -171,7 +190,11 @@ pub fn normalize_name(repo: &str) -> String {
 /// Familiar reference with a default tag: `busybox` → `busybox:latest`.
 pub fn with_latest(r: &str) -> String {
     let (_, tag) = split_ref(r);
-    if tag.is_empty() && !r.contains('@') { format!("{r}:latest") } else { r.to_string() }
+    if tag.is_empty() && !r.contains('@') {
+        format!("{r}:latest")
+    } else {
+        r.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -185,7 +208,10 @@ mod tests {
         assert_eq!(ram_in_bytes("100").unwrap(), 100);
         assert_eq!(go_duration("1m30s").unwrap(), 90_000_000_000);
         assert_eq!(go_duration("500ms").unwrap(), 500_000_000);
-        assert_eq!(split_ref("localhost:5000/a/b:1"), ("localhost:5000/a/b".into(), "1".into()));
+        assert_eq!(
+            split_ref("localhost:5000/a/b:1"),
+            ("localhost:5000/a/b".into(), "1".into())
+        );
         assert_eq!(split_ref("busybox"), ("busybox".into(), "".into()));
         assert_eq!(normalize_name("busybox"), "docker.io/library/busybox");
         assert_eq!(normalize_name("a/b"), "docker.io/a/b");

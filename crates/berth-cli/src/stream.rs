@@ -52,7 +52,10 @@ pub fn demux(mut r: impl Read, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         out.flush()?;
         err.flush()?;
         if hdr[0] == 3 {
-            bail!("error from daemon in stream: {}", String::from_utf8_lossy(&sys));
+            bail!(
+                "error from daemon in stream: {}",
+                String::from_utf8_lossy(&sys)
+            );
         }
     }
 }
@@ -85,8 +88,6 @@ impl RawGuard {
         let saved = termios::tcgetattr(stdin.as_fd())?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        // keep output post-processing as docker does (it sets OPOST back)
-        raw.output_flags |= termios::OutputFlags::OPOST;
         termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)?;
         Ok(RawGuard { saved })
     }
@@ -101,7 +102,12 @@ impl Drop for RawGuard {
 /// (height, width) of the terminal on stdout, else stdin; (0,0) if none.
 pub fn term_size() -> (u16, u16) {
     for fd in [libc::STDOUT_FILENO, libc::STDIN_FILENO] {
-        let mut ws: libc::winsize = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        let mut ws: libc::winsize = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCGWINSZ writes a winsize into the pointed-to struct only.
         let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
         if r == 0 && ws.ws_row > 0 {

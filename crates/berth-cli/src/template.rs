@@ -36,9 +36,11 @@ impl TVal {
     }
     pub fn get(&self, key: &str) -> TVal {
         match self {
-            TVal::Obj(m) => {
-                m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or(TVal::Missing)
-            }
+            TVal::Obj(m) => m
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(TVal::Missing),
             _ => TVal::Missing,
         }
     }
@@ -74,7 +76,8 @@ impl TVal {
             }
             TVal::Obj(o)
                 if !o.is_empty()
-                    && o.iter().all(|(k, _)| k.starts_with(|c: char| c.is_ascii_uppercase())) =>
+                    && o.iter()
+                        .all(|(k, _)| k.starts_with(|c: char| c.is_ascii_uppercase())) =>
             {
                 // a Go struct: {v1 v2 ...}
                 let parts: Vec<String> = o
@@ -157,7 +160,9 @@ impl<'de> Deserialize<'de> for TVal {
                 Ok(TVal::Int(i))
             }
             fn visit_u64<E>(self, i: u64) -> Result<TVal, E> {
-                Ok(i64::try_from(i).map(TVal::Int).unwrap_or(TVal::Float(i as f64)))
+                Ok(i64::try_from(i)
+                    .map(TVal::Int)
+                    .unwrap_or(TVal::Float(i as f64)))
             }
             fn visit_f64<E>(self, f: f64) -> Result<TVal, E> {
                 Ok(TVal::Float(f))
@@ -252,7 +257,7 @@ fn split_actions(src: &str) -> Result<Vec<Piece>> {
         let mut j = 0;
         let mut quote: Option<u8> = None;
         let end = loop {
-            if j + 1 >= bytes.len() + 1 || j >= bytes.len() {
+            if j >= bytes.len() {
                 bail!("template: unclosed action");
             }
             let c = bytes[j];
@@ -365,7 +370,10 @@ fn lex(s: &str) -> Result<Vec<Tok>> {
             }
             let adjacent = i > 0
                 && !c[i - 1].is_whitespace()
-                && matches!(out.last(), Some(Tok::Field(_) | Tok::Var(_) | Tok::RParen | Tok::Chain(_)));
+                && matches!(
+                    out.last(),
+                    Some(Tok::Field(_) | Tok::Var(_) | Tok::RParen | Tok::Chain(_))
+                );
             if j > i + 1 && adjacent {
                 out.push(Tok::Chain(c[i + 1..j].iter().collect()));
                 i = j;
@@ -517,7 +525,10 @@ impl PParser {
 }
 
 fn parse_pipeline(src: &str, allow_decl: bool) -> Result<Pipeline> {
-    let mut p = PParser { toks: lex(src)?, pos: 0 };
+    let mut p = PParser {
+        toks: lex(src)?,
+        pos: 0,
+    };
     let pl = p.pipeline(allow_decl)?;
     if p.pos != p.toks.len() {
         bail!("template: unexpected token in {src:?}");
@@ -666,9 +677,11 @@ fn exec_list(nodes: &[Node], dot: &TVal, vars: &mut Vars, out: &mut String) -> R
                 let decl = std::mem::take(&mut p2.decl);
                 let v = eval_pipeline(&p2, dot, vars)?;
                 let items: Vec<(TVal, TVal)> = match v {
-                    TVal::Arr(a) => {
-                        a.into_iter().enumerate().map(|(i, x)| (TVal::Int(i as i64), x)).collect()
-                    }
+                    TVal::Arr(a) => a
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| (TVal::Int(i as i64), x))
+                        .collect(),
                     TVal::Obj(mut o) => {
                         o.sort_by(|a, b| a.0.cmp(&b.0));
                         o.into_iter().map(|(k, x)| (TVal::Str(k), x)).collect()
@@ -729,7 +742,10 @@ fn walk(mut v: TVal, path: &[String]) -> Result<TVal> {
             TVal::Null | TVal::Missing | TVal::NilSlice => {
                 bail!("template: nil pointer evaluating interface {{}}.{f}")
             }
-            other => bail!("template: can't evaluate field {f} in type {}", type_name(other)),
+            other => bail!(
+                "template: can't evaluate field {f} in type {}",
+                type_name(other)
+            ),
         };
     }
     Ok(v)
@@ -737,9 +753,26 @@ fn walk(mut v: TVal, path: &[String]) -> Result<TVal> {
 
 /// Fields that docker's Go types hold as pointers (nil prints `<nil>`).
 const POINTER_FIELDS: &[&str] = &[
-    "Health", "Healthcheck", "Init", "PidsLimit", "OomKillDisable", "StopTimeout", "Error",
-    "ExitCode", "Pid", "Platform", "Metadata", "BlkioWeight", "MemorySwappiness", "State",
-    "Config", "HostConfig", "NetworkSettings", "GraphDriver", "RootFS", "ContainerConfig",
+    "Health",
+    "Healthcheck",
+    "Init",
+    "PidsLimit",
+    "OomKillDisable",
+    "StopTimeout",
+    "Error",
+    "ExitCode",
+    "Pid",
+    "Platform",
+    "Metadata",
+    "BlkioWeight",
+    "MemorySwappiness",
+    "State",
+    "Config",
+    "HostConfig",
+    "NetworkSettings",
+    "GraphDriver",
+    "RootFS",
+    "ContainerConfig",
 ];
 
 fn type_name(v: &TVal) -> &'static str {
@@ -756,7 +789,8 @@ fn type_name(v: &TVal) -> &'static str {
 fn eval_arg(a: &Arg, dot: &TVal, vars: &mut Vars) -> Result<TVal> {
     Ok(match a {
         Arg::Dot => dot.clone(),
-        Arg::Field(p) => walk(dot.clone(), p)?,
+        Arg::Field(p) => walk(dot.clone(), p)
+            .map_err(|e| anyhow!("executing \"\" at <.{}>: {e}", p.join(".")))?,
         Arg::Var(n, p) => {
             let v = vars
                 .iter()
@@ -802,8 +836,8 @@ fn eval_cmd(cmd: &[Arg], dot: &TVal, vars: &mut Vars, piped: Option<TVal>) -> Re
                 }
                 _ => match base.get(&last) {
                     // header rows: {{.Label "x"}} prints the column title
-                    TVal::Str(s) if base.get(&format!("__{last}")) == TVal::Missing => {
-                        Ok(TVal::Str(s))
+                    TVal::Str(_) if base.get(&format!("__{last}")) == TVal::Missing => {
+                        Ok(args[0].clone())
                     }
                     _ => bail!("template: can't give argument to non-function .{last}"),
                 },
@@ -846,7 +880,10 @@ fn compare(a: &TVal, b: &TVal) -> Option<std::cmp::Ordering> {
 fn call(name: &str, args: Vec<TVal>) -> Result<TVal> {
     let need = |n: usize| -> Result<()> {
         if args.len() != n {
-            bail!("template: wrong number of args for {name}: want {n} got {}", args.len());
+            bail!(
+                "template: wrong number of args for {name}: want {n} got {}",
+                args.len()
+            );
         }
         Ok(())
     };
@@ -869,7 +906,11 @@ fn call(name: &str, args: Vec<TVal>) -> Result<TVal> {
             let mut out = String::new();
             let mut prev_letter = false;
             for c in s.chars() {
-                if !prev_letter { out.extend(c.to_uppercase()) } else { out.push(c) }
+                if !prev_letter {
+                    out.extend(c.to_uppercase())
+                } else {
+                    out.push(c)
+                }
                 prev_letter = c.is_alphanumeric() || c == '_' || c == '\'';
             }
             TVal::Str(out)
@@ -884,9 +925,7 @@ fn call(name: &str, args: Vec<TVal>) -> Result<TVal> {
             need(2)?;
             let sep = as_str(&args[1]);
             match &args[0] {
-                TVal::Arr(a) => {
-                    TVal::Str(a.iter().map(as_str).collect::<Vec<_>>().join(&sep))
-                }
+                TVal::Arr(a) => TVal::Str(a.iter().map(as_str).collect::<Vec<_>>().join(&sep)),
                 TVal::Null | TVal::Missing | TVal::NilSlice => TVal::s(""),
                 other => bail!("template: join: expected []string, got {}", other.display()),
             }
@@ -969,9 +1008,11 @@ fn call(name: &str, args: Vec<TVal>) -> Result<TVal> {
             if args.len() < 2 {
                 bail!("template: missing argument for comparison");
             }
-            TVal::Bool(args[1..].iter().any(|b| {
-                compare(&args[0], b) == Some(std::cmp::Ordering::Equal) || *b == args[0]
-            }))
+            TVal::Bool(
+                args[1..].iter().any(|b| {
+                    compare(&args[0], b) == Some(std::cmp::Ordering::Equal) || *b == args[0]
+                }),
+            )
         }
         "ne" => {
             need(2)?;
@@ -1083,7 +1124,9 @@ pub fn sprintf(fmtstr: &str, args: &[TVal]) -> String {
         };
         ai += 1;
         let s = match verb {
-            'd' => as_int(arg).map(|n| n.to_string()).unwrap_or_else(|_| arg.display()),
+            'd' => as_int(arg)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| arg.display()),
             'f' | 'F' => {
                 let f = match arg {
                     TVal::Int(n) => *n as f64,
@@ -1138,7 +1181,12 @@ pub fn sprintf(fmtstr: &str, args: &[TVal]) -> String {
 
 /// Header row for `table` formats: each field is replaced by its header.
 pub fn header_context(headers: &HashMap<&str, &str>) -> TVal {
-    TVal::Obj(headers.iter().map(|(k, v)| (k.to_string(), TVal::s(*v))).collect())
+    TVal::Obj(
+        headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), TVal::s(*v)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -1155,6 +1203,7 @@ mod tests {
         let d = r#"{"State":{"Status":"running","Pid":42},"Names":["a","b"],"L":{"z":"1","a":"2"},"N":null}"#;
         assert_eq!(r("{{.State.Status}}", d), "running");
         assert_eq!(r("{{.State.Pid}}", d), "42");
+        assert_eq!(r("{{.State.Status}} {{json .State.Pid}}", d), "running 42");
         assert_eq!(r("{{json .State}}", d), r#"{"Status":"running","Pid":42}"#);
         assert_eq!(r("{{join .Names \",\"}}", d), "a,b");
         assert_eq!(r("{{.Names}}", d), "[a b]");
@@ -1162,13 +1211,27 @@ mod tests {
         assert_eq!(r("{{.State}}", d), "{running 42}");
         assert_eq!(r("{{.N}}", d), "[]");
         assert_eq!(r("{{json .N}}", d), "null");
-        assert!(Template::parse("{{.Nope}}").unwrap().render(&serde_json::from_str(d).unwrap()).is_err());
+        assert!(
+            Template::parse("{{.Nope}}")
+                .unwrap()
+                .render(&serde_json::from_str(d).unwrap())
+                .is_err()
+        );
         assert_eq!(r("{{range .Names}}<{{.}}>{{end}}", d), "<a><b>");
-        assert_eq!(r("{{range $k, $v := .L}}{{$k}}={{$v}};{{end}}", d), "a=2;z=1;");
-        assert_eq!(r("{{if eq .State.Status \"running\"}}y{{else}}n{{end}}", d), "y");
+        assert_eq!(
+            r("{{range $k, $v := .L}}{{$k}}={{$v}};{{end}}", d),
+            "a=2;z=1;"
+        );
+        assert_eq!(
+            r("{{if eq .State.Status \"running\"}}y{{else}}n{{end}}", d),
+            "y"
+        );
         assert_eq!(r("{{index .L \"z\"}}", d), "1");
         assert_eq!(r("{{.State.Status | upper}}", d), "RUNNING");
-        assert_eq!(r("{{printf \"%-5s|%d\" .State.Status .State.Pid}}", d), "running|42");
+        assert_eq!(
+            r("{{printf \"%-5s|%d\" .State.Status .State.Pid}}", d),
+            "running|42"
+        );
         assert_eq!(r("{{- \" x \" -}}  {{.State.Pid}}", d), " x 42");
         assert_eq!(r("{{with .State}}{{.Pid}}{{end}}", d), "42");
         assert_eq!(r("{{if .N}}a{{else if .State}}b{{else}}c{{end}}", d), "b");

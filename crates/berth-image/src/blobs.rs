@@ -42,13 +42,17 @@ impl StagedBlob {
 
     /// Opens the content for reading from the start.
     pub fn open(&self) -> Result<File> {
-        self.tmp.reopen().ctx(|| format!("reopen staged blob {}", self.digest))
+        self.tmp
+            .reopen()
+            .ctx(|| format!("reopen staged blob {}", self.digest))
     }
 
     /// Reads the whole content.
     pub fn read_all(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
-        self.open()?.read_to_end(&mut v).ctx(|| format!("read staged blob {}", self.digest))?;
+        self.open()?
+            .read_to_end(&mut v)
+            .ctx(|| format!("read staged blob {}", self.digest))?;
         Ok(v)
     }
 }
@@ -58,7 +62,9 @@ impl Blobs {
     pub fn open(dir: &Path) -> Result<Blobs> {
         fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
         remove_temp_files(dir)?;
-        Ok(Blobs { dir: dir.to_path_buf() })
+        Ok(Blobs {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Where the blob `sha256:<hex>` lives.
@@ -93,8 +99,16 @@ impl Blobs {
         if path.is_file() {
             return Ok(staged.digest);
         }
-        staged.tmp.as_file().sync_all().ctx(|| format!("fsync blob {}", staged.digest))?;
-        staged.tmp.persist(&path).map_err(|e| e.error).ctx(|| format!("rename to {}", path.display()))?;
+        staged
+            .tmp
+            .as_file()
+            .sync_all()
+            .ctx(|| format!("fsync blob {}", staged.digest))?;
+        staged
+            .tmp
+            .persist(&path)
+            .map_err(|e| e.error)
+            .ctx(|| format!("rename to {}", path.display()))?;
         sync_dir(&self.dir)?;
         Ok(staged.digest)
     }
@@ -130,14 +144,18 @@ impl Blobs {
     /// Size of a blob.
     pub fn size(&self, digest: &str) -> Result<u64> {
         let p = self.path(digest)?;
-        Ok(fs::metadata(&p).ctx(|| format!("stat blob {digest}"))?.len())
+        Ok(fs::metadata(&p)
+            .ctx(|| format!("stat blob {digest}"))?
+            .len())
     }
 
     /// Removes a blob; absent is fine.
     pub fn remove(&self, digest: &str) -> Result<()> {
         let p = self.path(digest)?;
         match fs::remove_file(&p) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::Io(format!("remove blob {digest}"), e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::Io(format!("remove blob {digest}"), e))
+            }
             _ => Ok(()),
         }
     }
@@ -163,8 +181,10 @@ mod tests {
     use crate::digest::sha256_digest;
 
     fn dir_names(d: &Path) -> Vec<String> {
-        let mut v: Vec<_> =
-            fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<_> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         v
     }
@@ -179,7 +199,7 @@ mod tests {
         assert!(b.exists(&d));
         assert_eq!(b.read(&d).unwrap(), b"data");
         assert_eq!(b.size(&d).unwrap(), 4);
-        assert_eq!(b.list().unwrap(), [d.clone()]);
+        assert_eq!(b.list().unwrap(), std::slice::from_ref(&d));
         // Same content again: fine, still one blob.
         b.ingest(&b"data"[..], None).unwrap();
         assert_eq!(dir_names(&t.path().join("sha256")).len(), 1);
@@ -192,7 +212,9 @@ mod tests {
     fn mismatch_leaves_nothing() {
         let t = tempfile::tempdir().unwrap();
         let b = Blobs::open(&t.path().join("sha256")).unwrap();
-        let e = b.ingest(&b"data"[..], Some(&sha256_digest(b"other"))).unwrap_err();
+        let e = b
+            .ingest(&b"data"[..], Some(&sha256_digest(b"other")))
+            .unwrap_err();
         assert!(e.to_string().contains("digest mismatch"), "{e}");
         assert!(dir_names(&t.path().join("sha256")).is_empty());
         let staged = b.stage(&b"x"[..]).unwrap();

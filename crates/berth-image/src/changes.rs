@@ -61,7 +61,9 @@ fn command(rest: &str) -> Vec<String> {
 fn pairs(rest: &str, legacy_ok: bool, what: &str) -> Result<Vec<(String, String)>> {
     let words = split_words(rest)?;
     if words.is_empty() {
-        return Err(Error::InvalidArgument(format!("{what} requires at least one argument")));
+        return Err(Error::InvalidArgument(format!(
+            "{what} requires at least one argument"
+        )));
     }
     if !words[0].contains('=') {
         if legacy_ok && words.len() > 1 {
@@ -69,13 +71,17 @@ fn pairs(rest: &str, legacy_ok: bool, what: &str) -> Result<Vec<(String, String)
             let value = split_words(&value)?.join(" ");
             return Ok(vec![(words[0].clone(), value)]);
         }
-        return Err(Error::InvalidArgument(format!("{what} names can not be blank or must be key=value: {rest}")));
+        return Err(Error::InvalidArgument(format!(
+            "{what} names can not be blank or must be key=value: {rest}"
+        )));
     }
     words
         .into_iter()
         .map(|w| match w.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(Error::InvalidArgument(format!("{what}: expected key=value, got {w}"))),
+            _ => Err(Error::InvalidArgument(format!(
+                "{what}: expected key=value, got {w}"
+            ))),
         })
         .collect()
 }
@@ -96,7 +102,9 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
         if change.is_empty() {
             continue;
         }
-        let (instr, rest) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
+        let (instr, rest) = change
+            .split_once(char::is_whitespace)
+            .unwrap_or((change, ""));
         let rest = rest.trim();
         match instr.to_ascii_uppercase().as_str() {
             "CMD" => {
@@ -118,7 +126,10 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
                     }
                     let list = env.as_array_mut().expect("array");
                     let prefix = format!("{k}=");
-                    match list.iter_mut().find(|e| e.as_str().is_some_and(|s| s.starts_with(&prefix))) {
+                    match list
+                        .iter_mut()
+                        .find(|e| e.as_str().is_some_and(|s| s.starts_with(&prefix)))
+                    {
                         Some(slot) => *slot = json!(entry),
                         None => list.push(json!(entry)),
                     }
@@ -131,11 +142,17 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
             }
             "EXPOSE" => {
                 for p in split_words(rest)? {
-                    let p = if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") };
+                    let p = if p.contains('/') {
+                        p.to_ascii_lowercase()
+                    } else {
+                        format!("{p}/tcp")
+                    };
                     let (num, _) = p.split_once('/').expect("has slash");
                     let valid = num.split('-').all(|n| n.parse::<u16>().is_ok());
                     if !valid {
-                        return Err(Error::InvalidArgument(format!("invalid containerPort: {num}")));
+                        return Err(Error::InvalidArgument(format!(
+                            "invalid containerPort: {num}"
+                        )));
                     }
                     object(cfg, "ExposedPorts").insert(p, json!({}));
                 }
@@ -154,7 +171,9 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
             "WORKDIR" => {
                 let words = split_words(rest)?;
                 let [dir] = words.as_slice() else {
-                    return Err(Error::InvalidArgument("WORKDIR requires exactly one argument".into()));
+                    return Err(Error::InvalidArgument(
+                        "WORKDIR requires exactly one argument".into(),
+                    ));
                 };
                 let dir = if dir.starts_with('/') {
                     dir.clone()
@@ -170,7 +189,11 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
             "STOPSIGNAL" => {
                 cfg.insert("StopSignal".into(), json!(rest));
             }
-            _ => return Err(Error::InvalidArgument(format!("{instr} is not a valid change command"))),
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{instr} is not a valid change command"
+                )));
+            }
         }
     }
     Ok(())
@@ -226,10 +249,18 @@ mod tests {
     #[test]
     fn errors() {
         let mut m = Map::new();
-        for bad in ["FROM x", "EXPOSE abc", "LABEL novalue", "ENV A=\"open", "WORKDIR a b"] {
+        for bad in [
+            "FROM x",
+            "EXPOSE abc",
+            "LABEL novalue",
+            "ENV A=\"open",
+            "WORKDIR a b",
+        ] {
             assert!(apply_changes(&mut m, &[bad.to_string()]).is_err(), "{bad}");
         }
-        let e = apply_changes(&mut m, &["RUN x".to_string()]).unwrap_err().to_string();
+        let e = apply_changes(&mut m, &["RUN x".to_string()])
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "RUN is not a valid change command");
     }
 }

@@ -22,9 +22,13 @@ pub fn detect(r: &mut impl BufRead) -> Result<Compression> {
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
     } else if head.starts_with(b"BZh") {
-        return Err(Error::InvalidArchive("bzip2 compression is not supported".into()));
+        return Err(Error::InvalidArchive(
+            "bzip2 compression is not supported".into(),
+        ));
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(Error::InvalidArchive("xz compression is not supported".into()));
+        return Err(Error::InvalidArchive(
+            "xz compression is not supported".into(),
+        ));
     } else {
         Compression::None
     })
@@ -42,12 +46,16 @@ pub fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
 
 #[cfg(feature = "zstd")]
 fn zstd_reader<'a>(br: BufReader<impl Read + 'a>) -> Result<Box<dyn Read + 'a>> {
-    Ok(Box::new(zstd::stream::read::Decoder::with_buffer(br).ctx(|| "start zstd decoder".to_string())?))
+    Ok(Box::new(
+        zstd::stream::read::Decoder::with_buffer(br).ctx(|| "start zstd decoder".to_string())?,
+    ))
 }
 
 #[cfg(not(feature = "zstd"))]
 fn zstd_reader<'a>(_: BufReader<impl Read + 'a>) -> Result<Box<dyn Read + 'a>> {
-    Err(Error::InvalidArchive("zstd compression is not supported in this build".into()))
+    Err(Error::InvalidArchive(
+        "zstd compression is not supported in this build".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -69,7 +77,10 @@ mod tests {
         gz.write_all(b"gzipped").unwrap();
         assert_eq!(roundtrip(&gz.finish().unwrap()), b"gzipped");
         #[cfg(feature = "zstd")]
-        assert_eq!(roundtrip(&zstd::encode_all(&b"zstd data"[..], 1).unwrap()), b"zstd data");
+        assert_eq!(
+            roundtrip(&zstd::encode_all(&b"zstd data"[..], 1).unwrap()),
+            b"zstd data"
+        );
         assert!(decompress(&b"BZh91AY"[..]).is_err());
     }
 }

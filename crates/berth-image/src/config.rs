@@ -29,29 +29,46 @@ pub struct HistoryItem {
 
 fn strings(v: Option<&Value>) -> Option<Vec<String>> {
     let arr = v?.as_array()?;
-    Some(arr.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+    Some(
+        arr.iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 fn keys(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    v.and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn nonempty(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+    v.and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 impl ImageConfig {
     /// Parses config JSON; it must be an object with `rootfs.diff_ids`.
     pub fn from_slice(data: &[u8]) -> Result<ImageConfig> {
-        let v: Value = serde_json::from_slice(data).map_err(|e| invalid_archive(format!("image config: {e}")))?;
+        let v: Value = serde_json::from_slice(data)
+            .map_err(|e| invalid_archive(format!("image config: {e}")))?;
         if !v.is_object() {
             return Err(invalid_archive("image config: not a JSON object"));
         }
         let c = ImageConfig(v);
         let ids = c.0.pointer("/rootfs/diff_ids").and_then(Value::as_array);
         match ids {
-            Some(ids) if ids.iter().all(|d| d.as_str().is_some_and(crate::digest::is_digest)) => Ok(c),
-            _ => Err(invalid_archive("image config: rootfs.diff_ids missing or not sha256 digests")),
+            Some(ids)
+                if ids
+                    .iter()
+                    .all(|d| d.as_str().is_some_and(crate::digest::is_digest)) =>
+            {
+                Ok(c)
+            }
+            _ => Err(invalid_archive(
+                "image config: rootfs.diff_ids missing or not sha256 digests",
+            )),
         }
     }
 
@@ -103,7 +120,11 @@ impl ImageConfig {
     pub fn labels(&self) -> BTreeMap<String, String> {
         self.field("Labels")
             .and_then(Value::as_object)
-            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -158,7 +179,9 @@ impl ImageConfig {
 
 /// RFC3339 → unix seconds (0 when unparsable).
 pub fn rfc3339_to_unix(s: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
 /// Now, as Docker writes `created` (RFC3339, nanoseconds, `Z`).

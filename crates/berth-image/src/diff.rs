@@ -42,12 +42,23 @@ fn is_whiteout(m: &fs::Metadata) -> bool {
 }
 
 fn walk(upper: &Path) -> impl Iterator<Item = Result<(PathBuf, String, fs::Metadata)>> + '_ {
-    walkdir::WalkDir::new(upper).min_depth(1).sort_by_file_name().into_iter().map(move |e| {
-        let e = e.map_err(|e| Error::Io(format!("walk {}", upper.display()), e.into()))?;
-        let rel = e.path().strip_prefix(upper).expect("under upper").to_string_lossy().into_owned();
-        let m = e.metadata().map_err(|err| Error::Io(format!("stat {}", e.path().display()), err.into()))?;
-        Ok((e.path().to_path_buf(), rel, m))
-    })
+    walkdir::WalkDir::new(upper)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .map(move |e| {
+            let e = e.map_err(|e| Error::Io(format!("walk {}", upper.display()), e.into()))?;
+            let rel = e
+                .path()
+                .strip_prefix(upper)
+                .expect("under upper")
+                .to_string_lossy()
+                .into_owned();
+            let m = e
+                .metadata()
+                .map_err(|err| Error::Io(format!("stat {}", e.path().display()), err.into()))?;
+            Ok((e.path().to_path_buf(), rel, m))
+        })
 }
 
 fn base_header(m: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
@@ -96,7 +107,9 @@ pub fn upper_to_tar(upper: &Path, w: impl Write) -> Result<()> {
             if name.starts_with("trusted.overlay.") || name == "security.selinux" {
                 continue;
             }
-            if let Some(v) = xattr::get(&path, &name).ctx(|| format!("read xattr of {}", path.display()))? {
+            if let Some(v) =
+                xattr::get(&path, &name).ctx(|| format!("read xattr of {}", path.display()))?
+            {
                 pax.push((format!("SCHILY.xattr.{name}"), v));
             }
         }
@@ -107,7 +120,8 @@ pub fn upper_to_tar(upper: &Path, w: impl Write) -> Result<()> {
         if ft.is_dir() {
             let mut h = base_header(&m, tar::EntryType::Directory);
             let name = format!("{rel}/");
-            b.append_data(&mut h, &name, io::empty()).ctx(|| werr(&name))?;
+            b.append_data(&mut h, &name, io::empty())
+                .ctx(|| werr(&name))?;
             if opaque {
                 let wh = format!("{rel}/{OPAQUE_WHITEOUT}");
                 let mut h = base_header(&m, tar::EntryType::Regular);
@@ -142,10 +156,13 @@ pub fn upper_to_tar(upper: &Path, w: impl Write) -> Result<()> {
             let mut h = base_header(&m, kind);
             if kind != tar::EntryType::Fifo {
                 let rdev = m.rdev();
-                h.set_device_major(nix::sys::stat::major(rdev) as u32).ctx(|| werr(&rel))?;
-                h.set_device_minor(nix::sys::stat::minor(rdev) as u32).ctx(|| werr(&rel))?;
+                h.set_device_major(nix::sys::stat::major(rdev) as u32)
+                    .ctx(|| werr(&rel))?;
+                h.set_device_minor(nix::sys::stat::minor(rdev) as u32)
+                    .ctx(|| werr(&rel))?;
             }
-            b.append_data(&mut h, &rel, io::empty()).ctx(|| werr(&rel))?;
+            b.append_data(&mut h, &rel, io::empty())
+                .ctx(|| werr(&rel))?;
         }
     }
     let mut w = b.into_inner().ctx(|| "finish layer tar".to_string())?;
@@ -179,7 +196,10 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {
         } else {
             ChangeKind::Added
         };
-        out.push(Change { path: format!("/{rel}"), kind });
+        out.push(Change {
+            path: format!("/{rel}"),
+            kind,
+        });
     }
     Ok(out)
 }

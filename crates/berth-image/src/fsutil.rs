@@ -14,15 +14,22 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .ctx(|| format!("create temp file in {}", dir.display()))?;
-    tmp.write_all(data).ctx(|| format!("write {}", path.display()))?;
-    tmp.as_file().sync_all().ctx(|| format!("fsync {}", path.display()))?;
-    tmp.persist(path).map_err(|e| e.error).ctx(|| format!("rename to {}", path.display()))?;
+    tmp.write_all(data)
+        .ctx(|| format!("write {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .ctx(|| format!("fsync {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .ctx(|| format!("rename to {}", path.display()))?;
     sync_dir(dir)
 }
 
 /// fsyncs a directory so that renames in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).ctx(|| format!("fsync {}", dir.display()))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .ctx(|| format!("fsync {}", dir.display()))
 }
 
 /// Removes leftovers of interrupted writes (`.tmp-*`) in a directory.
@@ -56,7 +63,10 @@ mod tests {
         fs::write(d.path().join(".tmp-x"), b"").unwrap();
         fs::create_dir(d.path().join(".tmp-dir")).unwrap();
         remove_temp_files(d.path()).unwrap();
-        let names: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["f.json"]);
     }
 }

@@ -48,10 +48,18 @@ impl Store {
                 .iter()
                 .map(|h| HistoryEntry {
                     id: "<missing>".into(),
-                    created: h.created.as_deref().map(crate::config::rfc3339_to_unix).unwrap_or(0),
+                    created: h
+                        .created
+                        .as_deref()
+                        .map(crate::config::rfc3339_to_unix)
+                        .unwrap_or(0),
                     created_by: h.created_by.clone().unwrap_or_default(),
                     tags: Vec::new(),
-                    size: if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) },
+                    size: if h.empty_layer {
+                        0
+                    } else {
+                        layer_sizes.next().unwrap_or(0)
+                    },
                     comment: h.comment.clone().unwrap_or_default(),
                 })
                 .collect()
@@ -60,13 +68,20 @@ impl Store {
         let mut cur = Some(image.clone());
         let mut first = true;
         while let Some(img) = cur {
-            let steps = if first { rows.len() } else { img.config.history().len() };
+            let steps = if first {
+                rows.len()
+            } else {
+                img.config.history().len()
+            };
             if steps > 0 && steps <= rows.len() {
                 rows[steps - 1].id = img.id.to_string();
                 rows[steps - 1].tags = img.repo_tags.clone();
             }
             first = false;
-            cur = img.parent.as_ref().and_then(|p| self.resolve(p.as_str()).ok());
+            cur = img
+                .parent
+                .as_ref()
+                .and_then(|p| self.resolve(p.as_str()).ok());
         }
         rows.reverse();
         Ok(rows)

@@ -86,9 +86,15 @@ impl Store {
             }),
         };
         let obj = cfg.as_object_mut().expect("config is an object");
-        let mut cc = config.config.clone().or_else(|| obj.get("config").cloned()).unwrap_or_else(|| json!({}));
+        let mut cc = config
+            .config
+            .clone()
+            .or_else(|| obj.get("config").cloned())
+            .unwrap_or_else(|| json!({}));
         if !cc.is_object() {
-            return Err(Error::InvalidArgument("commit: config must be a JSON object".into()));
+            return Err(Error::InvalidArgument(
+                "commit: config must be a JSON object".into(),
+            ));
         }
         apply_changes(cc.as_object_mut().expect("object"), &config.changes)?;
         let created = now_rfc3339();
@@ -101,13 +107,20 @@ impl Store {
         let mut h = Map::new();
         h.insert("created".into(), json!(created));
         set_or_remove(&mut h, "author", author);
-        set_or_remove(&mut h, "created_by", config.created_by.as_deref().unwrap_or(""));
+        set_or_remove(
+            &mut h,
+            "created_by",
+            config.created_by.as_deref().unwrap_or(""),
+        );
         set_or_remove(&mut h, "comment", comment);
         let history = obj.entry("history").or_insert_with(|| json!([]));
         if !history.is_array() {
             *history = json!([]);
         }
-        history.as_array_mut().expect("array").push(Value::Object(h));
+        history
+            .as_array_mut()
+            .expect("array")
+            .push(Value::Object(h));
         self.create_image(parent_img.as_ref(), layer_tar, cfg, reference, "commit")
     }
 
@@ -123,7 +136,10 @@ impl Store {
     ) -> Result<ImageId> {
         let blob = self.blobs.stage(decompress(tar)?)?;
         let diff_id = blob.digest().to_string();
-        config["rootfs"]["diff_ids"].as_array_mut().expect("diff_ids array").push(json!(diff_id));
+        config["rootfs"]["diff_ids"]
+            .as_array_mut()
+            .expect("diff_ids array")
+            .push(json!(diff_id));
         let config_bytes = serde_json::to_vec(&config).expect("serialize config");
         let image_config = ImageConfig::from_slice(&config_bytes)?;
         let chains = chain_ids(&image_config.diff_ids());
@@ -132,7 +148,10 @@ impl Store {
         let staged_layer = if self.layers.exists(chain) {
             None
         } else {
-            Some(self.layers.stage(blob.open()?, &diff_id, chain, parent_chain, what)?)
+            Some(
+                self.layers
+                    .stage(blob.open()?, &diff_id, chain, parent_chain, what)?,
+            )
         };
         let unpacked_size = match &staged_layer {
             Some(s) => s.meta.size,
@@ -149,7 +168,12 @@ impl Store {
         });
         let config_blob = self.blobs.stage(&config_bytes[..])?;
         let id = ImageId::from_digest(config_blob.digest());
-        let record = ImageRecord { id: id.clone(), layers, manifest_digest: None, parent: parent.map(|p| p.id.clone()) };
+        let record = ImageRecord {
+            id: id.clone(),
+            layers,
+            manifest_digest: None,
+            parent: parent.map(|p| p.id.clone()),
+        };
         let mut st = self.lock();
         self.blobs.commit(blob)?;
         if let Some(s) = staged_layer {

@@ -88,7 +88,12 @@ fn hex_of(digest: &str) -> &str {
 impl Layers {
     pub(crate) fn open(dir: &Path, tmp: &Path) -> Result<Layers> {
         fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
-        Ok(Layers { dir: dir.to_path_buf(), tmp: tmp.to_path_buf(), busy: Mutex::default(), freed: Condvar::new() })
+        Ok(Layers {
+            dir: dir.to_path_buf(),
+            tmp: tmp.to_path_buf(),
+            busy: Mutex::default(),
+            freed: Condvar::new(),
+        })
     }
 
     /// Waits until no other thread works on `chain`, then claims it.
@@ -98,7 +103,10 @@ impl Layers {
             busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
         }
         busy.insert(chain.to_string());
-        ChainGuard { layers: self, chain: chain.to_string() }
+        ChainGuard {
+            layers: self,
+            chain: chain.to_string(),
+        }
     }
 
     fn path(&self, chain: &str) -> PathBuf {
@@ -119,7 +127,8 @@ impl Layers {
     pub(crate) fn meta(&self, chain: &str) -> Result<LayerMeta> {
         let p = self.path(chain).join("meta.json");
         let data = fs::read(&p).ctx(|| format!("read {}", p.display()))?;
-        serde_json::from_slice(&data).map_err(|e| Error::Io(format!("parse {}", p.display()), e.into()))
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::Io(format!("parse {}", p.display()), e.into()))
     }
 
     /// Unpacks a (possibly compressed) layer stream into a staging
@@ -176,7 +185,10 @@ impl Layers {
             }
             Err(e) => {
                 let _ = fs::remove_dir_all(&src);
-                Err(Error::Io(format!("rename layer into {}", target.display()), e))
+                Err(Error::Io(
+                    format!("rename layer into {}", target.display()),
+                    e,
+                ))
             }
         }
     }
@@ -210,7 +222,10 @@ fn syncfs(p: &Path) -> Result<()> {
     let f = fs::File::open(p).ctx(|| format!("open {}", p.display()))?;
     // SAFETY: the fd is valid for the lifetime of `f`.
     if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-        return Err(Error::Io(format!("syncfs {}", p.display()), io::Error::last_os_error()));
+        return Err(Error::Io(
+            format!("syncfs {}", p.display()),
+            io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -247,7 +262,7 @@ mod tests {
         assert_eq!(fs::read(layers.diff_dir(&d).join("f")).unwrap(), b"hi");
         let m = layers.meta(&d).unwrap();
         assert_eq!((m.size, m.tar_size), (2, tar.len() as u64));
-        assert_eq!(layers.list().unwrap(), [d.clone()]);
+        assert_eq!(layers.list().unwrap(), std::slice::from_ref(&d));
         assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
         layers.remove(&d).unwrap();
         assert!(!layers.exists(&d) && layers.list().unwrap().is_empty());
@@ -262,7 +277,10 @@ mod tests {
         let layers = Layers::open(&t.path().join("layers"), &tmp).unwrap();
         let tar = build_tar(&[("f", tar::EntryType::Regular, b"hi")]);
         let wrong = sha256_digest(b"other");
-        let e = layers.stage(&tar[..], &wrong, &wrong, None, "x.tar").unwrap_err().to_string();
+        let e = layers
+            .stage(&tar[..], &wrong, &wrong, None, "x.tar")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.tar") && e.contains("diff_id"), "{e}");
         assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
         assert!(layers.list().unwrap().is_empty());
@@ -279,7 +297,10 @@ mod tests {
                     let _g = layers.lock_chain("c");
                     let before = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(5));
-                    assert_eq!(counter.fetch_sub(1, std::sync::atomic::Ordering::SeqCst), before + 1);
+                    assert_eq!(
+                        counter.fetch_sub(1, std::sync::atomic::Ordering::SeqCst),
+                        before + 1
+                    );
                     assert_eq!(before, 0);
                 });
             }

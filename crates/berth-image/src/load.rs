@@ -39,7 +39,12 @@ struct ArchiveFiles {
 fn normalize(path: &str) -> Option<String> {
     clean_components(path.trim_start_matches('/').as_bytes())
         .ok()
-        .map(|c| c.iter().map(|s| s.to_string_lossy()).collect::<Vec<_>>().join("/"))
+        .map(|c| {
+            c.iter()
+                .map(|s| s.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
 }
 
 impl ArchiveFiles {
@@ -57,21 +62,30 @@ impl ArchiveFiles {
             match entry.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let staged = blobs.stage(entry).map_err(|e| match e {
-                        Error::Io(_, io) => invalid_archive(format!("{name}: truncated archive: {io}")),
+                        Error::Io(_, io) => {
+                            invalid_archive(format!("{name}: truncated archive: {io}"))
+                        }
                         e => e,
                     })?;
                     if let Some(hex) = name.strip_prefix("blobs/sha256/")
                         && staged.digest() != format!("sha256:{hex}")
                     {
-                        return Err(invalid_archive(format!("{name}: content digest is {}", staged.digest())));
+                        return Err(invalid_archive(format!(
+                            "{name}: content digest is {}",
+                            staged.digest()
+                        )));
                     }
                     files.insert(name, staged);
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned());
                     let target = target.unwrap_or_default();
                     let base = match (entry.header().entry_type(), name.rsplit_once('/')) {
-                        (tar::EntryType::Symlink, Some((dir, _))) if !target.starts_with('/') => format!("{dir}/"),
+                        (tar::EntryType::Symlink, Some((dir, _))) if !target.starts_with('/') => {
+                            format!("{dir}/")
+                        }
                         _ => String::new(),
                     };
                     if let Some(t) = normalize(&format!("{base}{target}")) {
@@ -96,7 +110,9 @@ impl ArchiveFiles {
                 None => break,
             }
         }
-        Err(invalid_archive(format!("{what}: {path} not found in archive")))
+        Err(invalid_archive(format!(
+            "{what}: {path} not found in archive"
+        )))
     }
 
     fn has(&self, path: &str) -> bool {
@@ -159,7 +175,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(data: &[u8], what: &str) -> Result
 
 fn blob_path(digest: &str, what: &str) -> Result<String> {
     if !is_digest(digest) {
-        return Err(invalid_archive(format!("{what}: unsupported digest {digest}")));
+        return Err(invalid_archive(format!(
+            "{what}: unsupported digest {digest}"
+        )));
     }
     Ok(format!("blobs/sha256/{}", &digest["sha256:".len()..]))
 }
@@ -171,17 +189,26 @@ fn docker_plans(files: &ArchiveFiles) -> Result<Vec<Plan>> {
     for e in entries {
         let mut refs = Vec::new();
         for t in e.repo_tags.unwrap_or_default() {
-            let r = Reference::parse(&t)
-                .map_err(|err| invalid_archive(format!("manifest.json: invalid tag {t:?}: {err}")))?;
+            let r = Reference::parse(&t).map_err(|err| {
+                invalid_archive(format!("manifest.json: invalid tag {t:?}: {err}"))
+            })?;
             refs.push(r);
         }
-        plans.push(Plan { source: "manifest.json".into(), config: e.config, layers: e.layers, refs, manifest: None });
+        plans.push(Plan {
+            source: "manifest.json".into(),
+            config: e.config,
+            layers: e.layers,
+            refs,
+            manifest: None,
+        });
     }
     Ok(plans)
 }
 
-const INDEX_TYPES: [&str; 2] =
-    ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
+const INDEX_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
 
 fn oci_plans(files: &ArchiveFiles) -> Result<Vec<Plan>> {
     let (_, ix) = files.get("index.json", "archive")?;
@@ -190,11 +217,14 @@ fn oci_plans(files: &ArchiveFiles) -> Result<Vec<Plan>> {
     for d in index.manifests {
         let mut refs = Vec::new();
         let name = d.annotations.get("io.containerd.image.name").or_else(|| {
-            d.annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(['/', ':']))
+            d.annotations
+                .get("org.opencontainers.image.ref.name")
+                .filter(|n| n.contains(['/', ':']))
         });
         if let Some(n) = name {
             refs.push(
-                Reference::parse(n).map_err(|e| invalid_archive(format!("index.json: invalid name {n:?}: {e}")))?,
+                Reference::parse(n)
+                    .map_err(|e| invalid_archive(format!("index.json: invalid name {n:?}: {e}")))?,
             );
         }
         let digest = pick_manifest(files, &d, 0)?;
@@ -202,8 +232,18 @@ fn oci_plans(files: &ArchiveFiles) -> Result<Vec<Plan>> {
         let (_, mblob) = files.get(&path, "index.json")?;
         let m: Manifest = parse_json(&mblob.read_all()?, &path)?;
         let config = blob_path(&m.config.digest, &path)?;
-        let layers = m.layers.iter().map(|l| blob_path(&l.digest, &path)).collect::<Result<Vec<_>>>()?;
-        plans.push(Plan { source: path, config, layers, refs, manifest: Some(digest) });
+        let layers = m
+            .layers
+            .iter()
+            .map(|l| blob_path(&l.digest, &path))
+            .collect::<Result<Vec<_>>>()?;
+        plans.push(Plan {
+            source: path,
+            config,
+            layers,
+            refs,
+            manifest: Some(digest),
+        });
     }
     Ok(plans)
 }
@@ -213,9 +253,14 @@ fn pick_manifest(files: &ArchiveFiles, d: &Descriptor, depth: usize) -> Result<S
     let path = blob_path(&d.digest, "index.json")?;
     let is_index = INDEX_TYPES.contains(&d.media_type.as_str())
         || (d.media_type.is_empty()
-            && files.files.get(&path).and_then(|b| b.read_all().ok()).is_some_and(|data| {
-                serde_json::from_slice::<serde_json::Value>(&data).is_ok_and(|v| v.get("manifests").is_some())
-            }));
+            && files
+                .files
+                .get(&path)
+                .and_then(|b| b.read_all().ok())
+                .is_some_and(|data| {
+                    serde_json::from_slice::<serde_json::Value>(&data)
+                        .is_ok_and(|v| v.get("manifests").is_some())
+                }));
     if !is_index {
         return Ok(d.digest.clone());
     }
@@ -226,13 +271,40 @@ fn pick_manifest(files: &ArchiveFiles, d: &Descriptor, depth: usize) -> Result<S
     let nested: Index = parse_json(&blob.read_all()?, &path)?;
     let arch = host_architecture();
     let fits = |m: &&Descriptor| {
-        m.platform.as_ref().is_none_or(|p| p.os == "linux" && p.architecture == arch)
+        m.platform
+            .as_ref()
+            .is_none_or(|p| p.os == "linux" && p.architecture == arch)
             && blob_path(&m.digest, "").is_ok_and(|p| files.has(&p))
     };
     match nested.manifests.iter().find(fits) {
         Some(m) => pick_manifest(files, m, depth + 1),
-        None => Err(invalid_archive(format!("{path}: no manifest for linux/{arch} in archive"))),
+        None => Err(invalid_archive(format!(
+            "{path}: no manifest for linux/{arch} in archive"
+        ))),
     }
+}
+
+/// Checks (once per archive file and diff_id) that a layer blob
+/// decompresses to `diff_id`; returns the uncompressed length.
+fn verify_layer(
+    verified: &mut BTreeMap<(String, String), u64>,
+    key: &str,
+    blob: &StagedBlob,
+    diff_id: &str,
+    what: &str,
+) -> Result<u64> {
+    let k = (key.to_string(), diff_id.to_string());
+    if let Some(n) = verified.get(&k) {
+        return Ok(*n);
+    }
+    let (d, n) = hash_layer(decompress(blob.open()?)?)?;
+    if d != diff_id {
+        return Err(invalid_archive(format!(
+            "{what}: content has diff_id {d}, config expects {diff_id}"
+        )));
+    }
+    verified.insert(k, n);
+    Ok(n)
 }
 
 fn media_type_of(blob: &StagedBlob) -> Result<&'static str> {
@@ -284,37 +356,24 @@ impl Store {
             for (i, path) in plan.layers.iter().enumerate() {
                 let what = format!("{}: layer {path}", plan.source);
                 let (key, blob) = files.get(path, &plan.source).map_err(|_| {
-                    invalid_archive(format!("{}: layer {path} not found in archive", plan.source))
+                    invalid_archive(format!(
+                        "{}: layer {path} not found in archive",
+                        plan.source
+                    ))
                 })?;
                 needed.insert(key.to_string());
                 let (chain, diff_id) = (&chains[i], &diff_ids[i]);
                 let (tar_size, unpacked_size) = if let Some(s) = staged_layers.get(chain) {
-                    if !verified.contains_key(&(key.to_string(), diff_id.clone())) {
-                        let (d, n) = hash_layer(decompress(blob.open()?)?)?;
-                        if d != *diff_id {
-                            return Err(invalid_archive(format!("{what}: content has diff_id {d}, config expects {diff_id}")));
-                        }
-                        verified.insert((key.to_string(), diff_id.clone()), n);
-                    }
+                    verify_layer(&mut verified, key, blob, diff_id, &what)?;
                     (s.meta.tar_size, s.meta.size)
                 } else if self.layers.exists(chain) {
-                    let n = match verified.get(&(key.to_string(), diff_id.clone())) {
-                        Some(n) => *n,
-                        None => {
-                            let (d, n) = hash_layer(decompress(blob.open()?)?)?;
-                            if d != *diff_id {
-                                return Err(invalid_archive(format!(
-                                    "{what}: content has diff_id {d}, config expects {diff_id}"
-                                )));
-                            }
-                            verified.insert((key.to_string(), diff_id.clone()), n);
-                            n
-                        }
-                    };
+                    let n = verify_layer(&mut verified, key, blob, diff_id, &what)?;
                     (n, self.layers.meta(chain)?.size)
                 } else {
                     let parent = i.checked_sub(1).map(|p| chains[p].as_str());
-                    let s = self.layers.stage(blob.open()?, diff_id, chain, parent, &what)?;
+                    let s = self
+                        .layers
+                        .stage(blob.open()?, diff_id, chain, parent, &what)?;
                     let sizes = (s.meta.tar_size, s.meta.size);
                     verified.insert((key.to_string(), diff_id.clone()), sizes.0);
                     staged_layers.insert(chain.clone(), s);
@@ -332,7 +391,12 @@ impl Store {
             if let Some(m) = &plan.manifest {
                 needed.insert(blob_path(m, &plan.source)?);
             }
-            let record = ImageRecord { id, layers, manifest_digest: plan.manifest.clone(), parent: None };
+            let record = ImageRecord {
+                id,
+                layers,
+                manifest_digest: plan.manifest.clone(),
+                parent: None,
+            };
             images.push((record, config, plan.refs.clone()));
         }
 

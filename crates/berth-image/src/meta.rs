@@ -64,7 +64,10 @@ impl MetaDir {
         fs::create_dir_all(&images).ctx(|| format!("create {}", images.display()))?;
         remove_temp_files(&images)?;
         remove_temp_files(root)?;
-        Ok(MetaDir { images, tags: root.join("repositories.json") })
+        Ok(MetaDir {
+            images,
+            tags: root.join("repositories.json"),
+        })
     }
 
     pub(crate) fn load_records(&self) -> Result<Vec<ImageRecord>> {
@@ -77,7 +80,9 @@ impl MetaDir {
             let data = fs::read(&p).ctx(|| format!("read {}", p.display()))?;
             match serde_json::from_slice::<ImageRecord>(&data) {
                 Ok(r) => out.push(r),
-                Err(e) => tracing::warn!(path = %p.display(), error = %e, "ignoring unreadable image record"),
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "ignoring unreadable image record")
+                }
             }
         }
         Ok(out)
@@ -91,7 +96,9 @@ impl MetaDir {
     pub(crate) fn remove_record(&self, id: &ImageId) -> Result<()> {
         let p = self.images.join(format!("{}.json", id.hex()));
         match fs::remove_file(&p) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::Io(format!("remove {}", p.display()), e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::Io(format!("remove {}", p.display()), e))
+            }
             _ => Ok(()),
         }
     }
@@ -107,7 +114,8 @@ impl MetaDir {
     }
 
     pub(crate) fn write_tags(&self, refs: &BTreeMap<String, ImageId>) -> Result<()> {
-        let json = serde_json::to_vec_pretty(&TagFile { refs: refs.clone() }).expect("serialize tags");
+        let json =
+            serde_json::to_vec_pretty(&TagFile { refs: refs.clone() }).expect("serialize tags");
         write_atomic(&self.tags, &json)
     }
 }
@@ -122,7 +130,12 @@ mod tests {
         let m = MetaDir::open(t.path()).unwrap();
         assert!(m.load_tags().unwrap().is_empty());
         let id = ImageId::parse(&"a".repeat(64)).unwrap();
-        let r = ImageRecord { id: id.clone(), layers: vec![], manifest_digest: None, parent: None };
+        let r = ImageRecord {
+            id: id.clone(),
+            layers: vec![],
+            manifest_digest: None,
+            parent: None,
+        };
         m.write_record(&r).unwrap();
         assert_eq!(m.load_records().unwrap(), [r]);
         let mut tags = BTreeMap::new();

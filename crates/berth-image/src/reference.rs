@@ -88,12 +88,19 @@ impl Reference {
             path = format!("{OFFICIAL_REPO_PREFIX}{path}");
         }
         if path.to_lowercase() != path {
-            return Err(invalid(Some(format!("repository name ({path}) must be lowercase"))));
+            return Err(invalid(Some(format!(
+                "repository name ({path}) must be lowercase"
+            ))));
         }
         if !path.split('/').all(is_path_component) || !is_domain(&domain) {
             return Err(invalid(None));
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// The registry host (`docker.io`, `localhost:5000`).
@@ -159,13 +166,21 @@ impl Reference {
     /// The same repository with another tag (and no digest).
     pub fn with_tag(&self, tag: &str) -> Result<Reference> {
         check_tag(tag)?;
-        Ok(Reference { tag: Some(tag.into()), digest: None, ..self.clone() })
+        Ok(Reference {
+            tag: Some(tag.into()),
+            digest: None,
+            ..self.clone()
+        })
     }
 
     /// The same repository with a digest (and no tag).
     pub fn with_digest(&self, digest: &str) -> Result<Reference> {
         check_digest(digest)?;
-        Ok(Reference { tag: None, digest: Some(digest.into()), ..self.clone() })
+        Ok(Reference {
+            tag: None,
+            digest: Some(digest.into()),
+            ..self.clone()
+        })
     }
 
     /// True when neither tag nor digest was given.
@@ -205,7 +220,11 @@ fn check_digest(d: &str) -> Result<()> {
     } else {
         hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
     };
-    if alg_ok && hex_ok { Ok(()) } else { Err(invalid(None)) }
+    if alg_ok && hex_ok {
+        Ok(())
+    } else {
+        Err(invalid(None))
+    }
 }
 
 /// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
@@ -283,24 +302,47 @@ mod tests {
     #[test]
     fn docker_hub_normalisation() {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(full("library/busybox:1.36"), "docker.io/library/busybox:1.36");
-        assert_eq!(full("docker.io/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(full("index.docker.io/library/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full("library/busybox:1.36"),
+            "docker.io/library/busybox:1.36"
+        );
+        assert_eq!(
+            full("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            full("index.docker.io/library/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(full("user/app:v1"), "docker.io/user/app:v1");
         assert_eq!(full("a/b/c"), "docker.io/a/b/c:latest");
         let r = Reference::parse("busybox").unwrap();
         assert_eq!(r.familiar(), "busybox:latest");
         assert_eq!(r.repository_familiar(), "busybox");
         assert_eq!(r.repository(), "docker.io/library/busybox");
-        assert_eq!((r.domain(), r.path(), r.tag(), r.digest()), ("docker.io", "library/busybox", Some("latest"), None));
-        assert_eq!(Reference::parse("user/app").unwrap().familiar(), "user/app:latest");
-        assert_eq!(Reference::parse("docker.io/library/a/b").unwrap().familiar(), "library/a/b:latest");
+        assert_eq!(
+            (r.domain(), r.path(), r.tag(), r.digest()),
+            ("docker.io", "library/busybox", Some("latest"), None)
+        );
+        assert_eq!(
+            Reference::parse("user/app").unwrap().familiar(),
+            "user/app:latest"
+        );
+        assert_eq!(
+            Reference::parse("docker.io/library/a/b")
+                .unwrap()
+                .familiar(),
+            "library/a/b:latest"
+        );
     }
 
     #[test]
     fn registries_ports_and_digests() {
         let r = Reference::parse("localhost:5000/x/y:1").unwrap();
-        assert_eq!((r.domain(), r.path(), r.tag()), ("localhost:5000", "x/y", Some("1")));
+        assert_eq!(
+            (r.domain(), r.path(), r.tag()),
+            ("localhost:5000", "x/y", Some("1"))
+        );
         assert_eq!(r.familiar(), "localhost:5000/x/y:1");
         assert_eq!(r.full(), "localhost:5000/x/y:1");
         assert_eq!(full("myreg:5000/x:1"), "myreg:5000/x:1");
@@ -325,7 +367,9 @@ mod tests {
         for ok in ["a.b", "a_b", "a__b", "a-b", "a---b", "a0.b1-c_d"] {
             assert!(Reference::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["a..b", "a___b", "-a", "a-", "a.", "_a", "a/", "/a", "a//b", "a b", "a$"] {
+        for bad in [
+            "a..b", "a___b", "-a", "a-", "a.", "_a", "a/", "/a", "a//b", "a b", "a$",
+        ] {
             let e = Reference::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("invalid reference format"), "{bad}: {e}");
         }
@@ -334,15 +378,31 @@ mod tests {
     #[test]
     fn invalid_references() {
         let e = Reference::parse("Busybox").unwrap_err().to_string();
-        assert_eq!(e, "invalid reference format: repository name (library/Busybox) must be lowercase");
+        assert_eq!(
+            e,
+            "invalid reference format: repository name (library/Busybox) must be lowercase"
+        );
         let e = Reference::parse("user/Busybox").unwrap_err().to_string();
         assert!(e.contains("must be lowercase"), "{e}");
-        for bad in ["", ":tag", "a:", "a:-x", "a@sha256:abc", "a@sha256", "a:t@", "bad host:5/x", "h:p/x"] {
+        for bad in [
+            "",
+            ":tag",
+            "a:",
+            "a:-x",
+            "a@sha256:abc",
+            "a@sha256",
+            "a:t@",
+            "bad host:5/x",
+            "h:p/x",
+        ] {
             let e = Reference::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("invalid reference format"), "{bad:?}: {e}");
         }
         let e = Reference::parse(HEX).unwrap_err().to_string();
-        assert!(e.contains("cannot specify 64-byte hexadecimal strings"), "{e}");
+        assert!(
+            e.contains("cannot specify 64-byte hexadecimal strings"),
+            "{e}"
+        );
         assert!(Reference::parse(&"a".repeat(256)).is_err());
         assert!(Reference::parse(&format!("a:{}", "t".repeat(129))).is_err());
         assert!(Reference::parse(&format!("a:{}", "t".repeat(128))).is_ok());

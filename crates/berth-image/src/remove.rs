@@ -33,7 +33,11 @@ fn short(s: &str) -> &str {
 }
 
 fn refs_of(st: &State, id: &ImageId) -> Vec<Reference> {
-    st.tags.iter().filter(|(_, t)| *t == id).filter_map(|(r, _)| Reference::parse(r).ok()).collect()
+    st.tags
+        .iter()
+        .filter(|(_, t)| *t == id)
+        .filter_map(|(r, _)| Reference::parse(r).ok())
+        .collect()
 }
 
 /// Docker's isSingleReference: all references in one repository and at most one tag.
@@ -71,7 +75,10 @@ impl Store {
 
         if !by_id {
             let r = Reference::parse(name_or_id)?;
-            if !force && is_single_reference(&refs_of(&st, &id)) && let Some(u) = &usage {
+            if !force
+                && is_single_reference(&refs_of(&st, &id))
+                && let Some(u) = &usage
+            {
                 let (ImageUse::Stopped(c) | ImageUse::Running(c)) = u;
                 return Err(Error::Conflict(format!(
                     "conflict: unable to remove repository reference \"{name_or_id}\" (must force) - container {} is using its referenced image {}",
@@ -84,8 +91,14 @@ impl Store {
             if r.digest().is_none() {
                 let repo = r.repository();
                 let remaining = refs_of(&st, &id);
-                if !remaining.iter().any(|x| x.digest().is_none() && x.repository() == repo) {
-                    for x in remaining.iter().filter(|x| x.digest().is_some() && x.repository() == repo) {
+                if !remaining
+                    .iter()
+                    .any(|x| x.digest().is_none() && x.repository() == repo)
+                {
+                    for x in remaining
+                        .iter()
+                        .filter(|x| x.digest().is_some() && x.repository() == repo)
+                    {
                         st.tags.remove(&x.full());
                         reports.push(RemoveReport::Untagged(x.familiar()));
                     }
@@ -107,7 +120,9 @@ impl Store {
             }
         }
 
-        if let Err(e) = self.check_delete_conflict(&st, &id, force, removed_repository_ref, usage.as_ref()) {
+        if let Err(e) =
+            self.check_delete_conflict(&st, &id, force, removed_repository_ref, usage.as_ref())
+        {
             if removed_repository_ref {
                 // The last tag went; the image stays (dangling) for its container.
                 self.meta.write_tags(&st.tags)?;
@@ -134,7 +149,11 @@ impl Store {
         usage: Option<&ImageUse>,
     ) -> Result<()> {
         let sid = id.short();
-        if st.images.values().any(|e| e.record.parent.as_ref() == Some(id)) {
+        if st
+            .images
+            .values()
+            .any(|e| e.record.parent.as_ref() == Some(id))
+        {
             return Err(Error::Conflict(format!(
                 "conflict: unable to delete {sid} (cannot be forced) - image has dependent child images"
             )));
@@ -165,7 +184,9 @@ impl Store {
     /// Drops the record, then blobs and layers no other image needs
     /// (layers are kept when a container still uses them).
     fn delete_image_locked(&self, st: &mut State, id: &ImageId, keep_layers: bool) -> Result<()> {
-        let Some(entry) = st.images.remove(id) else { return Ok(()) };
+        let Some(entry) = st.images.remove(id) else {
+            return Ok(());
+        };
         self.meta.remove_record(id)?;
         let mut blobs_used = BTreeSet::new();
         let mut chains_used = BTreeSet::new();

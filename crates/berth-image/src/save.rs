@@ -29,7 +29,10 @@ impl<R: Read> Read for Exact<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 && self.left > 0 && !buf.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "layer blob shorter than recorded"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "layer blob shorter than recorded",
+            ));
         }
         self.left -= n as u64;
         Ok(n)
@@ -56,13 +59,17 @@ struct TarOut<W: Write> {
 impl<W: Write> TarOut<W> {
     fn dir(&mut self, path: &str) -> Result<()> {
         let mut h = header(tar::EntryType::Directory, 0, self.mtime);
-        self.b.append_data(&mut h, path, io::empty()).ctx(|| format!("write {path}"))
+        self.b
+            .append_data(&mut h, path, io::empty())
+            .ctx(|| format!("write {path}"))
     }
 
     fn file(&mut self, path: &str, data: &[u8]) -> Result<()> {
         if self.written.insert(path.to_string()) {
             let mut h = header(tar::EntryType::Regular, data.len() as u64, self.mtime);
-            self.b.append_data(&mut h, path, data).ctx(|| format!("write {path}"))?;
+            self.b
+                .append_data(&mut h, path, data)
+                .ctx(|| format!("write {path}"))?;
         }
         Ok(())
     }
@@ -70,15 +77,23 @@ impl<W: Write> TarOut<W> {
     fn stream(&mut self, path: &str, size: u64, r: impl Read) -> Result<()> {
         if self.written.insert(path.to_string()) {
             let mut h = header(tar::EntryType::Regular, size, self.mtime);
-            let exact = Exact { inner: r.take(size), left: size };
-            self.b.append_data(&mut h, path, exact).ctx(|| format!("write {path}"))?;
+            let exact = Exact {
+                inner: r.take(size),
+                left: size,
+            };
+            self.b
+                .append_data(&mut h, path, exact)
+                .ctx(|| format!("write {path}"))?;
         }
         Ok(())
     }
 }
 
 fn blob_name(digest: &str) -> String {
-    format!("blobs/sha256/{}", digest.strip_prefix("sha256:").unwrap_or(digest))
+    format!(
+        "blobs/sha256/{}",
+        digest.strip_prefix("sha256:").unwrap_or(digest)
+    )
 }
 
 impl Store {
@@ -119,7 +134,9 @@ impl Store {
                 }
             }
             let id = Self::lookup(&st, name)?;
-            let via_tag = Reference::parse(name).ok().filter(|r| r.digest().is_none() && st.tags.get(&r.full()) == Some(&id));
+            let via_tag = Reference::parse(name)
+                .ok()
+                .filter(|r| r.digest().is_none() && st.tags.get(&r.full()) == Some(&id));
             add(&id, via_tag);
         }
         Ok(order
@@ -138,7 +155,11 @@ impl Store {
             return Err(Error::InvalidArgument("no images to save".into()));
         }
         let selection = self.save_selection(names)?;
-        let mut out = TarOut { b: tar::Builder::new(w), written: BTreeSet::new(), mtime: 0 };
+        let mut out = TarOut {
+            b: tar::Builder::new(w),
+            written: BTreeSet::new(),
+            mtime: 0,
+        };
         out.b.mode(tar::HeaderMode::Deterministic);
         out.dir("blobs/")?;
         out.dir("blobs/sha256/")?;
@@ -156,7 +177,8 @@ impl Store {
                 let path = blob_name(diff_id);
                 let blob = self.blobs.open_blob(&l.digest)?;
                 out.stream(&path, l.tar_size, decompress(blob)?)?;
-                layer_descs.push(json!({"mediaType": MEDIA_LAYER, "digest": diff_id, "size": l.tar_size}));
+                layer_descs
+                    .push(json!({"mediaType": MEDIA_LAYER, "digest": diff_id, "size": l.tar_size}));
                 layer_paths.push(path);
             }
             let manifest = serde_json::to_vec(&json!({
@@ -188,11 +210,17 @@ impl Store {
                     repositories
                         .entry(r.repository_familiar())
                         .or_default()
-                        .insert(tag.to_string(), top.trim_start_matches("sha256:").to_string());
+                        .insert(
+                            tag.to_string(),
+                            top.trim_start_matches("sha256:").to_string(),
+                        );
                 }
             }
-            let repo_tags: Option<Vec<String>> =
-                if refs.is_empty() { None } else { Some(refs.iter().map(Reference::familiar).collect()) };
+            let repo_tags: Option<Vec<String>> = if refs.is_empty() {
+                None
+            } else {
+                Some(refs.iter().map(Reference::familiar).collect())
+            };
             docker_manifest.push(json!({
                 "Config": blob_name(img.id.as_str()),
                 "RepoTags": repo_tags,
@@ -201,11 +229,20 @@ impl Store {
         }
         out.mtime = 0;
         let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index});
-        out.file("index.json", &serde_json::to_vec(&index).expect("serialize index"))?;
-        out.file("manifest.json", &serde_json::to_vec(&docker_manifest).expect("serialize manifest.json"))?;
+        out.file(
+            "index.json",
+            &serde_json::to_vec(&index).expect("serialize index"),
+        )?;
+        out.file(
+            "manifest.json",
+            &serde_json::to_vec(&docker_manifest).expect("serialize manifest.json"),
+        )?;
         out.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         if !repositories.is_empty() {
-            out.file("repositories", &serde_json::to_vec(&repositories).expect("serialize repositories"))?;
+            out.file(
+                "repositories",
+                &serde_json::to_vec(&repositories).expect("serialize repositories"),
+            )?;
         }
         let mut w = out.b.into_inner().ctx(|| "finish tar".to_string())?;
         w.flush().ctx(|| "flush tar".to_string())

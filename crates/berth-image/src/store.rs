@@ -81,16 +81,29 @@ impl Store {
         let meta = MetaDir::open(root)?;
         let mut state = State::default();
         for record in meta.load_records()? {
-            match blobs.read(record.id.as_str()).and_then(|d| ImageConfig::from_slice(&d)) {
+            match blobs
+                .read(record.id.as_str())
+                .and_then(|d| ImageConfig::from_slice(&d))
+            {
                 Ok(config) => {
-                    state.images.insert(record.id.clone(), Entry { record, config });
+                    state
+                        .images
+                        .insert(record.id.clone(), Entry { record, config });
                 }
-                Err(e) => tracing::warn!(id = %record.id, error = %e, "ignoring image without a usable config"),
+                Err(e) => {
+                    tracing::warn!(id = %record.id, error = %e, "ignoring image without a usable config")
+                }
             }
         }
         state.tags = meta.load_tags()?;
         state.tags.retain(|_, id| state.images.contains_key(id));
-        Ok(Store { root: root.to_path_buf(), blobs, layers, meta, state: Mutex::new(state) })
+        Ok(Store {
+            root: root.to_path_buf(),
+            blobs,
+            layers,
+            meta,
+            state: Mutex::new(state),
+        })
     }
 
     /// The store's directory.
@@ -123,6 +136,8 @@ impl Store {
                 }
             }
         }
+        repo_tags.sort();
+        repo_digests.sort();
         Some(Image {
             id: id.clone(),
             config: e.config.clone(),
@@ -146,7 +161,10 @@ impl Store {
                 let repo = r.repository();
                 let found = st.images.values().find(|e| {
                     e.record.manifest_digest.as_deref() == Some(d)
-                        && st.tags.iter().any(|(t, id)| *id == e.record.id && t.starts_with(&format!("{repo}:")))
+                        && st
+                            .tags
+                            .iter()
+                            .any(|(t, id)| *id == e.record.id && t.starts_with(&format!("{repo}:")))
                 });
                 if let Some(e) = found {
                     return Ok(e.record.id.clone());
@@ -154,7 +172,12 @@ impl Store {
             }
         }
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
-        if !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex.is_empty()
+            && hex.len() <= 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             let mut found = st.images.keys().filter(|id| id.hex().starts_with(hex));
             if let (Some(id), None) = (found.next(), found.next()) {
                 return Ok(id.clone());
@@ -173,7 +196,11 @@ impl Store {
     /// All images, newest first.
     pub fn list(&self) -> Result<Vec<Image>> {
         let st = self.lock();
-        let mut v: Vec<Image> = st.images.keys().filter_map(|id| Self::image_of(&st, id)).collect();
+        let mut v: Vec<Image> = st
+            .images
+            .keys()
+            .filter_map(|id| Self::image_of(&st, id))
+            .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         Ok(v)
     }
@@ -181,7 +208,9 @@ impl Store {
     /// Points a tag at an image (moving it if it pointed elsewhere).
     pub fn tag(&self, id: &ImageId, r: &Reference) -> Result<()> {
         if r.digest().is_some() {
-            return Err(Error::InvalidArgument("refusing to create a tag with a digest reference".into()));
+            return Err(Error::InvalidArgument(
+                "refusing to create a tag with a digest reference".into(),
+            ));
         }
         let mut st = self.lock();
         if !st.images.contains_key(id) {
@@ -226,7 +255,12 @@ impl Store {
         let diff_ids = image.config.diff_ids();
         let layers = {
             let st = self.lock();
-            st.images.get(&image.id).ok_or_else(|| Error::NotFound(image.id.to_string()))?.record.layers.clone()
+            st.images
+                .get(&image.id)
+                .ok_or_else(|| Error::NotFound(image.id.to_string()))?
+                .record
+                .layers
+                .clone()
         };
         if layers.len() != diff_ids.len() {
             return Err(Error::InvalidArchive(format!(
@@ -245,8 +279,13 @@ impl Store {
                     let l = &layers[i];
                     let blob = self.blobs.open_blob(&l.digest)?;
                     let parent = i.checked_sub(1).map(|p| chains[p].as_str());
-                    let staged =
-                        self.layers.stage(blob, &diff_ids[i], chain, parent, &format!("layer {}", l.digest))?;
+                    let staged = self.layers.stage(
+                        blob,
+                        &diff_ids[i],
+                        chain,
+                        parent,
+                        &format!("layer {}", l.digest),
+                    )?;
                     self.layers.commit(staged)?;
                 }
             }

@@ -14,9 +14,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::AtFlags;
 use nix::sys::stat::{Mode, SFlag, UtimensatFlags, makedev, mknod, utimensat};
 use nix::sys::time::TimeSpec;
-use nix::fcntl::AtFlags;
 use nix::unistd::{Gid, Uid, fchownat};
 
 use crate::digest::HashingReader;
@@ -52,7 +52,10 @@ fn tar_err(e: io::Error) -> Error {
 pub(crate) fn clean_components(name: &[u8]) -> Result<Vec<&OsStr>> {
     let shown = || String::from_utf8_lossy(name).into_owned();
     if name.first() == Some(&b'/') {
-        return Err(invalid_archive(format!("{}: absolute path in layer", shown())));
+        return Err(invalid_archive(format!(
+            "{}: absolute path in layer",
+            shown()
+        )));
     }
     let mut out: Vec<&OsStr> = Vec::new();
     for c in name.split(|b| *b == b'/') {
@@ -60,7 +63,10 @@ pub(crate) fn clean_components(name: &[u8]) -> Result<Vec<&OsStr>> {
             b"" | b"." => {}
             b".." => {
                 if out.pop().is_none() {
-                    return Err(invalid_archive(format!("{}: path escapes the layer", shown())));
+                    return Err(invalid_archive(format!(
+                        "{}: path escapes the layer",
+                        shown()
+                    )));
                 }
             }
             c => out.push(OsStr::from_bytes(c)),
@@ -78,9 +84,17 @@ fn prepare_parent(root: &Path, comps: &[&OsStr], create: bool) -> Result<PathBuf
         match fs::symlink_metadata(&p) {
             Ok(m) if m.is_dir() => {}
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(invalid_archive(format!("{}: path goes through a symlink", rel(root, &p))));
+                return Err(invalid_archive(format!(
+                    "{}: path goes through a symlink",
+                    rel(root, &p)
+                )));
             }
-            Ok(_) => return Err(invalid_archive(format!("{}: not a directory", rel(root, &p)))),
+            Ok(_) => {
+                return Err(invalid_archive(format!(
+                    "{}: not a directory",
+                    rel(root, &p)
+                )));
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 fs::create_dir(&p).ctx(|| format!("mkdir {}", p.display()))?;
                 fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
@@ -119,12 +133,19 @@ fn chown(p: &Path, uid: u64, gid: u64) -> Result<()> {
 
 fn set_mtime(p: &Path, mtime: u64) -> Result<()> {
     let t = TimeSpec::new(mtime as i64, 0);
-    utimensat(nix::fcntl::AT_FDCWD, p, &t, &t, UtimensatFlags::NoFollowSymlink)
-        .map_err(|e| Error::Io(format!("set times of {}", p.display()), e.into()))
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        p,
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| Error::Io(format!("set times of {}", p.display()), e.into()))
 }
 
 fn chmod(p: &Path, mode: u32) -> Result<()> {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).ctx(|| format!("chmod {}", p.display()))
+    fs::set_permissions(p, fs::Permissions::from_mode(mode))
+        .ctx(|| format!("chmod {}", p.display()))
 }
 
 /// Per-entry metadata from the header and pax records.
@@ -138,18 +159,23 @@ struct Meta {
 
 fn entry_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
     let h = entry.header();
+    // Like Go's archive/tar, an empty numeric field reads as 0.
     let mut m = Meta {
-        uid: h.uid().map_err(tar_err)?,
-        gid: h.gid().map_err(tar_err)?,
-        mode: h.mode().map_err(tar_err)? & 0o7777,
-        mtime: h.mtime().map_err(tar_err)?,
+        uid: h.uid().unwrap_or(0),
+        gid: h.gid().unwrap_or(0),
+        mode: h.mode().unwrap_or(0o644) & 0o7777,
+        mtime: h.mtime().unwrap_or(0),
         xattrs: Vec::new(),
     };
     if let Some(pax) = entry.pax_extensions().map_err(tar_err)? {
         for ext in pax {
             let ext = ext.map_err(tar_err)?;
             let Ok(key) = ext.key() else { continue };
-            let num = || ext.value().ok().and_then(|v| v.split('.').next()?.parse::<u64>().ok());
+            let num = || {
+                ext.value()
+                    .ok()
+                    .and_then(|v| v.split('.').next()?.parse::<u64>().ok())
+            };
             match key {
                 "uid" => m.uid = num().unwrap_or(m.uid),
                 "gid" => m.gid = num().unwrap_or(m.gid),
@@ -158,7 +184,8 @@ fn entry_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
                     if let Some(name) = key.strip_prefix("SCHILY.xattr.")
                         && !name.starts_with("trusted.overlay.")
                     {
-                        m.xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
+                        m.xattrs
+                            .push((name.to_string(), ext.value_bytes().to_vec()));
                     }
                 }
             }
@@ -215,7 +242,10 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
         let parent = prepare_parent(dest, parents, true)?;
         if let Some(hidden) = last_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             if hidden.is_empty() || hidden == b"." || hidden == b".." {
-                return Err(invalid_archive(format!("{}: invalid whiteout", String::from_utf8_lossy(&name))));
+                return Err(invalid_archive(format!(
+                    "{}: invalid whiteout",
+                    String::from_utf8_lossy(&name)
+                )));
             }
             let p = parent.join(OsStr::from_bytes(hidden));
             remove_existing(&p)?;
@@ -249,7 +279,10 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
                     .open(&p)
                     .ctx(|| format!("create {}", p.display()))?;
                 size += io::copy(&mut entry, &mut f).map_err(|e| {
-                    invalid_archive(format!("{}: truncated file data: {e}", String::from_utf8_lossy(&name)))
+                    invalid_archive(format!(
+                        "{}: truncated file data: {e}",
+                        String::from_utf8_lossy(&name)
+                    ))
                 })?;
                 drop(f);
                 chown(&p, meta.uid, meta.gid)?;
@@ -258,10 +291,13 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| invalid_archive(format!("{}: symlink without target", p.display())))?
+                    .ok_or_else(|| {
+                        invalid_archive(format!("{}: symlink without target", p.display()))
+                    })?
                     .into_owned();
                 remove_existing(&p)?;
-                symlink(OsStr::from_bytes(&target), &p).ctx(|| format!("symlink {}", p.display()))?;
+                symlink(OsStr::from_bytes(&target), &p)
+                    .ctx(|| format!("symlink {}", p.display()))?;
                 chown(&p, meta.uid, meta.gid)?;
                 apply_xattrs(&p, &meta.xattrs, true)?;
                 set_mtime(&p, meta.mtime)?;
@@ -270,11 +306,16 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
             tar::EntryType::Link => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| invalid_archive(format!("{}: hardlink without target", p.display())))?
+                    .ok_or_else(|| {
+                        invalid_archive(format!("{}: hardlink without target", p.display()))
+                    })?
                     .into_owned();
                 let tcomps = clean_components(&target)?;
                 let Some((tlast, tparents)) = tcomps.split_last() else {
-                    return Err(invalid_archive(format!("{}: hardlink to the layer root", p.display())));
+                    return Err(invalid_archive(format!(
+                        "{}: hardlink to the layer root",
+                        p.display()
+                    )));
                 };
                 let t = prepare_parent(dest, tparents, false)
                     .map_err(|_| {
@@ -306,7 +347,10 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
                 let (major, minor) = if kind == tar::EntryType::Fifo {
                     (0, 0)
                 } else {
-                    (h.device_major().map_err(tar_err)?.unwrap_or(0), h.device_minor().map_err(tar_err)?.unwrap_or(0))
+                    (
+                        h.device_major().map_err(tar_err)?.unwrap_or(0),
+                        h.device_minor().map_err(tar_err)?.unwrap_or(0),
+                    )
                 };
                 let sflag = match kind {
                     tar::EntryType::Char => SFlag::S_IFCHR,
@@ -314,8 +358,13 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
                     _ => SFlag::S_IFIFO,
                 };
                 remove_existing(&p)?;
-                mknod(&p, sflag, Mode::from_bits_truncate(meta.mode), makedev(major.into(), minor.into()))
-                    .map_err(|e| Error::Io(format!("mknod {}", p.display()), e.into()))?;
+                mknod(
+                    &p,
+                    sflag,
+                    Mode::from_bits_truncate(meta.mode),
+                    makedev(major.into(), minor.into()),
+                )
+                .map_err(|e| Error::Io(format!("mknod {}", p.display()), e.into()))?;
                 chown(&p, meta.uid, meta.gid)?;
                 chmod(&p, meta.mode)?;
             }
@@ -330,13 +379,22 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
     for (p, mtime) in dir_times.iter().rev() {
         set_mtime(p, *mtime)?;
     }
-    let (diff_id, tar_size) = ar.into_inner().finish().map_err(|e| invalid_archive(format!("read layer: {e}")))?;
-    Ok(UnpackStats { diff_id, tar_size, size })
+    let (diff_id, tar_size) = ar
+        .into_inner()
+        .finish()
+        .map_err(|e| invalid_archive(format!("read layer: {e}")))?;
+    Ok(UnpackStats {
+        diff_id,
+        tar_size,
+        size,
+    })
 }
 
 /// Hashes an uncompressed layer stream without unpacking: `(diff_id, tar_size)`.
 pub fn hash_layer(r: impl Read) -> Result<(String, u64)> {
-    HashingReader::new(r).finish().map_err(|e| invalid_archive(format!("read layer: {e}")))
+    HashingReader::new(r)
+        .finish()
+        .map_err(|e| invalid_archive(format!("read layer: {e}")))
 }
 
 #[cfg(test)]
@@ -357,7 +415,8 @@ pub(crate) mod tests {
             match kind {
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     h.set_size(0);
-                    b.append_link(&mut h, name, std::str::from_utf8(data).unwrap()).unwrap();
+                    b.append_link(&mut h, name, std::str::from_utf8(data).unwrap())
+                        .unwrap();
                 }
                 _ => {
                     h.set_size(data.len() as u64);
@@ -393,12 +452,26 @@ pub(crate) mod tests {
         let root = d.path();
         assert_eq!(fs::read(root.join("etc/passwd")).unwrap(), b"root:x:0:0");
         let m = fs::metadata(root.join("etc/passwd")).unwrap();
-        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777, m.mtime()), (1000, 1001, 0o644, 1_000_000));
-        assert_eq!(fs::read_link(root.join("etc/link")).unwrap(), Path::new("/etc/passwd"));
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777, m.mtime()),
+            (1000, 1001, 0o644, 1_000_000)
+        );
+        assert_eq!(
+            fs::read_link(root.join("etc/link")).unwrap(),
+            Path::new("/etc/passwd")
+        );
         assert_eq!(fs::metadata(root.join("etc/hard")).unwrap().ino(), m.ino());
         assert_eq!(fs::metadata(root.join("etc")).unwrap().mtime(), 1_000_000);
-        assert_eq!(fs::metadata(root.join("deep")).unwrap().mode() & 0o7777, 0o755);
-        assert!(fs::symlink_metadata(root.join("fifo")).unwrap().file_type().is_fifo());
+        assert_eq!(
+            fs::metadata(root.join("deep")).unwrap().mode() & 0o7777,
+            0o755
+        );
+        assert!(
+            fs::symlink_metadata(root.join("fifo"))
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
     }
 
     #[test]
@@ -413,7 +486,12 @@ pub(crate) mod tests {
         let wh = fs::symlink_metadata(d.path().join("a/gone")).unwrap();
         assert!(wh.file_type().is_char_device());
         assert_eq!(wh.rdev(), 0);
-        assert_eq!(xattr::get(&d.path().join("a"), OVERLAY_OPAQUE_XATTR).unwrap().as_deref(), Some(&b"y"[..]));
+        assert_eq!(
+            xattr::get(&d.path().join("a"), OVERLAY_OPAQUE_XATTR)
+                .unwrap()
+                .as_deref(),
+            Some(&b"y"[..])
+        );
         assert!(!d.path().join("a/.wh.gone").exists());
         assert!(!d.path().join("b/.wh..wh.plnk").exists());
     }
@@ -442,14 +520,20 @@ pub(crate) mod tests {
     #[test]
     fn garbage_is_an_invalid_tar_header() {
         let d = tempfile::tempdir().unwrap();
-        let e = unpack_layer(&[7u8; 1024][..], d.path()).unwrap_err().to_string();
+        let e = unpack_layer(&[7u8; 1024][..], d.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid tar header"), "{e}");
     }
 
     #[test]
     fn later_entries_replace_earlier() {
         let d = tempfile::tempdir().unwrap();
-        let data = build_tar(&[("x", T::Directory, b""), ("x/y", T::Regular, b""), ("x", T::Regular, b"file")]);
+        let data = build_tar(&[
+            ("x", T::Directory, b""),
+            ("x/y", T::Regular, b""),
+            ("x", T::Regular, b"file"),
+        ]);
         unpack_layer(&data[..], d.path()).unwrap();
         assert_eq!(fs::read(d.path().join("x")).unwrap(), b"file");
     }

@@ -18,8 +18,20 @@ pub(crate) fn set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let (p, n) = (cpath(path)?, cname(name)?);
     // SAFETY: p and n are NUL-terminated strings and value is a valid slice,
     // all alive for the duration of the call.
-    let r = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    let r = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// `lgetxattr`; `None` when the attribute is absent or xattrs are unsupported.
@@ -28,7 +40,8 @@ pub(crate) fn get(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: p and n are NUL-terminated; buf is writable for buf.len() bytes.
-        let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let r =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if r >= 0 {
             buf.truncate(r as usize);
             return Ok(Some(buf));
@@ -77,8 +90,15 @@ mod tests {
         let f = d.path().join("f");
         std::fs::write(&f, b"").unwrap();
         set(&f, "trusted.berth.test", b"v").unwrap();
-        assert_eq!(get(&f, "trusted.berth.test").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(
+            get(&f, "trusted.berth.test").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
         assert_eq!(get(&f, "trusted.berth.absent").unwrap(), None);
-        assert!(list(&f).unwrap().contains(&"trusted.berth.test".to_string()));
+        assert!(
+            list(&f)
+                .unwrap()
+                .contains(&"trusted.berth.test".to_string())
+        );
     }
 }

@@ -184,7 +184,9 @@ impl Ctx {
 }
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    let ctx = Ctx { host: resolve_host(cli.host.as_deref()) };
+    let ctx = Ctx {
+        host: resolve_host(cli.host.as_deref()),
+    };
     use container as c;
     use image as i;
     match cli.cmd {
@@ -247,7 +249,11 @@ pub fn for_each(ids: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result
             failed = true;
         }
     }
-    if failed { Err(crate::status(1, "")) } else { Ok(0) }
+    if failed {
+        Err(crate::status(1, ""))
+    } else {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]

@@ -96,7 +96,11 @@ fn kv_lines(lines: &[(String, String)]) -> String {
 
 fn ansic(rfc: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc)
-        .map(|t| t.with_timezone(&chrono::Local).format("%a %b %e %H:%M:%S %Y").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%a %b %e %H:%M:%S %Y")
+                .to_string()
+        })
         .unwrap_or_else(|_| rfc.to_string())
 }
 
@@ -117,7 +121,10 @@ pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
     };
     let conn = ctx.client();
     let (api, server) = match &conn {
-        Ok(c) => (c.api_version().to_string(), Some(c.get_json("/version", &Query::new()))),
+        Ok(c) => (
+            c.api_version().to_string(),
+            Some(c.get_json("/version", &Query::new())),
+        ),
         Err(_) => (MAX_API_VERSION.to_string(), None),
     };
     let cinfo = client_info(&api);
@@ -145,7 +152,10 @@ pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
         (" Version:".into(), env!("CARGO_PKG_VERSION").into()),
         (" API version:".into(), api_line),
         (" Rust version:".into(), "berth".into()),
-        (" OS/Arch:".into(), format!("{}/{}", std::env::consts::OS, go_arch())),
+        (
+            " OS/Arch:".into(),
+            format!("{}/{}", std::env::consts::OS, go_arch()),
+        ),
         (" Context:".into(), "default".into()),
     ]));
     print!("{out}");
@@ -158,18 +168,24 @@ pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
         (None, Ok(_)) => return Ok(0),
     };
     let mut out = String::from("\nServer:");
-    if let Some(n) = server["Platform"]["Name"].as_str().filter(|s| !s.is_empty()) {
+    if let Some(n) = server["Platform"]["Name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+    {
         out.push(' ');
         out.push_str(n);
     }
     out.push('\n');
     let mut comps = server["Components"].as_array().cloned().unwrap_or_default();
     if !comps.iter().any(|c| c["Name"] == "Engine") {
-        comps.insert(0, json!({"Name": "Engine", "Version": server["Version"], "Details": {
+        comps.insert(
+            0,
+            json!({"Name": "Engine", "Version": server["Version"], "Details": {
             "ApiVersion": server["ApiVersion"], "MinAPIVersion": server["MinAPIVersion"],
             "GitCommit": server["GitCommit"], "GoVersion": server["GoVersion"], "Os": server["Os"],
             "Arch": server["Arch"], "Experimental": server["Experimental"].to_string(),
-            "BuildTime": server["BuildTime"]}}));
+            "BuildTime": server["BuildTime"]}}),
+        );
     }
     let s = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -182,11 +198,21 @@ pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
         let lines: Vec<(String, String)> = if c["Name"] == "Engine" {
             vec![
                 ("  Version:".into(), s(&c["Version"])),
-                ("  API version:".into(), format!("{} (minimum version {})", s(&d["ApiVersion"]), s(&d["MinAPIVersion"]))),
+                (
+                    "  API version:".into(),
+                    format!(
+                        "{} (minimum version {})",
+                        s(&d["ApiVersion"]),
+                        s(&d["MinAPIVersion"])
+                    ),
+                ),
                 ("  Go version:".into(), s(&d["GoVersion"])),
                 ("  Git commit:".into(), s(&d["GitCommit"])),
                 ("  Built:".into(), ansic(&s(&d["BuildTime"]))),
-                ("  OS/Arch:".into(), format!("{}/{}", s(&d["Os"]), s(&d["Arch"]))),
+                (
+                    "  OS/Arch:".into(),
+                    format!("{}/{}", s(&d["Os"]), s(&d["Arch"])),
+                ),
                 ("  Experimental:".into(), s(&d["Experimental"])),
             ]
         } else {
@@ -220,7 +246,8 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     let i = client.get_json("/info", &Query::new())?;
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
         let mut data = i.clone();
-        data["ClientInfo"] = json!({"Version": env!("CARGO_PKG_VERSION"), "Context": "default", "Debug": false});
+        data["ClientInfo"] =
+            json!({"Version": env!("CARGO_PKG_VERSION"), "Context": "default", "Debug": false});
         let t = Template::parse(&crate::format::unescape(f))?;
         println!("{}", t.render(&TVal::from_json(&data))?);
         return Ok(0);
@@ -230,9 +257,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         Value::Null => String::new(),
         v => v.to_string(),
     };
-    let list = |v: &Value| -> Vec<String> {
-        v.as_array().into_iter().flatten().map(s).collect()
-    };
+    let list = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().map(s).collect() };
     let mut o = String::new();
     o.push_str(&format!(
         "Client:\n Version:    {}\n Context:    default\n Debug Mode: false\n\nServer:\n",
@@ -256,19 +281,27 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     o.push_str(&format!(" Cgroup Version: {}\n", s(&i["CgroupVersion"])));
     o.push_str(" Plugins:\n");
     for (k, label) in [("Volume", "Volume"), ("Network", "Network"), ("Log", "Log")] {
-        o.push_str(&format!("  {label}: {}\n", list(&i["Plugins"][k]).join(" ")));
+        o.push_str(&format!(
+            "  {label}: {}\n",
+            list(&i["Plugins"][k]).join(" ")
+        ));
     }
     o.push_str(&format!(
         " Swarm: {}\n",
         i["Swarm"]["LocalNodeState"].as_str().unwrap_or("inactive")
     ));
-    let mut runtimes: Vec<String> =
-        i["Runtimes"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let mut runtimes: Vec<String> = i["Runtimes"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     runtimes.sort();
     o.push_str(&format!(" Runtimes: {}\n", runtimes.join(" ")));
     o.push_str(&format!(" Default Runtime: {}\n", s(&i["DefaultRuntime"])));
     o.push_str(&format!(" Init Binary: {}\n", s(&i["InitBinary"])));
-    o.push_str(&format!(" containerd version: {}\n", s(&i["ContainerdCommit"]["ID"])));
+    o.push_str(&format!(
+        " containerd version: {}\n",
+        s(&i["ContainerdCommit"]["ID"])
+    ));
     o.push_str(&format!(" runc version: {}\n", s(&i["RuncCommit"]["ID"])));
     o.push_str(&format!(" init version: {}\n", s(&i["InitCommit"]["ID"])));
     let sec = list(&i["SecurityOptions"]);
@@ -281,23 +314,39 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             }
             for p in parts {
                 if let Some((k, v)) = p.split_once('=') {
-                    let k = if k == "profile" { "Profile".to_string() } else { k.to_string() };
+                    let k = if k == "profile" {
+                        "Profile".to_string()
+                    } else {
+                        k.to_string()
+                    };
                     o.push_str(&format!("   {k}: {v}\n"));
                 }
             }
         }
     }
     o.push_str(&format!(" Kernel Version: {}\n", s(&i["KernelVersion"])));
-    o.push_str(&format!(" Operating System: {}\n", s(&i["OperatingSystem"])));
+    o.push_str(&format!(
+        " Operating System: {}\n",
+        s(&i["OperatingSystem"])
+    ));
     o.push_str(&format!(" OSType: {}\n", s(&i["OSType"])));
     o.push_str(&format!(" Architecture: {}\n", s(&i["Architecture"])));
     o.push_str(&format!(" CPUs: {}\n", s(&i["NCPU"])));
-    o.push_str(&format!(" Total Memory: {}\n", bytes_size(i["MemTotal"].as_f64().unwrap_or(0.0))));
+    o.push_str(&format!(
+        " Total Memory: {}\n",
+        bytes_size(i["MemTotal"].as_f64().unwrap_or(0.0))
+    ));
     o.push_str(&format!(" Name: {}\n", s(&i["Name"])));
     o.push_str(&format!(" ID: {}\n", s(&i["ID"])));
     o.push_str(&format!(" Docker Root Dir: {}\n", s(&i["DockerRootDir"])));
-    o.push_str(&format!(" Debug Mode: {}\n", i["Debug"].as_bool().unwrap_or(false)));
-    o.push_str(&format!(" Experimental: {}\n", i["ExperimentalBuild"].as_bool().unwrap_or(false)));
+    o.push_str(&format!(
+        " Debug Mode: {}\n",
+        i["Debug"].as_bool().unwrap_or(false)
+    ));
+    o.push_str(&format!(
+        " Experimental: {}\n",
+        i["ExperimentalBuild"].as_bool().unwrap_or(false)
+    ));
     let insecure = list(&i["RegistryConfig"]["InsecureRegistryCIDRs"]);
     if !insecure.is_empty() {
         o.push_str(" Insecure Registries:\n");
@@ -305,7 +354,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             o.push_str(&format!("  {r}\n"));
         }
     }
-    o.push_str(&format!(" Live Restore Enabled: {}\n", i["LiveRestoreEnabled"].as_bool().unwrap_or(false)));
+    o.push_str(&format!(
+        " Live Restore Enabled: {}\n",
+        i["LiveRestoreEnabled"].as_bool().unwrap_or(false)
+    ));
     println!("{o}");
     for w in list(&i["Warnings"]) {
         eprintln!("{w}");
@@ -313,17 +365,22 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Go's RFC3339Nano (trailing zeros of the fraction removed), local time.
+/// docker's RFC3339NanoFixed, local time.
 fn rfc3339_nano(nanos: i64) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
     let ns = nanos.rem_euclid(1_000_000_000) as u32;
-    let Some(t) = chrono::DateTime::from_timestamp(secs, ns) else { return String::new() };
+    let Some(t) = chrono::DateTime::from_timestamp(secs, ns) else {
+        return String::new();
+    };
     let t = t.with_timezone(&chrono::Local);
-    let frac = format!("{ns:09}");
-    let frac = frac.trim_end_matches('0');
-    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
+    // docker's RFC3339NanoFixed: always nine fraction digits
+    let frac = format!(".{ns:09}");
     let off = t.format("%:z").to_string();
-    let off = if off == "+00:00" { "Z".to_string() } else { off };
+    let off = if off == "+00:00" {
+        "Z".to_string()
+    } else {
+        off
+    };
     format!("{}{frac}{off}", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
@@ -353,7 +410,9 @@ pub fn events(ctx: &Ctx, a: EventsArgs) -> Result<i32> {
             println!("{}", t.render(&tv)?);
             continue;
         }
-        let nanos = v["timeNano"].as_i64().unwrap_or(v["time"].as_i64().unwrap_or(0) * 1_000_000_000);
+        let nanos = v["timeNano"]
+            .as_i64()
+            .unwrap_or(v["time"].as_i64().unwrap_or(0) * 1_000_000_000);
         let mut attrs: Vec<(String, String)> = v["Actor"]["Attributes"]
             .as_object()
             .into_iter()
@@ -361,7 +420,11 @@ pub fn events(ctx: &Ctx, a: EventsArgs) -> Result<i32> {
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
             .collect();
         attrs.sort();
-        let attrs = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+        let attrs = attrs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut out = format!(
             "{} {} {} {}",
             rfc3339_nano(nanos),
@@ -416,7 +479,11 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
         }
     }
     print_inspect(&raws, a.format.as_deref())?;
-    if errors.is_empty() { Ok(0) } else { Err(crate::status(1, errors.join("\n"))) }
+    if errors.is_empty() {
+        Ok(0)
+    } else {
+        Err(crate::status(1, errors.join("\n")))
+    }
 }
 
 pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
@@ -427,34 +494,71 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
     let containers = arr("Containers");
     let volumes = arr("Volumes");
     let cache = arr("BuildCache");
-    let pct = |r: f64, t: f64| if t > 0.0 { format!(" ({}%)", (r * 100.0 / t) as i64) } else { String::new() };
+    let pct = |r: f64, t: f64| {
+        if t > 0.0 {
+            format!(" ({}%)", (r * 100.0 / t) as i64)
+        } else {
+            String::new()
+        }
+    };
     let h = |x: f64| human_size_prec(x, 4);
-    let img_active = images.iter().filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0).count();
+    let img_active = images
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
+        .count();
     let img_size = v["LayersSize"].as_f64().unwrap_or(0.0);
     let img_reclaim: f64 = images
         .iter()
         .filter(|i| i["Containers"].as_i64().unwrap_or(0) <= 0)
-        .map(|i| i["Size"].as_f64().unwrap_or(0.0) - i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0))
+        .map(|i| {
+            i["Size"].as_f64().unwrap_or(0.0) - i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0)
+        })
         .sum::<f64>()
         .min(img_size);
-    let c_active = containers.iter().filter(|c| {
-        matches!(c["State"].as_str(), Some("running" | "paused" | "restarting"))
-    }).count();
-    let c_size: f64 = containers.iter().map(|c| c["SizeRw"].as_f64().unwrap_or(0.0)).sum();
-    let c_reclaim: f64 = containers
+    let c_active = containers
         .iter()
-        .filter(|c| !matches!(c["State"].as_str(), Some("running" | "paused" | "restarting")))
+        .filter(|c| {
+            matches!(
+                c["State"].as_str(),
+                Some("running" | "paused" | "restarting")
+            )
+        })
+        .count();
+    let c_size: f64 = containers
+        .iter()
         .map(|c| c["SizeRw"].as_f64().unwrap_or(0.0))
         .sum();
-    let v_active = volumes.iter().filter(|x| x["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0).count();
-    let v_size: f64 = volumes.iter().map(|x| x["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0)).sum();
+    let c_reclaim: f64 = containers
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c["State"].as_str(),
+                Some("running" | "paused" | "restarting")
+            )
+        })
+        .map(|c| c["SizeRw"].as_f64().unwrap_or(0.0))
+        .sum();
+    let v_active = volumes
+        .iter()
+        .filter(|x| x["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
+        .count();
+    let v_size: f64 = volumes
+        .iter()
+        .map(|x| x["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0))
+        .sum();
     let v_reclaim: f64 = volumes
         .iter()
         .filter(|x| x["UsageData"]["RefCount"].as_i64().unwrap_or(0) == 0)
         .map(|x| x["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0))
         .sum();
-    let b_active = cache.iter().filter(|x| x["InUse"].as_bool().unwrap_or(false)).count();
-    let b_size: f64 = cache.iter().map(|x| x["Size"].as_f64().unwrap_or(0.0)).sum();
+    let b_active = cache
+        .iter()
+        .filter(|x| x["InUse"].as_bool().unwrap_or(false))
+        .count();
+    let b_size: f64 = cache
+        .iter()
+        .map(|x| x["Size"].as_f64().unwrap_or(0.0))
+        .sum();
     let b_reclaim: f64 = cache
         .iter()
         .filter(|x| !x["InUse"].as_bool().unwrap_or(false))
@@ -470,17 +574,36 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
         ])
     };
     let rows = vec![
-        row("Images", images.len(), img_active, img_size, format!("{}{}", h(img_reclaim), pct(img_reclaim, img_size))),
-        row("Containers", containers.len(), c_active, c_size, format!("{}{}", h(c_reclaim), pct(c_reclaim, c_size))),
-        row("Local Volumes", volumes.len(), v_active, v_size, format!("{}{}", h(v_reclaim), pct(v_reclaim, v_size))),
+        row(
+            "Images",
+            images.len(),
+            img_active,
+            img_size,
+            format!("{}{}", h(img_reclaim), pct(img_reclaim, img_size)),
+        ),
+        row(
+            "Containers",
+            containers.len(),
+            c_active,
+            c_size,
+            format!("{}{}", h(c_reclaim), pct(c_reclaim, c_size)),
+        ),
+        row(
+            "Local Volumes",
+            volumes.len(),
+            v_active,
+            v_size,
+            format!("{}{}", h(v_reclaim), pct(v_reclaim, v_size)),
+        ),
         row("Build Cache", cache.len(), b_active, b_size, h(b_reclaim)),
     ];
-    let rows = fix_zero_pct(rows);
     let format = a
         .format
         .clone()
         .filter(|f| !f.is_empty())
-        .unwrap_or_else(|| "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".into());
+        .unwrap_or_else(|| {
+            "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".into()
+        });
     let headers = [
         ("Type", "TYPE"),
         ("TotalCount", "TOTAL"),
@@ -493,31 +616,11 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// docker shows "(0%)" for images and containers even when the total is 0.
-fn fix_zero_pct(rows: Vec<TVal>) -> Vec<TVal> {
-    rows.into_iter()
-        .map(|r| {
-            let t = r.get("Type").display();
-            if let TVal::Obj(mut o) = r {
-                for (k, v) in o.iter_mut() {
-                    if k == "Reclaimable"
-                        && (t == "Images" || t == "Containers")
-                        && !v.display().contains('(')
-                    {
-                        *v = TVal::Str(format!("{} (0%)", v.display()));
-                    }
-                }
-                TVal::Obj(o)
-            } else {
-                r
-            }
-        })
-        .collect()
-}
-
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
     if !a.force {
-        let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n");
+        let mut w = String::from(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+        );
         if a.volumes {
             w.push_str("  - all anonymous volumes not used by at least one container\n");
         }

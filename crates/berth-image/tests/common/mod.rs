@@ -27,7 +27,14 @@ pub fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
         }
         h.set_size(data.len() as u64);
         h.set_mtime(1);
-        b.append_data(&mut h, name, *data).unwrap();
+        if name.contains("..") {
+            // The builder refuses such names; hostile archives have them.
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        } else {
+            b.append_data(&mut h, name, *data).unwrap();
+        }
     }
     b.into_inner().unwrap()
 }
@@ -83,6 +90,7 @@ impl TarOut {
     pub fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
         self.0.append_link(&mut h, name, target).unwrap();
         self
     }
@@ -125,7 +133,10 @@ pub fn oci_archive(cfg: &[u8], layers: &[Vec<u8>], name: Option<&str>) -> Vec<u8
     if let Some(n) = name {
         d["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": n});
     }
-    t.file("index.json", &serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [d]})).unwrap());
+    t.file(
+        "index.json",
+        &serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [d]})).unwrap(),
+    );
     t.finish()
 }
 

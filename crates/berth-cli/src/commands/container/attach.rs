@@ -32,11 +32,19 @@ pub enum Ended {
 /// `tty`), stdin copied when `stdin`; with a tty, raw mode and detach keys.
 pub fn stream_io(h: Hijacked, tty: bool, stdin: bool, detach_keys: &[u8]) -> Ended {
     let (tx, rx) = mpsc::channel();
-    let _raw = if tty && stdin && stream::is_tty(0) { RawGuard::new().ok() } else { None };
+    let _raw = if tty && stdin && stream::is_tty(0) {
+        RawGuard::new().ok()
+    } else {
+        None
+    };
     let Hijacked { reader, writer } = h;
     if stdin {
         let tx2 = tx.clone();
-        let keys = if tty { Some(detach_keys.to_vec()) } else { None };
+        let keys = if tty {
+            Some(detach_keys.to_vec())
+        } else {
+            None
+        };
         std::thread::spawn(move || {
             if stream::copy_stdin(writer, keys) {
                 let _ = tx2.send(Ended::Detached);
@@ -46,12 +54,13 @@ pub fn stream_io(h: Hijacked, tty: bool, stdin: bool, detach_keys: &[u8]) -> End
         let _ = writer.shutdown(Shutdown::Write);
     }
     std::thread::spawn(move || {
-        let stdout = std::io::stdout();
-        let stderr = std::io::stderr();
+        // unlocked handles: the main thread may flush or exit meanwhile
+        let mut stdout = std::io::stdout();
+        let mut stderr = std::io::stderr();
         let r = if tty {
-            stream::copy_raw(reader, &mut stdout.lock())
+            stream::copy_raw(reader, &mut stdout)
         } else {
-            stream::demux(reader, &mut stdout.lock(), &mut stderr.lock())
+            stream::demux(reader, &mut stdout, &mut stderr)
         };
         let _ = tx.send(Ended::Output(r));
     });
@@ -90,7 +99,9 @@ pub fn forward_signals(host: &str, kind: &'static str, id: &str, proxy: bool, tt
     let host = host.to_string();
     std::thread::spawn(move || {
         for s in signals.forever() {
-            let Ok(client) = Client::new(&host) else { continue };
+            let Ok(client) = Client::new(&host) else {
+                continue;
+            };
             if s == SIGWINCH {
                 if tty {
                     resize(&client, kind, &id);
@@ -132,7 +143,11 @@ pub fn open_attach(
         .add_if(stdin, "stdin", "1")
         .add_if(stdout, "stdout", "1")
         .add_if(stderr, "stderr", "1")
-        .add_if(detach_keys.is_some(), "detachKeys", detach_keys.unwrap_or_default());
+        .add_if(
+            detach_keys.is_some(),
+            "detachKeys",
+            detach_keys.unwrap_or_default(),
+        );
     let (reader, writer) = client.hijack(&format!("/containers/{id}/attach"), &q, None)?;
     Ok(Hijacked { reader, writer })
 }
@@ -163,14 +178,20 @@ pub fn run(ctx: &Ctx, a: AttachArgs) -> Result<i32> {
         ));
     }
     if state["Running"] != Value::Bool(true) {
-        return Err(crate::status(1, "You cannot attach to a stopped container, start it first"));
+        return Err(crate::status(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
     }
     let tty = info["Config"]["Tty"] == Value::Bool(true);
     let stdin = !a.no_stdin && info["Config"]["OpenStdin"] == Value::Bool(true);
     if tty && stdin && !stream::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
-    let keys_spec = a.detach_keys.clone().unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
+    let keys_spec = a
+        .detach_keys
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
     let keys = stream::parse_detach_keys(&keys_spec)?;
     let wait = client.post(&format!("/containers/{id}/wait"), &Query::new())?;
     let h = open_attach(&client, &id, stdin, true, true, a.detach_keys.as_deref())?;
@@ -179,7 +200,7 @@ pub fn run(ctx: &Ctx, a: AttachArgs) -> Result<i32> {
     }
     forward_signals(&ctx.host, "containers", &id, a.sig_proxy && !tty, tty);
     match stream_io(h, tty, stdin, &keys) {
-        Ended::Detached => return Ok(0),
+        Ended::Detached => return Err(crate::status(1, "read escape sequence")),
         Ended::Output(r) => r?,
     }
     let v = wait.json()?;

@@ -242,13 +242,19 @@ fn kv_map(items: &[String]) -> Map<String, Value> {
 }
 
 fn parse_ulimit(s: &str) -> Result<Value> {
-    let (name, vals) = s.split_once('=').ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
     let (soft, hard) = match vals.split_once(':') {
         Some((a, b)) => (a, b),
         None => (vals, vals),
     };
-    let soft: i64 = soft.parse().map_err(|_| anyhow!("invalid ulimit soft value: {soft}"))?;
-    let hard: i64 = hard.parse().map_err(|_| anyhow!("invalid ulimit hard value: {hard}"))?;
+    let soft: i64 = soft
+        .parse()
+        .map_err(|_| anyhow!("invalid ulimit soft value: {soft}"))?;
+    let hard: i64 = hard
+        .parse()
+        .map_err(|_| anyhow!("invalid ulimit hard value: {hard}"))?;
     Ok(json!({"Name": name, "Hard": hard, "Soft": soft}))
 }
 
@@ -343,7 +349,9 @@ fn parse_port(s: &str) -> Result<(String, Value)> {
     };
     // IPv6 in brackets: [::1]:80:80
     let (ip, rest) = if let Some(r) = spec.strip_prefix('[') {
-        let (ip, after) = r.split_once(']').ok_or_else(|| anyhow!("invalid ip address: {s}"))?;
+        let (ip, after) = r
+            .split_once(']')
+            .ok_or_else(|| anyhow!("invalid ip address: {s}"))?;
         (ip.to_string(), after.trim_start_matches(':').to_string())
     } else {
         (String::new(), spec.to_string())
@@ -359,7 +367,10 @@ fn parse_port(s: &str) -> Result<(String, Value)> {
     if ctr.is_empty() || ctr.parse::<u16>().is_err() && !ctr.contains('-') {
         bail!("invalid containerPort: {ctr}");
     }
-    Ok((format!("{ctr}/{proto}"), json!({"HostIp": ip, "HostPort": host})))
+    Ok((
+        format!("{ctr}/{proto}"),
+        json!({"HostIp": ip, "HostPort": host}),
+    ))
 }
 
 /// Builds the create request body from the flags, image and command.
@@ -394,7 +405,9 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
                 "stdin" => attach_stdin = true,
                 "stdout" => attach_stdout = true,
                 "stderr" => attach_stderr = true,
-                _ => bail!("invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"),
+                _ => bail!(
+                    "invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                ),
             }
         }
     }
@@ -409,10 +422,19 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
     for p in &o.publish {
         let (k, b) = parse_port(p)?;
         exposed.insert(k.clone(), json!({}));
-        bindings.entry(k).or_insert_with(|| json!([])).as_array_mut().unwrap().push(b);
+        bindings
+            .entry(k)
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .unwrap()
+            .push(b);
     }
     for e in &o.expose {
-        let k = if e.contains('/') { e.clone() } else { format!("{e}/tcp") };
+        let k = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
         exposed.insert(k, json!({}));
     }
 
@@ -425,7 +447,11 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
             volumes.insert(v.clone(), json!({}));
         }
     }
-    let mounts: Vec<Value> = o.mount.iter().map(|m| parse_mount(m)).collect::<Result<_>>()?;
+    let mounts: Vec<Value> = o
+        .mount
+        .iter()
+        .map(|m| parse_mount(m))
+        .collect::<Result<_>>()?;
     let mut tmpfs = Map::new();
     for t in &o.tmpfs {
         let (p, opts) = t.split_once(':').unwrap_or((t, ""));
@@ -434,10 +460,14 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
 
     let restart = {
         let (name, count) = o.restart.split_once(':').unwrap_or((&o.restart, "0"));
-        let count: i64 = count.parse().map_err(|_| anyhow!("invalid restart policy: {}", o.restart))?;
+        let count: i64 = count
+            .parse()
+            .map_err(|_| anyhow!("invalid restart policy: {}", o.restart))?;
         let name = if name == "no" { "no" } else { name };
         if !matches!(name, "no" | "always" | "unless-stopped" | "on-failure" | "") {
-            bail!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
+            bail!(
+                "invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+            );
         }
         json!({"Name": name, "MaximumRetryCount": count})
     };
@@ -475,7 +505,11 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
         None
     };
 
-    let (h, w) = if o.tty { crate::stream::term_size() } else { (0, 0) };
+    let (h, w) = if o.tty {
+        crate::stream::term_size()
+    } else {
+        (0, 0)
+    };
     let network = o.network.clone().unwrap_or_else(|| "default".into());
 
     let mut host = json!({
@@ -568,7 +602,8 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
         config["StopTimeout"] = json!(t);
     }
     if let Some(n) = &o.network {
-        let builtin = matches!(n.as_str(), "default" | "none" | "host") || n.starts_with("container:");
+        let builtin =
+            matches!(n.as_str(), "default" | "none" | "host") || n.starts_with("container:");
         if !builtin || !o.network_alias.is_empty() {
             let mut ep = json!({});
             if !o.network_alias.is_empty() {

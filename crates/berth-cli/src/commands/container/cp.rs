@@ -105,7 +105,11 @@ fn from_container(client: &Client, c: &str, src: &str, dest: &str, quiet: bool) 
             dest_path.join(&p)
         } else if first.map(|f| f.as_os_str().to_string_lossy().into_owned()) == Some(root.clone())
         {
-            dest_path.join(&rel)
+            if rel.as_os_str().is_empty() {
+                dest_path.clone()
+            } else {
+                dest_path.join(&rel)
+            }
         } else {
             dest_path.join(&p)
         };
@@ -113,10 +117,15 @@ fn from_container(client: &Client, c: &str, src: &str, dest: &str, quiet: bool) 
             std::fs::create_dir_all(parent)?;
         }
         total += entry.size();
-        entry.unpack(&target).map_err(|e| anyhow!("{}: {e}", target.display()))?;
+        entry
+            .unpack(&target)
+            .map_err(|e| anyhow!("{}: {e}", target.display()))?;
     }
     if !quiet && stream::is_tty(2) {
-        eprintln!("Successfully copied {} to {dest}", human_size_prec(total as f64, 3));
+        eprintln!(
+            "Successfully copied {} to {dest}",
+            human_size_prec(total as f64, 3)
+        );
     }
     Ok(0)
 }
@@ -147,10 +156,19 @@ fn to_container(
         return Ok(0);
     }
     let src_path = Path::new(src);
-    let meta = if follow { std::fs::metadata(src_path) } else { std::fs::symlink_metadata(src_path) }
-        .map_err(|_| anyhow!("stat {src}: no such file or directory"))?;
+    let meta = if follow {
+        std::fs::metadata(src_path)
+    } else {
+        std::fs::symlink_metadata(src_path)
+    }
+    .map_err(|_| anyhow!("stat {src}: no such file or directory"))?;
     // where does it go?
-    let head = client.request("HEAD", &format!("/containers/{c}/archive"), &Query::new().add("path", dst), Body::None);
+    let head = client.request(
+        "HEAD",
+        &format!("/containers/{c}/archive"),
+        &Query::new().add("path", dst),
+        Body::None,
+    );
     let dst_stat = match head {
         Ok(r) => Some(path_stat(r.header("X-Docker-Container-Path-Stat"))),
         Err(e) if is_status(&e, 404) => None,
@@ -174,9 +192,19 @@ fn to_container(
         (dst.to_string(), base)
     } else {
         let dp = Path::new(dst);
-        let parent = dp.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or("/".into());
-        let parent = if parent.is_empty() { "/".to_string() } else { parent };
-        let name = dp.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let parent = dp
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or("/".into());
+        let parent = if parent.is_empty() {
+            "/".to_string()
+        } else {
+            parent
+        };
+        let name = dp
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         (parent, name)
     };
     let mut builder = tar::Builder::new(Vec::new());
@@ -201,7 +229,10 @@ fn to_container(
         Body::Stream(reader, "application/x-tar"),
     )?;
     if !quiet && stream::is_tty(2) {
-        eprintln!("Successfully copied {} to {c}:{dst}", human_size_prec(size as f64, 3));
+        eprintln!(
+            "Successfully copied {} to {c}:{dst}",
+            human_size_prec(size as f64, 3)
+        );
     }
     Ok(0)
 }

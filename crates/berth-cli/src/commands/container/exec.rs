@@ -40,7 +40,7 @@ pub struct ExecArgs {
     #[arg(short = 'w', long)]
     pub workdir: Option<String>,
     /// Container, then command and arguments
-    #[arg(required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "CONTAINER COMMAND [ARG...]")]
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true, value_name = "CONTAINER COMMAND [ARG...]")]
     pub args: Vec<String>,
 }
 
@@ -70,7 +70,11 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
         "WorkingDir": a.workdir.clone().unwrap_or_default(),
         "Cmd": &a.args[1..],
     });
-    let created = client.post_json(&format!("/containers/{container}/exec"), &Query::new(), Some(&body))?;
+    let created = client.post_json(
+        &format!("/containers/{container}/exec"),
+        &Query::new(),
+        Some(&body),
+    )?;
     let eid = created["Id"].as_str().unwrap_or_default().to_string();
     if eid.is_empty() {
         anyhow::bail!("exec ID empty");
@@ -80,16 +84,20 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
         client.post_json(&format!("/exec/{eid}/start"), &Query::new(), Some(&start))?;
         return Ok(0);
     }
-    let keys_spec = a.detach_keys.clone().unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
+    let keys_spec = a
+        .detach_keys
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
     let keys = stream::parse_detach_keys(&keys_spec)?;
     let start = json!({"Detach": false, "Tty": a.tty, "ConsoleSize": [h, w]});
-    let (reader, writer) = client.hijack(&format!("/exec/{eid}/start"), &Query::new(), Some(&start))?;
+    let (reader, writer) =
+        client.hijack(&format!("/exec/{eid}/start"), &Query::new(), Some(&start))?;
     if a.tty && stream::is_tty(1) {
         attach::resize(&client, "exec", &eid);
     }
     attach::forward_signals(&ctx.host, "exec", &eid, false, a.tty);
     match attach::stream_io(Hijacked { reader, writer }, a.tty, a.interactive, &keys) {
-        Ended::Detached => return Ok(0),
+        Ended::Detached => return Err(crate::status(1, "read escape sequence")),
         Ended::Output(r) => r?,
     }
     let info = client.get_json(&format!("/exec/{eid}/json"), &Query::new())?;

@@ -34,7 +34,18 @@ pub fn print_inspect(raws: &[String], format: Option<&str>) -> Result<()> {
             for r in raws {
                 let v: TVal = serde_json::from_str(r)?;
                 let out = tmpl.render(&v).map_err(|e| {
-                    crate::status(1, format!("template parsing error: template: :1: executing \"\": {e}"))
+                    println!();
+                    let msg = e.to_string();
+                    // docker reports the column of the failing node
+                    let col = msg
+                        .split_once("at <")
+                        .and_then(|(_, r)| r.split_once('>'))
+                        .and_then(|(node, _)| f.find(node))
+                        .unwrap_or(0);
+                    crate::status(
+                        1,
+                        format!("template parsing error: template: :1:{col}: {msg}"),
+                    )
                 })?;
                 println!("{out}");
             }
@@ -45,7 +56,9 @@ pub fn print_inspect(raws: &[String], format: Option<&str>) -> Result<()> {
 
 /// Fetches one object's raw JSON.
 pub fn get_raw(client: &Client, path: &str, q: &Query) -> Result<String> {
-    client.request("GET", path, q, crate::client::Body::None)?.text()
+    client
+        .request("GET", path, q, crate::client::Body::None)?
+        .text()
 }
 
 pub fn run(ctx: &Ctx, a: ContainerInspectArgs) -> Result<i32> {

@@ -18,7 +18,12 @@ pub struct StopArgs {
     #[arg(short = 's', long = "signal")]
     pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "timeout", visible_alias = "time", allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<i64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -58,7 +63,11 @@ pub fn stop(ctx: &Ctx, a: StopArgs, action: &str) -> Result<i32> {
     let client = ctx.client()?;
     let q = Query::new()
         .add_if(a.timeout.is_some(), "t", a.timeout.unwrap_or(0).to_string())
-        .add_if(a.signal.is_some(), "signal", a.signal.clone().unwrap_or_default());
+        .add_if(
+            a.signal.is_some(),
+            "signal",
+            a.signal.clone().unwrap_or_default(),
+        );
     for_each(&a.containers, |c| {
         client.post(&format!("/containers/{c}/{action}"), &q)?;
         println!("{c}");
@@ -68,7 +77,11 @@ pub fn stop(ctx: &Ctx, a: StopArgs, action: &str) -> Result<i32> {
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new().add_if(a.signal.is_some(), "signal", a.signal.clone().unwrap_or_default());
+    let q = Query::new().add_if(
+        a.signal.is_some(),
+        "signal",
+        a.signal.clone().unwrap_or_default(),
+    );
     for_each(&a.containers, |c| {
         client.post(&format!("/containers/{c}/kill"), &q)?;
         println!("{c}");
@@ -95,7 +108,11 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
             }
         }
     }
-    if failed { Err(crate::status(1, "")) } else { Ok(0) }
+    if failed {
+        Err(crate::status(1, ""))
+    } else {
+        Ok(0)
+    }
 }
 
 pub fn simple(ctx: &Ctx, a: IdsArgs, action: &str) -> Result<i32> {
@@ -111,9 +128,15 @@ pub fn rename(ctx: &Ctx, a: RenameArgs) -> Result<i32> {
     let client = ctx.client()?;
     let new = a.new_name.trim();
     if new.is_empty() {
-        return Err(crate::status(1, "Error: neither old nor new names may be empty"));
+        return Err(crate::status(
+            1,
+            "Error: neither old nor new names may be empty",
+        ));
     }
-    client.post(&format!("/containers/{}/rename", a.container), &Query::new().add("name", new))?;
+    client.post(
+        &format!("/containers/{}/rename", a.container),
+        &Query::new().add("name", new),
+    )?;
     Ok(0)
 }
 

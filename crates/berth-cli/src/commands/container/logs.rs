@@ -47,7 +47,12 @@ pub fn run(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
         .add_if(a.follow, "follow", "1")
         .add("tail", a.tail.clone())
         .add_if(a.details, "details", "1");
-    let resp = client.request("GET", &format!("/containers/{}/logs", a.container), &q, Body::None)?;
+    let resp = client.request(
+        "GET",
+        &format!("/containers/{}/logs", a.container),
+        &q,
+        Body::None,
+    )?;
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     if tty {

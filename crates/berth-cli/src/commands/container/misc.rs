@@ -110,7 +110,10 @@ pub struct PruneArgs {
 
 pub fn diff(ctx: &Ctx, a: IdArg) -> Result<i32> {
     let client = ctx.client()?;
-    let v = client.get_json(&format!("/containers/{}/changes", a.container), &Query::new())?;
+    let v = client.get_json(
+        &format!("/containers/{}/changes", a.container),
+        &Query::new(),
+    )?;
     for c in v.as_array().into_iter().flatten() {
         let kind = match c["Kind"].as_i64() {
             Some(0) => "C",
@@ -128,8 +131,8 @@ pub fn save_stream(mut resp: crate::client::Response, output: Option<&str>) -> R
     match output {
         Some(path) => {
             let tmp = format!("{path}.berth-tmp");
-            let mut f = std::fs::File::create(&tmp)
-                .map_err(|e| anyhow::anyhow!("failed to save: {e}"))?;
+            let mut f =
+                std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("failed to save: {e}"))?;
             std::io::copy(&mut resp, &mut f)?;
             f.flush()?;
             std::fs::rename(&tmp, path)?;
@@ -195,12 +198,21 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
     let q = Query::new().add_if(!a.ps_options.is_empty(), "ps_args", a.ps_options.join(" "));
     let v = client.get_json(&format!("/containers/{}/top", a.container), &q)?;
     let mut text = String::new();
-    let titles: Vec<&str> =
-        v["Titles"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let titles: Vec<&str> = v["Titles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     text.push_str(&titles.join("\t"));
     text.push('\n');
     for p in v["Processes"].as_array().into_iter().flatten() {
-        let cells: Vec<&str> = p.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let cells: Vec<&str> = p
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         text.push_str(&cells.join("\t"));
         text.push('\n');
     }
@@ -211,15 +223,30 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
 pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32> {
     let client = ctx.client()?;
     let v = client.get_json(&format!("/containers/{}/json", a.container), &Query::new())?;
-    let ports = v["NetworkSettings"]["Ports"].as_object().cloned().unwrap_or_default();
+    let ports = v["NetworkSettings"]["Ports"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let fmt_binding = |b: &Value| {
         let ip = b["HostIp"].as_str().unwrap_or("");
-        let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+        let ip = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
         format!("{ip}:{}", b["HostPort"].as_str().unwrap_or(""))
     };
     if let Some(p) = &a.private_port {
-        let key = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
-        if let Some(bs) = ports.get(&key).and_then(Value::as_array).filter(|b| !b.is_empty()) {
+        let key = if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        };
+        if let Some(bs) = ports
+            .get(&key)
+            .and_then(Value::as_array)
+            .filter(|b| !b.is_empty())
+        {
             for b in bs {
                 println!("{}", fmt_binding(b));
             }
@@ -227,7 +254,10 @@ pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32> {
         }
         return Err(crate::status(
             1,
-            format!("Error: No public port '{key}' published for {}", a.container),
+            format!(
+                "Error: No public port '{key}' published for {}",
+                a.container
+            ),
         ));
     }
     let mut keys: Vec<&String> = ports.keys().collect();
@@ -277,22 +307,40 @@ pub fn update(ctx: &Ctx, a: UpdateArgs) -> Result<i32> {
         set("MemoryReservation", json!(ram_in_bytes(v)?));
     }
     if let Some(v) = &a.memory_swap {
-        set("MemorySwap", json!(if v == "-1" { -1 } else { ram_in_bytes(v)? }));
+        set(
+            "MemorySwap",
+            json!(if v == "-1" { -1 } else { ram_in_bytes(v)? }),
+        );
     }
     if let Some(v) = a.pids_limit {
         set("PidsLimit", json!(v));
     }
     if let Some(r) = &a.restart {
         let (name, count) = r.split_once(':').unwrap_or((r, "0"));
-        set("RestartPolicy", json!({"Name": name, "MaximumRetryCount": count.parse::<i64>().unwrap_or(0)}));
+        set(
+            "RestartPolicy",
+            json!({"Name": name, "MaximumRetryCount": count.parse::<i64>().unwrap_or(0)}),
+        );
     }
     if body.is_empty() {
-        return Err(crate::status(1, "you must provide one or more flags when using this command"));
+        return Err(crate::status(
+            1,
+            "you must provide one or more flags when using this command",
+        ));
     }
     let body = Value::Object(body);
     for_each(&a.containers, |c| {
-        let v = client.post_json(&format!("/containers/{c}/update"), &Query::new(), Some(&body))?;
-        for w in v["Warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let v = client.post_json(
+            &format!("/containers/{c}/update"),
+            &Query::new(),
+            Some(&body),
+        )?;
+        for w in v["Warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             eprintln!("{w}");
         }
         println!("{c}");
@@ -320,7 +368,10 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
 }
 
 /// Runs `POST /containers/prune`; returns the report text and reclaimed bytes.
-pub fn prune_containers(client: &crate::client::Client, filter: &[String]) -> Result<(String, u64)> {
+pub fn prune_containers(
+    client: &crate::client::Client,
+    filter: &[String],
+) -> Result<(String, u64)> {
     let mut q = Query::new();
     if let Some(f) = filters_json(filter)? {
         q = q.add("filters", f);
@@ -342,6 +393,9 @@ pub fn prune_containers(client: &crate::client::Client, filter: &[String]) -> Re
         out.push('\n');
     }
     let space = v["SpaceReclaimed"].as_u64().unwrap_or(0);
-    out.push_str(&format!("Total reclaimed space: {}\n", human_size(space as f64)));
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(space as f64)
+    ));
     Ok((out, space))
 }

@@ -65,7 +65,11 @@ pub fn display_ports(ports: &Value) -> String {
         let s = match p["PublicPort"].as_i64() {
             Some(public) if public != 0 => {
                 let ip = p["IP"].as_str().unwrap_or("");
-                let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
                 format!("{ip}:{public}->{private}/{typ}")
             }
             _ => format!("{private}/{typ}"),
@@ -74,19 +78,32 @@ pub fn display_ports(ports: &Value) -> String {
     }
     items.sort();
     items.dedup_by(|a, b| a.2 == b.2);
-    items.into_iter().map(|x| x.2).collect::<Vec<_>>().join(", ")
+    items
+        .into_iter()
+        .map(|x| x.2)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn labels_of(v: &Value) -> (String, TVal) {
     let mut pairs: Vec<(String, String)> = v
         .as_object()
         .map(|m| {
-            m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect()
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
         })
         .unwrap_or_default();
     pairs.sort();
-    let s = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-    (s, TVal::Obj(pairs.into_iter().map(|(k, v)| (k, TVal::Str(v))).collect()))
+    let s = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    (
+        s,
+        TVal::Obj(pairs.into_iter().map(|(k, v)| (k, TVal::Str(v))).collect()),
+    )
 }
 
 fn image_of(c: &Value, trunc: bool) -> String {
@@ -117,7 +134,11 @@ pub fn context(c: &Value, trunc: bool) -> TVal {
         .map(|n| n.get(1..).unwrap_or("").to_string())
         .collect();
     let names = if trunc {
-        names.iter().find(|n| !n.contains('/')).cloned().unwrap_or_default()
+        names
+            .iter()
+            .find(|n| !n.contains('/'))
+            .cloned()
+            .unwrap_or_default()
     } else {
         names.join(",")
     };
@@ -144,9 +165,9 @@ pub fn context(c: &Value, trunc: bool) -> TVal {
         .flatten()
         .map(|m| {
             let name = m["Name"].as_str().filter(|s| !s.is_empty());
-            let n = name.map(str::to_string).unwrap_or_else(|| {
-                m["Source"].as_str().unwrap_or("").to_string()
-            });
+            let n = name
+                .map(str::to_string)
+                .unwrap_or_else(|| m["Source"].as_str().unwrap_or("").to_string());
             if trunc { ellipsis(&n, 15) } else { n }
         })
         .collect();
@@ -162,20 +183,33 @@ pub fn context(c: &Value, trunc: bool) -> TVal {
         .unwrap_or_default();
     networks.sort();
     TVal::obj(vec![
-        ("Command", TVal::Str(serde_json::to_string(&command).unwrap_or_default())),
+        (
+            "Command",
+            TVal::Str(serde_json::to_string(&command).unwrap_or_default()),
+        ),
         ("CreatedAt", TVal::Str(go_time(created))),
-        ("ID", TVal::Str(if trunc { short_id(id) } else { id.to_string() })),
+        (
+            "ID",
+            TVal::Str(if trunc { short_id(id) } else { id.to_string() }),
+        ),
         ("Image", TVal::Str(image_of(c, trunc))),
         ("Labels", TVal::Str(labels)),
         ("LocalVolumes", TVal::Str(local_volumes.to_string())),
         ("Mounts", TVal::Str(mounts.join(","))),
         ("Names", TVal::Str(names)),
         ("Networks", TVal::Str(networks.join(","))),
+        ("Platform", TVal::Null),
         ("Ports", TVal::Str(display_ports(&c["Ports"]))),
         ("RunningFor", TVal::Str(ago(created))),
         ("Size", TVal::Str(size)),
-        ("State", TVal::Str(c["State"].as_str().unwrap_or("").to_string())),
-        ("Status", TVal::Str(c["Status"].as_str().unwrap_or("").to_string())),
+        (
+            "State",
+            TVal::Str(c["State"].as_str().unwrap_or("").to_string()),
+        ),
+        (
+            "Status",
+            TVal::Str(c["Status"].as_str().unwrap_or("").to_string()),
+        ),
         ("__Label", label_map),
     ])
 }
@@ -183,7 +217,10 @@ pub fn context(c: &Value, trunc: bool) -> TVal {
 pub fn run(ctx: &Ctx, a: PsArgs) -> Result<i32> {
     let client = ctx.client()?;
     let format = a.format.clone().filter(|f| !f.is_empty());
-    let want_size = a.size || format.as_deref().is_some_and(|f| f.contains(".Size"));
+    let want_size = a.size
+        || format.as_deref().is_some_and(|f| {
+            f.contains(".Size") || f.replace(' ', "").contains("json.}}") || f == "json"
+        });
     let limit = if a.latest { 1 } else { a.last };
     let mut q = Query::new()
         .add_if(a.all, "all", "1")

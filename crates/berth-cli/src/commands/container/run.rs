@@ -23,7 +23,11 @@ pub struct RunArgs {
     #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
     /// Image, then command and arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
     pub args: Vec<String>,
 }
 
@@ -33,7 +37,11 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub opts: ContainerOpts,
     /// Image, then command and arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
     pub args: Vec<String>,
 }
 
@@ -49,7 +57,11 @@ pub fn print_json_stream(resp: &mut crate::client::Response, to_stderr: bool) ->
             continue;
         };
         if let Some(e) = v.get("errorDetail").filter(|e| !e.is_null()) {
-            let msg = e["message"].as_str().or(v["error"].as_str()).unwrap_or("").to_string();
+            let msg = e["message"]
+                .as_str()
+                .or(v["error"].as_str())
+                .unwrap_or("")
+                .to_string();
             return Err(anyhow::anyhow!("{msg}"));
         }
         if let Some(e) = v["error"].as_str() {
@@ -82,7 +94,11 @@ pub fn print_json_stream(resp: &mut crate::client::Response, to_stderr: bool) ->
 
 fn pull(client: &Client, image: &str, platform: Option<&str>) -> Result<()> {
     let (repo, tag) = split_ref(image);
-    let tag = if tag.is_empty() && !image.contains('@') { "latest".to_string() } else { tag };
+    let tag = if tag.is_empty() && !image.contains('@') {
+        "latest".to_string()
+    } else {
+        tag
+    };
     let tag = match image.split_once('@') {
         Some((_, d)) => d.to_string(),
         None => tag,
@@ -113,7 +129,11 @@ pub fn create_container(
     let body = build_body(o, image, &args[1..], detach)?;
     let q = Query::new()
         .add_if(o.name.is_some(), "name", o.name.clone().unwrap_or_default())
-        .add_if(o.platform.is_some(), "platform", o.platform.clone().unwrap_or_default());
+        .add_if(
+            o.platform.is_some(),
+            "platform",
+            o.platform.clone().unwrap_or_default(),
+        );
     if o.pull == "always" {
         pull(client, image, o.platform.as_deref())?;
     }
@@ -167,7 +187,10 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let o = &a.opts;
     let client = ctx.client().map_err(|e| run_error(e, 125))?;
     if a.detach && o.rm && !client.version_at_least("1.25") {
-        return Err(run_error(anyhow::anyhow!("--rm and -d are incompatible"), 125));
+        return Err(run_error(
+            anyhow::anyhow!("--rm and -d are incompatible"),
+            125,
+        ));
     }
     let attach_stdin = !a.detach
         && (o.interactive && o.attach.is_empty()
@@ -175,7 +198,10 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     if o.tty && attach_stdin && !stream::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
-    let keys_spec = o.detach_keys.clone().unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
+    let keys_spec = o
+        .detach_keys
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
     let keys = stream::parse_detach_keys(&keys_spec).map_err(|e| run_error(e, 125))?;
     let id = create_container(&client, o, &a.args, a.detach).map_err(|e| run_error(e, 125))?;
 
@@ -198,15 +224,25 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     };
     let hijack = if attach_stdin || out || err {
         Some(
-            attach::open_attach(&client, &id, attach_stdin, out, err, o.detach_keys.as_deref())
-                .map_err(|e| run_error(e, 125))?,
+            attach::open_attach(
+                &client,
+                &id,
+                attach_stdin,
+                out,
+                err,
+                o.detach_keys.as_deref(),
+            )
+            .map_err(|e| run_error(e, 125))?,
         )
     } else {
         None
     };
     let cond = if o.rm { "removed" } else { "next-exit" };
     let wait = client
-        .post(&format!("/containers/{id}/wait"), &Query::new().add("condition", cond))
+        .post(
+            &format!("/containers/{id}/wait"),
+            &Query::new().add("condition", cond),
+        )
         .map_err(|e| run_error(e, 125))?;
     if let Err(e) = client.post(&format!("/containers/{id}/start"), &Query::new()) {
         drop(hijack);

@@ -47,16 +47,25 @@ pub fn run(ctx: &Ctx, a: StartArgs) -> Result<i32> {
         ));
     }
     if a.containers.len() > 1 {
-        return Err(crate::status(1, "you cannot start and attach multiple containers at once"));
+        return Err(crate::status(
+            1,
+            "you cannot start and attach multiple containers at once",
+        ));
     }
-    let info = client.get_json(&format!("/containers/{}/json", a.containers[0]), &Query::new())?;
+    let info = client.get_json(
+        &format!("/containers/{}/json", a.containers[0]),
+        &Query::new(),
+    )?;
     let id = info["Id"].as_str().unwrap_or_default().to_string();
     let tty = info["Config"]["Tty"] == Value::Bool(true);
     let stdin = a.interactive && info["Config"]["OpenStdin"] == Value::Bool(true);
     if tty && stdin && !stream::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
-    let keys_spec = a.detach_keys.clone().unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
+    let keys_spec = a
+        .detach_keys
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
     let keys = stream::parse_detach_keys(&keys_spec)?;
     let h = attach::open_attach(&client, &id, stdin, true, true, a.detach_keys.as_deref())?;
     let cond = if info["HostConfig"]["AutoRemove"] == Value::Bool(true) {
@@ -64,10 +73,16 @@ pub fn run(ctx: &Ctx, a: StartArgs) -> Result<i32> {
     } else {
         "next-exit"
     };
-    let wait = client.post(&format!("/containers/{id}/wait"), &Query::new().add("condition", cond))?;
+    let wait = client.post(
+        &format!("/containers/{id}/wait"),
+        &Query::new().add("condition", cond),
+    )?;
     if let Err(e) = client.post(&format!("/containers/{id}/start"), &Query::new()) {
         let code = start_error_code(&e.to_string());
-        return Err(crate::status(if code == 125 { 1 } else { code }, format!("{e:#}")));
+        return Err(crate::status(
+            if code == 125 { 1 } else { code },
+            format!("{e:#}"),
+        ));
     }
     if tty && stream::is_tty(1) {
         attach::resize(&client, "containers", &id);

@@ -42,8 +42,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("PIDs", "PIDS"),
 ];
 
-const DEFAULT_FORMAT: &str =
-    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+const DEFAULT_FORMAT: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
@@ -57,7 +56,10 @@ pub fn row(container: &str, s: &Value, trunc: bool) -> TVal {
     let sys_delta = f(&cpu["system_cpu_usage"]) - f(&pre["system_cpu_usage"]);
     let mut online = f(&cpu["online_cpus"]);
     if online == 0.0 {
-        online = cpu["cpu_usage"]["percpu_usage"].as_array().map(|a| a.len()).unwrap_or(0) as f64;
+        online = cpu["cpu_usage"]["percpu_usage"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0) as f64;
     }
     let cpu_pct = if sys_delta > 0.0 && cpu_delta > 0.0 {
         cpu_delta / sys_delta * online * 100.0
@@ -71,17 +73,33 @@ pub fn row(container: &str, s: &Value, trunc: bool) -> TVal {
     } else {
         f(&mem["stats"]["inactive_file"])
     };
-    let used = if inactive < usage { usage - inactive } else { usage };
+    let used = if inactive < usage {
+        usage - inactive
+    } else {
+        usage
+    };
     let limit = f(&mem["limit"]);
-    let mem_pct = if limit != 0.0 { used / limit * 100.0 } else { 0.0 };
+    let mem_pct = if limit != 0.0 {
+        used / limit * 100.0
+    } else {
+        0.0
+    };
     let (mut rx, mut tx) = (0.0, 0.0);
     for (_, n) in s["networks"].as_object().into_iter().flatten() {
         rx += f(&n["rx_bytes"]);
         tx += f(&n["tx_bytes"]);
     }
     let (mut rd, mut wr) = (0.0, 0.0);
-    for e in s["blkio_stats"]["io_service_bytes_recursive"].as_array().into_iter().flatten() {
-        match e["op"].as_str().and_then(|o| o.chars().next()).map(|c| c.to_ascii_lowercase()) {
+    for e in s["blkio_stats"]["io_service_bytes_recursive"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        match e["op"]
+            .as_str()
+            .and_then(|o| o.chars().next())
+            .map(|c| c.to_ascii_lowercase())
+        {
             Some('r') => rd += f(&e["value"]),
             Some('w') => wr += f(&e["value"]),
             _ => {}
@@ -94,12 +112,21 @@ pub fn row(container: &str, s: &Value, trunc: bool) -> TVal {
         ("BlockIO", TVal::Str(format!("{} / {}", h(rd), h(wr)))),
         ("CPUPerc", TVal::Str(format!("{cpu_pct:.2}%"))),
         ("Container", TVal::s(container)),
-        ("ID", TVal::Str(if trunc { short_id(id) } else { id.to_string() })),
+        (
+            "ID",
+            TVal::Str(if trunc { short_id(id) } else { id.to_string() }),
+        ),
         ("MemPerc", TVal::Str(format!("{mem_pct:.2}%"))),
-        ("MemUsage", TVal::Str(format!("{} / {}", bytes_size(used), bytes_size(limit)))),
+        (
+            "MemUsage",
+            TVal::Str(format!("{} / {}", bytes_size(used), bytes_size(limit))),
+        ),
         ("Name", TVal::s(name)),
         ("NetIO", TVal::Str(format!("{} / {}", h(rx), h(tx)))),
-        ("PIDs", TVal::Str(s["pids_stats"]["current"].as_u64().unwrap_or(0).to_string())),
+        (
+            "PIDs",
+            TVal::Str(s["pids_stats"]["current"].as_u64().unwrap_or(0).to_string()),
+        ),
     ])
 }
 
@@ -115,7 +142,11 @@ pub fn run(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
             .filter_map(|c| c["Id"].as_str().map(str::to_string))
             .collect();
     }
-    let format = a.format.clone().filter(|f| !f.is_empty()).unwrap_or(DEFAULT_FORMAT.into());
+    let format = a
+        .format
+        .clone()
+        .filter(|f| !f.is_empty())
+        .unwrap_or(DEFAULT_FORMAT.into());
     let trunc = !a.no_trunc;
     if a.no_stream {
         let mut rows = Vec::new();
@@ -131,7 +162,11 @@ pub fn run(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
             }
         }
         print!("{}", render(&format, &rows, HEADERS)?);
-        return if failed { Err(crate::status(1, "")) } else { Ok(0) };
+        return if failed {
+            Err(crate::status(1, ""))
+        } else {
+            Ok(0)
+        };
     }
     let latest: Arc<Mutex<BTreeMap<usize, TVal>>> = Arc::default();
     for (i, n) in names.iter().enumerate() {

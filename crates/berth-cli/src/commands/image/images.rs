@@ -67,7 +67,13 @@ fn size_str(v: &Value) -> String {
 /// Rows of one image: one per (repository, tag), docker's way.
 fn rows_of(img: &Value, trunc: bool, digests: bool) -> Vec<TVal> {
     let strs = |k: &str| -> Vec<String> {
-        img[k].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+        img[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
     };
     let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut dgs: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -120,23 +126,32 @@ fn rows_of(img: &Value, trunc: bool, digests: bool) -> Vec<TVal> {
         .into_iter()
         .map(|(repo, tag, digest)| {
             TVal::obj(vec![
-                ("Containers", TVal::Str(match img["Containers"].as_i64() {
-                    Some(n) if n >= 0 => n.to_string(),
-                    _ => "N/A".into(),
-                })),
+                (
+                    "Containers",
+                    TVal::Str(match img["Containers"].as_i64() {
+                        Some(n) if n >= 0 => n.to_string(),
+                        _ => "N/A".into(),
+                    }),
+                ),
                 ("CreatedAt", TVal::Str(go_time(created))),
                 ("CreatedSince", TVal::Str(ago(created))),
                 ("Digest", TVal::Str(digest)),
-                ("ID", TVal::Str(if trunc { short_id(id) } else { id.to_string() })),
+                (
+                    "ID",
+                    TVal::Str(if trunc { short_id(id) } else { id.to_string() }),
+                ),
                 ("Repository", TVal::Str(repo)),
                 ("SharedSize", TVal::Str(size_str(&img["SharedSize"]))),
                 ("Size", TVal::Str(human_size_prec(size as f64, 3))),
                 ("Tag", TVal::Str(tag)),
-                ("UniqueSize", TVal::Str(if shared >= 0 {
-                    human_size_prec((size - shared) as f64, 3)
-                } else {
-                    "N/A".into()
-                })),
+                (
+                    "UniqueSize",
+                    TVal::Str(if shared >= 0 {
+                        human_size_prec((size - shared) as f64, 3)
+                    } else {
+                        "N/A".into()
+                    }),
+                ),
                 ("VirtualSize", TVal::Str(human_size_prec(size as f64, 3))),
             ])
         })
@@ -156,26 +171,19 @@ pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<i32> {
     let list = client.get_json("/images/json", &q)?;
     let items = list.as_array().cloned().unwrap_or_default();
     let trunc = !a.no_trunc;
-    if a.quiet {
-        let mut seen = Vec::new();
-        for img in &items {
-            let id = img["Id"].as_str().unwrap_or("");
-            let id = if trunc { short_id(id) } else { id.to_string() };
-            if !seen.contains(&id) {
-                println!("{id}");
-                seen.push(id);
-            }
-        }
-        return Ok(0);
-    }
     let format = match a.format.clone().filter(|f| !f.is_empty()) {
+        _ if a.quiet => "{{.ID}}".into(),
         Some(f) => f,
         None if a.digests => {
-            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".into()
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                .into()
         }
         None => "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".into(),
     };
-    let rows: Vec<TVal> = items.iter().flat_map(|i| rows_of(i, trunc, a.digests)).collect();
+    let rows: Vec<TVal> = items
+        .iter()
+        .flat_map(|i| rows_of(i, trunc, a.digests))
+        .collect();
     print!("{}", render(&format, &rows, HEADERS)?);
     Ok(0)
 }

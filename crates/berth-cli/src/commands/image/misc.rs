@@ -126,10 +126,17 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
         .flatten()
         .map(|h| {
             let id = h["Id"].as_str().unwrap_or("");
-            let id = if id == "<missing>" || !trunc { id.to_string() } else { short_id(id) };
+            let id = if id == "<missing>" || !trunc {
+                id.to_string()
+            } else {
+                short_id(id)
+            };
             let created = h["Created"].as_i64().unwrap_or(0);
             let created_at = chrono::DateTime::from_timestamp(created, 0)
-                .map(|t| t.with_timezone(&chrono::Local).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                })
                 .unwrap_or_default();
             let by = h["CreatedBy"].as_str().unwrap_or("").replace('\t', " ");
             let by = if trunc { ellipsis(&by, 45) } else { by };
@@ -138,28 +145,37 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
                 ("Comment", TVal::s(h["Comment"].as_str().unwrap_or(""))),
                 ("CreatedAt", TVal::Str(created_at.clone())),
                 ("CreatedBy", TVal::Str(by)),
-                ("CreatedSince", TVal::Str(if created <= 0 {
-                    "N/A".into()
-                } else if a.human {
-                    ago(created)
-                } else {
-                    created_at
-                })),
+                (
+                    "CreatedSince",
+                    TVal::Str(if created <= 0 {
+                        "N/A".into()
+                    } else if a.human {
+                        ago(created)
+                    } else {
+                        created_at
+                    }),
+                ),
                 ("ID", TVal::Str(id)),
-                ("Size", TVal::Str(if a.human {
-                    human_size_prec(size as f64, 3)
-                } else {
-                    size.to_string()
-                })),
+                (
+                    "Size",
+                    TVal::Str(if a.human {
+                        human_size_prec(size as f64, 3)
+                    } else {
+                        size.to_string()
+                    }),
+                ),
             ])
         })
         .collect();
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
-        a.format.clone().filter(|f| !f.is_empty()).unwrap_or_else(|| {
-            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into()
-        })
+        a.format
+            .clone()
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| {
+                "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into()
+            })
     };
     print!("{}", render(&format, &rows, HISTORY_HEADERS)?);
     Ok(0)
@@ -176,11 +192,22 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
     };
     let is_url = a.file.starts_with("http://") || a.file.starts_with("https://");
     let mut q = Query::new()
-        .add("fromSrc", if is_url { a.file.clone() } else { "-".to_string() })
+        .add(
+            "fromSrc",
+            if is_url {
+                a.file.clone()
+            } else {
+                "-".to_string()
+            },
+        )
         .add("repo", repo)
         .add("tag", tag)
         .add("message", a.message.clone().unwrap_or_default())
-        .add_if(a.platform.is_some(), "platform", a.platform.clone().unwrap_or_default());
+        .add_if(
+            a.platform.is_some(),
+            "platform",
+            a.platform.clone().unwrap_or_default(),
+        );
     for c in &a.change {
         q = q.add("changes", c.clone());
     }
@@ -188,11 +215,21 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
         client.request("POST", "/images/create", &q, Body::None)?
     } else if a.file == "-" {
         let mut stdin = std::io::stdin().lock();
-        client.request("POST", "/images/create", &q, Body::Stream(&mut stdin, "application/x-tar"))?
+        client.request(
+            "POST",
+            "/images/create",
+            &q,
+            Body::Stream(&mut stdin, "application/x-tar"),
+        )?
     } else {
         let mut f = std::fs::File::open(&a.file)
             .map_err(|e| anyhow!("open {}: {}", a.file, crate::opts::io_msg(&e)))?;
-        client.request("POST", "/images/create", &q, Body::Stream(&mut f, "application/x-tar"))?
+        client.request(
+            "POST",
+            "/images/create",
+            &q,
+            Body::Stream(&mut f, "application/x-tar"),
+        )?
     };
     print_json_stream(&mut resp, false)?;
     Ok(0)
@@ -210,7 +247,11 @@ pub fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<i32> {
         }
     }
     print_inspect(&raws, a.format.as_deref())?;
-    if errors.is_empty() { Ok(0) } else { Err(crate::status(1, errors.join("\n"))) }
+    if errors.is_empty() {
+        Ok(0)
+    } else {
+        Err(crate::status(1, errors.join("\n")))
+    }
 }
 
 pub fn load(ctx: &Ctx, a: LoadArgs) -> Result<i32> {
@@ -284,13 +325,18 @@ pub fn prune_images(
         out.push('\n');
     }
     let space = v["SpaceReclaimed"].as_u64().unwrap_or(0);
-    out.push_str(&format!("Total reclaimed space: {}\n", human_size(space as f64)));
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(space as f64)
+    ));
     Ok((out, space))
 }
 
 pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new().add_if(a.force, "force", "1").add_if(a.no_prune, "noprune", "1");
+    let q = Query::new()
+        .add_if(a.force, "force", "1")
+        .add_if(a.no_prune, "noprune", "1");
     let mut failed = false;
     for img in &a.images {
         match client.request("DELETE", &format!("/images/{img}"), &q, Body::None) {
@@ -312,7 +358,11 @@ pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32> {
             }
         }
     }
-    if failed { Err(crate::status(1, "")) } else { Ok(0) }
+    if failed {
+        Err(crate::status(1, ""))
+    } else {
+        Ok(0)
+    }
 }
 
 pub fn save(ctx: &Ctx, a: SaveArgs) -> Result<i32> {
@@ -335,8 +385,14 @@ pub fn save(ctx: &Ctx, a: SaveArgs) -> Result<i32> {
 pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     let client = ctx.client()?;
     let (repo, tag) = split_ref(&a.target);
-    let tag = if tag.is_empty() { "latest".to_string() } else { tag };
-    let q = Query::new().add("repo", normalize_name(&repo)).add("tag", tag);
+    let tag = if tag.is_empty() {
+        "latest".to_string()
+    } else {
+        tag
+    };
+    let q = Query::new()
+        .add("repo", normalize_name(&repo))
+        .add("tag", tag);
     client.post(&format!("/images/{}/tag", a.source), &q)?;
     Ok(0)
 }
