@@ -59,6 +59,7 @@ impl Runtime {
     pub fn start_held(&self, held: &Held) -> Result<()> {
         let created = &held.created;
         created.channel.send(&Msg::Start)?;
+        // The channel closes on a successful execve; an error message means not.
         let failed = match created.channel.recv()? {
             Some(Msg::Error { kind, message }) => Some(Error::Start { kind, message }),
             Some(Msg::ExecFailed(errno)) => {

@@ -10,9 +10,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
 
-use super::create::{CreateOptions, StartBy};
+use super::create::CreateOptions;
 use super::{Runtime, not_running};
-use crate::channel::Msg;
 use crate::hooks::{self, Kind};
 use crate::process::foreground;
 use crate::state::{EXEC_FIFO, State, Status};
@@ -35,6 +34,10 @@ impl Runtime {
                 ));
             }
         }
+        // The pidfd first: opening the fifo releases the process, which may
+        // run, exit and be reaped (by a shim) before a later pidfd_open.
+        let pidfd = berth_sys::pidfd::pidfd_open(state.pid)
+            .map_err(|_| Error::WrongState("cannot start a container that has stopped".into()))?;
         let fifo_path = state.dir(&self.root).join(EXEC_FIFO);
         let fifo = open(
             &fifo_path,
@@ -42,7 +45,6 @@ impl Runtime {
             Mode::empty(),
         )
         .context(|| format!("open {}", fifo_path.display()))?;
-        let pidfd = berth_sys::pidfd::pidfd_open(state.pid).context(|| "pidfd_open".into())?;
         loop {
             let mut fds = [
                 PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
@@ -88,42 +90,24 @@ impl Runtime {
     /// `run`: create and start; unless `detach`, wait for the container to exit,
     /// delete it and return its exit code.
     pub fn run(&self, o: &CreateOptions, detach: bool) -> Result<i32> {
-        let created = self.create_inner(o, StartBy::Channel)?;
-        let id = o.id.clone();
-        let master = match &created.console {
-            Some(sock) if !detach => Some(crate::tty::recv_master(sock.as_fd())?),
-            _ => None,
-        };
+        let mut held = self.create_held(o)?;
+        let master = if detach { None } else { held.take_console()? };
         // Signals must be blocked before the process can start: none is lost.
         let sfd = if detach {
             None
         } else {
             Some(foreground::signal_fd()?)
         };
-        created.channel.send(&Msg::Start)?;
-        // The channel closes on a successful execve; an error message means not.
-        let failed = match created.channel.recv()? {
-            Some(Msg::Error { kind, message }) => Some(Error::Start { kind, message }),
-            Some(Msg::ExecFailed(errno)) => {
-                Some(crate::channel::exec_failure(errno, &created.arg0))
-            }
-            _ => None,
-        };
-        if let Some(e) = failed {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(created.spawned.pid), None);
-            let _ = self.delete(&id, true);
-            return Err(e);
-        }
+        self.start_held(&held)?;
         crate::timing::mark("run: started");
-        self.poststart(&created.state);
         let Some(sfd) = sfd else {
             return Ok(0);
         };
-        let code = foreground::supervise(created.spawned.pid, &created.spawned.pidfd, master, sfd)?;
+        let code = foreground::supervise(held.pid(), held.pidfd(), master, sfd)?;
         crate::timing::mark("run: exited");
         // Our own child has been reaped, but others may linger in its cgroup:
-        // destroy() kills what is left before removing it.
-        self.destroy(&created.state)?;
+        // finishing kills what is left before removing it.
+        self.finish_held(held)?;
         crate::timing::mark("run: deleted");
         Ok(code)
     }

@@ -50,7 +50,8 @@ pub fn signal_fd() -> Result<SignalFd> {
         .context(|| "signalfd".into())
 }
 
-fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> bool {
+/// Write everything, retrying on EINTR/EAGAIN; false on any other error.
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> bool {
     while !buf.is_empty() {
         match nix::unistd::write(fd, buf) {
             Ok(n) => buf = &buf[n..],
