@@ -1,7 +1,7 @@
 //! Benchmark: a container running `true` from a busybox bundle, created, started,
 //! waited for and deleted — berth-runc against runc, interleaved in one run.
 //!
-//!     cargo bench -p berth-runc --bench lifecycle [-- ROUNDS]
+//!     cargo bench -p berth-runc --bench run_latency [-- ROUNDS]
 //!
 //! Two shapes are measured for each runtime:
 //! * `run`: one `run` command (create + start + wait + delete in one process);

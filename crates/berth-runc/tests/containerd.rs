@@ -268,13 +268,6 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-fn have(bin: &str) -> bool {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .any(|d| Path::new(d).join(bin).exists())
-}
-
 fn image_tar(dir: &Path) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-image.sh");
     let tar = dir.join("busybox.tar");
@@ -290,7 +283,10 @@ fn image_tar(dir: &Path) -> PathBuf {
 #[test]
 fn containerd_runs_containers_through_berth_runc() {
     require_root!();
-    if !have("containerd") || !have("ctr") || !have("containerd-shim-runc-v2") {
+    if ["containerd", "ctr", "containerd-shim-runc-v2"]
+        .iter()
+        .any(|b| common::find(b).is_none())
+    {
         eprintln!("SKIPPED: containerd is not installed (apt-get install containerd)");
         return;
     }

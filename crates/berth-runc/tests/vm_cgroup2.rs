@@ -49,7 +49,8 @@ fn vm_cgroup_v2() {
     let deps = me.parent().unwrap();
     // Sequential inside the VM: two emulated CPUs, and the CPU-quota test
     // must not share them.
-    let mut script = String::from("rc=0\n");
+    let mut script = String::from("rc=0; ");
+    let mut files = Vec::new();
     for (name, filter) in [
         ("limits", "limits_ --show-output"),
         ("lifecycle", ""),
@@ -58,28 +59,17 @@ fn vm_cgroup_v2() {
         ("exec", ""),
         ("bad_input", ""),
     ] {
-        let bin = test_binary(deps, name);
+        let bin = test_binary(deps, name).display().to_string();
         script.push_str(&format!(
-            "echo '== {name} on cgroup v2'; {} {filter} --test-threads=1 || rc=1\n",
-            bin.display()
+            "echo '== {name} on cgroup v2'; {bin} {filter} --test-threads=1 || rc=1; "
         ));
+        files.push(bin);
     }
-    script.push_str("exit $rc\n");
-    let files: Vec<String> = [
-        "limits",
-        "lifecycle",
-        "security",
-        "isolation",
-        "exec",
-        "bad_input",
-    ]
-    .iter()
-    .map(|n| test_binary(deps, n).display().to_string())
-    .collect();
+    script.push_str("exit $rc");
     let vm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/vm-cgroup2.sh");
     let status = Command::new("bash")
         .arg(&vm)
-        .args(["/bin/sh", "-c", &script.replace('\n', "; ")])
+        .args(["/bin/sh", "-c", &script])
         .env("BERTH_RUNC", env!("CARGO_BIN_EXE_berth-runc"))
         .env("BERTH_VM_FILES", files.join(" "))
         .status()

@@ -381,15 +381,22 @@ pub fn recv_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
     panic!("no file descriptor received");
 }
 
-/// The path of a program named on the command line.
-pub fn which(bin: &str) -> PathBuf {
+/// The path of a program on PATH (or given as a path), if it exists.
+pub fn find(bin: &str) -> Option<PathBuf> {
     if bin.contains('/') {
-        return PathBuf::from(bin);
+        return Some(PathBuf::from(bin)).filter(|p| p.exists());
     }
     std::env::var("PATH")
         .unwrap_or_default()
         .split(':')
         .map(|d| Path::new(d).join(bin))
         .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{bin} not found in PATH"))
+}
+
+/// The path of a program named on the command line.
+pub fn which(bin: &str) -> PathBuf {
+    if bin.contains('/') {
+        return PathBuf::from(bin);
+    }
+    find(bin).unwrap_or_else(|| panic!("{bin} not found in PATH"))
 }
