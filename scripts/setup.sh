@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# Build berth, install what it needs and its binaries, and run a container.
-# Debian, as root. Safe to run again.
+# Build berth, install what it needs and its binaries, start the daemon, make
+# a busybox image and run a container. Debian, as root. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export PATH=$HOME/.cargo/bin:$PATH
 cargo build --release
-for b in berth-runc; do
+for b in berth berthd berth-runc; do
 	install -m 0755 "target/release/$b" /usr/local/bin/
 done
 
-# A busybox bundle, run by the runtime.
-demo=$(mktemp -d /tmp/berth-demo-XXXXXX)
-trap 'rm -rf "$demo"' EXIT
-mkdir -p "$demo/rootfs/bin"
-cp "$(readlink -f "$(command -v busybox)")" "$demo/rootfs/bin/busybox"
-for a in sh echo uname cat hostname; do ln -s busybox "$demo/rootfs/bin/$a"; done
-(cd "$demo" && berth-runc spec)
-sed -i -e 's/"terminal": true/"terminal": false/' \
-	-e 's/"sh"$/"sh", "-c", "echo hello from a berth container on $(uname -r) as $(hostname)"/' \
-	"$demo/config.json"
-berth-runc run --bundle "$demo" "berth-demo-$$"
+# The daemon, unless one already answers on the default socket.
+if ! berth version >/dev/null 2>&1; then
+	mkdir -p /var/log
+	nohup berthd >/var/log/berthd.log 2>&1 &
+	for _ in $(seq 100); do
+		berth version >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+fi
+echo "berthd is running (pid $(cat /run/berth.pid)), API on unix:///run/berth.sock, log /var/log/berthd.log"
+
+# A busybox image from Debian's busybox-static, and a container from it.
+img=$(mktemp /tmp/berth-busybox-XXXXXX.tar)
+trap 'rm -f "$img"' EXIT
+scripts/make-busybox-image.sh "$img" busybox:latest
+berth load -i "$img"
+berth run --rm busybox echo hello

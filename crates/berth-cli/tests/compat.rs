@@ -128,19 +128,14 @@ impl Drop for Daemon {
         let _ = std::fs::remove_dir_all(&self.dir);
         // cgroups made under the name chosen above
         let name = format!("berth-cli-test-{}", std::process::id());
-        for base in [
-            "/sys/fs/cgroup",
-            "/sys/fs/cgroup/memory",
-            "/sys/fs/cgroup/cpu,cpuacct",
-            "/sys/fs/cgroup/pids",
-            "/sys/fs/cgroup/devices",
-            "/sys/fs/cgroup/freezer",
-            "/sys/fs/cgroup/blkio",
-            "/sys/fs/cgroup/cpuset",
-            "/sys/fs/cgroup/systemd",
-        ] {
-            let p = Path::new(base).join(&name);
-            if p.exists() {
+        // Every hierarchy (v1 controllers, the v2 tree, or both), not a fixed list.
+        let mut bases = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            bases.extend(rd.flatten().map(|e| e.path()));
+        }
+        for base in bases {
+            let p = base.join(&name);
+            if p.is_dir() {
                 remove_cgroup(&p);
             }
         }

@@ -3,7 +3,8 @@
 //!
 //! It creates the container as its own child (through the runtime library),
 //! holds the container's stdio pipes or pty master, writes the json-file log,
-//! serves attach/wait/resize on `<dir>/monitor.sock`, and records the exit
+//! serves attach/wait/resize on its socket (`--socket`, default
+//! `<dir>/monitor.sock`), and records the exit
 //! status in `<dir>/exit.json` — so a container keeps running and logging while
 //! berthd restarts or crashes. It runs in its own session, outside berthd's.
 //!
@@ -13,7 +14,7 @@
 //! connects its attach streams and writes `start\n`; the monitor answers
 //! `{"started":true}` or `{"error":"…"}`. EOF instead of `start` cancels.
 //!
-//! `monitor.sock`: each connection sends one request line:
+//! The socket: each connection sends one request line:
 //! * `attach <stdin> <stdout> <stderr>` (0/1 each): output follows in Docker's
 //!   8-byte multiplexed frames (raw bytes with a tty); bytes sent by the client
 //!   go to the container's stdin; the connection closes when the container exits.
@@ -41,8 +42,10 @@ pub struct Options {
     pub systemd_cgroup: bool,
     pub id: String,
     pub bundle: PathBuf,
-    /// Where monitor.sock and exit.json live.
+    /// Where exit.json lives.
     pub dir: PathBuf,
+    /// The attach/wait/resize socket (a unix socket path must stay under 108 bytes).
+    pub socket: PathBuf,
     /// Give the container a stdin (`-i`); otherwise it reads /dev/null.
     pub stdin: bool,
     /// Close the container's stdin when the first attached client's stdin ends.
@@ -134,10 +137,10 @@ fn wants_terminal(o: &Options) -> bool {
 
 /// Create the container with its stdio connected to us.
 fn setup(o: &Options) -> Result<serve::Monitor, String> {
-    let sock = o.dir.join("monitor.sock");
-    let _ = std::fs::remove_file(&sock);
+    let sock = &o.socket;
+    let _ = std::fs::remove_file(sock);
     let listener =
-        UnixListener::bind(&sock).map_err(|e| format!("listen on {}: {e}", sock.display()))?;
+        UnixListener::bind(sock).map_err(|e| format!("listen on {}: {e}", sock.display()))?;
     let devnull = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

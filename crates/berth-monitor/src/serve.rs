@@ -2,7 +2,7 @@
 //! clients' input → container stdin, and the exit.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
@@ -79,13 +79,13 @@ impl Monitor {
             nix::sys::signal::Signal::SIGKILL,
         );
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.held.pid()), None);
-        let _ = std::fs::remove_file(self.o.dir.join("monitor.sock"));
+        let _ = std::fs::remove_file(&self.o.socket);
         let _ = self.rt.finish_held(self.held);
     }
 
     /// start failed: the runtime already removed the container.
     pub fn cleanup_failed_start(self) {
-        let _ = std::fs::remove_file(self.o.dir.join("monitor.sock"));
+        let _ = std::fs::remove_file(&self.o.socket);
     }
 
     /// Take the connections the daemon made before `start`.
@@ -124,7 +124,10 @@ impl Monitor {
                 let h = words.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
                 let w = words.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
                 let answer = match &self.master {
-                    Some(m) => match set_winsize(m.as_fd(), h, w) {
+                    Some(m) => match berth_sys::pty::set_winsize(
+                        m.as_fd(),
+                        berth_sys::pty::WinSize { rows: h, cols: w },
+                    ) {
                         Ok(()) => "ok\n".to_string(),
                         Err(e) => format!("error {e}\n"),
                     },
@@ -239,6 +242,13 @@ impl Monitor {
         if let Some(l) = &mut self.log {
             l.write(stream, data);
         }
+        let attached = self
+            .clients
+            .iter()
+            .any(|c| matches!(c.kind, Kind::Attach { .. }));
+        if !attached {
+            return;
+        }
         let tty = self.master.is_some();
         let mut frame = Vec::with_capacity(8 + data.len());
         if !tty {
@@ -275,7 +285,7 @@ impl Monitor {
         }
         let target = self.stdin.as_ref().or(self.master.as_ref());
         if let Some(fd) = target
-            && !write_all(fd.as_fd(), &buf[..n])
+            && !berth_runtime::process::foreground::write_all(fd.as_fd(), &buf[..n])
         {
             self.stdin = None;
         }
@@ -310,7 +320,7 @@ impl Monitor {
             }
             let _ = c.sock.shutdown(std::net::Shutdown::Both);
         }
-        let _ = std::fs::remove_file(o.dir.join("monitor.sock"));
+        let _ = std::fs::remove_file(&o.socket);
     }
 }
 
@@ -326,29 +336,4 @@ fn read_line(sock: &UnixStream) -> Option<String> {
         }
     }
     None
-}
-
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> bool {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> std::io::Result<()> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize struct we own.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }

@@ -177,9 +177,12 @@ pub struct MonitorArgs {
     pub id: String,
     #[arg(long)]
     pub bundle: PathBuf,
-    /// Directory for monitor.sock and exit.json
+    /// Directory for exit.json
     #[arg(long)]
     pub dir: PathBuf,
+    /// The monitor's socket (default: <dir>/monitor.sock)
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
     #[arg(long)]
     pub stdin: bool,
     #[arg(long = "stdin-once")]

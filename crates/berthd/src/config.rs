@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "berthd", version, about = "berth daemon: a Docker-compatible container engine")]
+#[command(
+    name = "berthd",
+    version,
+    about = "berth daemon: a Docker-compatible container engine"
+)]
 pub struct Flags {
     /// Daemon socket(s) to connect to
     #[arg(short = 'H', long = "host")]
@@ -29,6 +33,9 @@ pub struct Flags {
     /// Enable debug mode
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Set parent cgroup for all containers
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +45,8 @@ pub struct Config {
     pub exec_root: PathBuf,
     pub pidfile: PathBuf,
     pub log_level: String,
+    /// Containers' cgroups go under `/<cgroup_parent>/<id>`.
+    pub cgroup_parent: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -49,35 +58,64 @@ struct File {
     pidfile: Option<PathBuf>,
     log_level: Option<String>,
     debug: Option<bool>,
+    cgroup_parent: Option<String>,
 }
 
 impl Config {
     pub fn load(f: Flags) -> Result<Config, String> {
         let file: File = match std::fs::read(&f.config_file) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| format!("unable to configure the daemon with file {}: {e}", f.config_file.display()))?,
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                format!(
+                    "unable to configure the daemon with file {}: {e}",
+                    f.config_file.display()
+                )
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
             Err(e) => return Err(format!("{}: {e}", f.config_file.display())),
         };
         let hosts = if !f.host.is_empty() {
             f.host
         } else {
-            file.hosts.unwrap_or_else(|| vec!["unix:///run/berth.sock".into()])
+            file.hosts
+                .unwrap_or_else(|| vec!["unix:///run/berth.sock".into()])
         };
         let hosts = hosts
             .into_iter()
-            .map(|h| if h.starts_with('/') { format!("unix://{h}") } else { h })
+            .map(|h| {
+                if h.starts_with('/') {
+                    format!("unix://{h}")
+                } else {
+                    h
+                }
+            })
             .collect();
         let debug = f.debug || file.debug.unwrap_or(false);
         Ok(Config {
             hosts,
-            data_root: f.data_root.or(file.data_root).unwrap_or_else(|| "/var/lib/berth".into()),
-            exec_root: f.exec_root.or(file.exec_root).unwrap_or_else(|| "/run/berth".into()),
-            pidfile: f.pidfile.or(file.pidfile).unwrap_or_else(|| "/run/berth.pid".into()),
+            data_root: f
+                .data_root
+                .or(file.data_root)
+                .unwrap_or_else(|| "/var/lib/berth".into()),
+            exec_root: f
+                .exec_root
+                .or(file.exec_root)
+                .unwrap_or_else(|| "/run/berth".into()),
+            pidfile: f
+                .pidfile
+                .or(file.pidfile)
+                .unwrap_or_else(|| "/run/berth.pid".into()),
+            cgroup_parent: f
+                .cgroup_parent
+                .or(file.cgroup_parent)
+                .unwrap_or_else(|| "berth".into())
+                .trim_matches('/')
+                .to_string(),
             log_level: if debug {
                 "debug".into()
             } else {
-                f.log_level.or(file.log_level).unwrap_or_else(|| "info".into())
+                f.log_level
+                    .or(file.log_level)
+                    .unwrap_or_else(|| "info".into())
             },
         })
     }
@@ -98,7 +136,8 @@ pub fn write_pidfile(path: &Path) -> Result<(), String> {
     if let Some(d) = path.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    std::fs::write(path, format!("{}", std::process::id())).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, format!("{}", std::process::id()))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The gid of a group from /etc/group.

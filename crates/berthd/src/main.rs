@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! `berthd`: the berth daemon. One process owning images and containers,
 //! speaking the Docker Engine API on a unix socket.
 
@@ -57,7 +58,9 @@ async fn serve(cfg: config::Config) -> i32 {
     let mut servers = Vec::new();
     for host in &cfg.hosts {
         let Some(path) = host.strip_prefix("unix://") else {
-            eprintln!("berthd: {host}: only unix:// sockets are supported (tcp needs TLS, not implemented yet)");
+            eprintln!(
+                "berthd: {host}: only unix:// sockets are supported (tcp needs TLS, not implemented yet)"
+            );
             return 1;
         };
         if let Some(dir) = std::path::Path::new(path).parent() {
@@ -80,14 +83,19 @@ async fn serve(cfg: config::Config) -> i32 {
         let eng = engine.clone();
         servers.push(tokio::spawn(async move {
             // The version prefix is stripped before routing, so the layer wraps the router.
-            let app = tower::Layer::layer(&axum::middleware::from_fn_with_state(eng, api::versioned), app);
-            let svc = tower::ServiceExt::<axum::extract::Request>::into_make_service(app);
+            let app = tower::Layer::layer(
+                &axum::middleware::from_fn_with_state(eng, api::versioned),
+                app,
+            );
+            let svc = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
             let _ = axum::serve(listener, svc).await;
         }));
     }
     engine.restore().await;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
+    let mut int =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal");
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

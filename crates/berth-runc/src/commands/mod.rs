@@ -49,6 +49,7 @@ pub fn dispatch(rt: &Runtime, cmd: Command) -> (&'static str, Result<i32>) {
                 systemd_cgroup: rt.systemd_cgroup,
                 id: a.id,
                 bundle: a.bundle,
+                socket: a.socket.unwrap_or_else(|| a.dir.join("monitor.sock")),
                 dir: a.dir,
                 stdin: a.stdin,
                 stdin_once: a.stdin_once,

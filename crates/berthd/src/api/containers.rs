@@ -16,7 +16,9 @@ use crate::engine::{CreateRequest, PendingAttach};
 use crate::error::{ApiError, ApiResult};
 
 fn created_unix(c: &Container) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(&c.created).map(|d| d.timestamp()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(&c.created)
+        .map(|d| d.timestamp())
+        .unwrap_or(0)
 }
 
 /// The `docker ps` entry.
@@ -40,16 +42,25 @@ pub fn summary(_e: &Shared, c: &Container, _size: bool) -> Value {
     })
 }
 
-pub async fn create(State(e): State<Shared>, RawQuery(q): RawQuery, body: Bytes) -> ApiResult<Response> {
+pub async fn create(
+    State(e): State<Shared>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).map_err(|err| ApiError::bad_request(format!("invalid JSON: {err}")))?
+        serde_json::from_slice(&body)
+            .map_err(|err| ApiError::bad_request(format!("invalid JSON: {err}")))?
     };
     let name = q.get("name").filter(|n| !n.is_empty()).map(String::from);
     let (id, warnings) = e.create(CreateRequest { name, body })?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": warnings}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": id, "Warnings": warnings})),
+    )
+        .into_response())
 }
 
 fn filter_match(c: &Container, filters: &std::collections::HashMap<String, Vec<String>>) -> bool {
@@ -58,8 +69,12 @@ fn filter_match(c: &Container, filters: &std::collections::HashMap<String, Vec<S
             continue;
         }
         let ok = match k.as_str() {
-            "status" => vals.iter().any(|v| *v == c.state.status),
-            "name" => vals.iter().any(|v| c.name.trim_start_matches('/').contains(v.trim_start_matches('/'))),
+            "status" => vals.contains(&c.state.status),
+            "name" => vals.iter().any(|v| {
+                c.name
+                    .trim_start_matches('/')
+                    .contains(v.trim_start_matches('/'))
+            }),
             "id" => vals.iter().any(|v| c.id.starts_with(v.as_str())),
             "label" => vals.iter().all(|v| {
                 let (lk, lv) = v.split_once('=').unwrap_or((v, ""));
@@ -68,8 +83,12 @@ fn filter_match(c: &Container, filters: &std::collections::HashMap<String, Vec<S
                     None => false,
                 }
             }),
-            "exited" => vals.iter().any(|v| c.state.status == "exited" && v.parse() == Ok(c.state.exit_code)),
-            "ancestor" => vals.iter().any(|v| c.image_name() == *v || c.image.contains(v.as_str())),
+            "exited" => vals
+                .iter()
+                .any(|v| c.state.status == "exited" && v.parse() == Ok(c.state.exit_code)),
+            "ancestor" => vals
+                .iter()
+                .any(|v| c.image_name() == *v || c.image.contains(v.as_str())),
             _ => true,
         };
         if !ok {
@@ -149,21 +168,33 @@ pub async fn start(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult
     Ok(no_content())
 }
 
-pub async fn stop(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn stop(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let t = q.get("t").and_then(|t| t.parse().ok());
     e.stop(&id, t, q.get("signal")).await?;
     Ok(no_content())
 }
 
-pub async fn restart(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn restart(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let t = q.get("t").and_then(|t| t.parse().ok());
     e.restart(&id, t, q.get("signal")).await?;
     Ok(no_content())
 }
 
-pub async fn kill(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn kill(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     e.kill(&id, q.get("signal")).await?;
     Ok(no_content())
@@ -179,7 +210,11 @@ pub async fn unpause(State(e): State<Shared>, Path(id): Path<String>) -> ApiResu
     Ok(no_content())
 }
 
-pub async fn rename(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn rename(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let name = q.get("name").unwrap_or("").to_string();
     if !crate::engine::names::valid(&name) {
@@ -205,11 +240,20 @@ pub async fn rename(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q)
     Ok(no_content())
 }
 
-pub async fn wait(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn wait(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let condition = q.get("condition").unwrap_or("not-running").to_string();
-    if !matches!(condition.as_str(), "" | "not-running" | "next-exit" | "removed") {
-        return Err(ApiError::bad_request(format!("invalid condition: \"{condition}\"")));
+    if !matches!(
+        condition.as_str(),
+        "" | "not-running" | "next-exit" | "removed"
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "invalid condition: \"{condition}\""
+        )));
     }
     let full = e.resolve(&id)?;
     // Headers go out now; the body when the condition holds.
@@ -219,16 +263,24 @@ pub async fn wait(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): 
         Ok::<_, std::io::Error>(format!("{}\n", json!({"StatusCode": code, "Error": err})))
     });
     let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static("application/json"));
     Ok(r)
 }
 
-pub async fn attach(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery, mut req: Request) -> ApiResult<Response> {
+pub async fn attach(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    mut req: Request,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let full = e.resolve(&id)?;
     let c = e.get(&full)?;
     if !c.running() && c.state.status != "created" && c.state.status != "exited" {
-        return Err(ApiError::conflict("You cannot attach to a stopped container, start it first"));
+        return Err(ApiError::conflict(
+            "You cannot attach to a stopped container, start it first",
+        ));
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
     e.attach(
@@ -250,10 +302,19 @@ pub async fn attach(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q)
     Ok(upgraded_response(&req, c.tty(), true))
 }
 
-pub async fn resize(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn resize(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
-    let (Some(h), Some(w)) = (q.get("h").and_then(|v| v.parse().ok()), q.get("w").and_then(|v| v.parse().ok())) else {
-        return Err(ApiError::bad_request("invalid resize parameters: h and w are required"));
+    let (Some(h), Some(w)) = (
+        q.get("h").and_then(|v| v.parse().ok()),
+        q.get("w").and_then(|v| v.parse().ok()),
+    ) else {
+        return Err(ApiError::bad_request(
+            "invalid resize parameters: h and w are required",
+        ));
     };
     e.resize(&id, h, w).await?;
     Ok((StatusCode::OK, "").into_response())
@@ -267,12 +328,18 @@ fn parse_ts(s: Option<&str>) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-pub async fn logs(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn logs(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     let full = e.resolve(&id)?;
     let c = e.get(&full)?;
     if !q.bool("stdout") && !q.bool("stderr") {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let o = LogOptions {
         stdout: q.bool("stdout"),
@@ -288,8 +355,13 @@ pub async fn logs(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): 
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     let stream = futures_util::StreamExt::map(stream, Ok::<_, std::io::Error>);
     let mut r = Response::new(Body::from_stream(stream));
-    let ct = if c.tty() { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static(ct));
+    let ct = if c.tty() {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(ct));
     Ok(r)
 }
 
@@ -297,29 +369,54 @@ pub async fn top(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<J
     let full = e.resolve(&id)?;
     let c = e.get(&full)?;
     if !c.running() {
-        return Err(ApiError::conflict(format!("Container {full} is not running")));
+        return Err(ApiError::conflict(format!(
+            "Container {full} is not running"
+        )));
     }
     let rt = e.runtime();
-    let pids = tokio::task::spawn_blocking(move || rt.processes(&full))
-        .await
-        .map_err(|err| ApiError::internal(err.to_string()))?
-        .map_err(|err| ApiError::internal(err.to_string()))?;
+    let pids = crate::engine::blocking(move || rt.processes(&full)).await?;
     let mut procs = Vec::new();
     for pid in pids {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |k: &str| stat.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.split_whitespace().next().unwrap_or("").to_string()).unwrap_or_default();
+        let field = |k: &str| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        };
         let ppid = field("PPid:");
         let uid = field("Uid:");
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| b.split(|x| *x == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
+            .map(|b| {
+                b.split(|x| *x == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_default();
         let user = if uid == "0" { "root".to_string() } else { uid };
-        procs.push(json!([user, pid.to_string(), ppid, "0", "", "?", "00:00:00", cmd]));
+        procs.push(json!([
+            user,
+            pid.to_string(),
+            ppid,
+            "0",
+            "",
+            "?",
+            "00:00:00",
+            cmd
+        ]));
     }
-    Ok(Json(json!({"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": procs})))
+    Ok(Json(
+        json!({"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": procs}),
+    ))
 }
 
-pub async fn remove(State(e): State<Shared>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn remove(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     e.remove(&id, q.bool("force")).await?;
     Ok(no_content())
@@ -332,5 +429,7 @@ pub async fn prune(State(e): State<Shared>) -> ApiResult<Json<Value>> {
             deleted.push(c.id);
         }
     }
-    Ok(Json(json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0})))
+    Ok(Json(
+        json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
+    ))
 }

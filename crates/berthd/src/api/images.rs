@@ -40,7 +40,10 @@ pub async fn list(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<J
         }
         if let Some(refs) = filters.get("reference")
             && !refs.is_empty()
-            && !i.repo_tags.iter().any(|t| refs.iter().any(|r| t == r || t.split(':').next() == Some(r.as_str())))
+            && !i.repo_tags.iter().any(|t| {
+                refs.iter()
+                    .any(|r| t == r || t.split(':').next() == Some(r.as_str()))
+            })
         {
             continue;
         }
@@ -54,35 +57,33 @@ pub async fn list(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<J
 fn json_stream(lines: Vec<Value>) -> Response {
     let body: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
     let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static("application/json"));
     r
 }
 
-pub async fn load(State(e): State<Shared>, RawQuery(q): RawQuery, body: Bytes) -> ApiResult<Response> {
-    let q = Query::parse(q.as_deref());
-    let quiet = q.bool("quiet");
+pub async fn load(State(e): State<Shared>, body: Bytes) -> ApiResult<Response> {
+    // `quiet` only silences progress bars in dockerd; the "Loaded image" lines
+    // (the only messages here) are always sent — the CLI asks for quiet
+    // whenever its output is not a terminal.
     let eng = e.clone();
-    let res = tokio::task::spawn_blocking(move || {
+    let (result, lines) = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
-        let r = eng.images.load(std::io::Cursor::new(body), &mut |l: &str| lines.push(l.to_string()));
+        let r = eng.images.load(std::io::Cursor::new(body), &mut |l: &str| {
+            lines.push(l.to_string())
+        });
         (r, lines)
     })
     .await
     .map_err(|err| ApiError::internal(err.to_string()))?;
-    let (result, lines) = res;
-    let loaded = result?;
-    for l in &loaded {
-        let _ = l;
+    for img in result? {
+        e.events
+            .emit("image", "load", img.id.as_str(), Default::default());
     }
-    let msgs: Vec<Value> = if quiet {
-        Vec::new()
-    } else {
-        lines.into_iter().map(|l| json!({"stream": format!("{l}\n")})).collect()
-    };
-    for i in e.images.list().unwrap_or_default() {
-        let _ = i;
-    }
-    e.events.emit("image", "load", "", Default::default());
+    let msgs = lines
+        .into_iter()
+        .map(|l| json!({"stream": format!("{l}\n")}))
+        .collect();
     Ok(json_stream(msgs))
 }
 
@@ -101,20 +102,36 @@ pub async fn save(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<R
     .await
     .map_err(|err| ApiError::internal(err.to_string()))??;
     let mut r = Response::new(Body::from(data));
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static("application/x-tar"));
+    r.headers_mut().insert(
+        "Content-Type",
+        HeaderValue::from_static("application/x-tar"),
+    );
     Ok(r)
 }
 
-pub async fn create(State(e): State<Shared>, RawQuery(q): RawQuery, body: Bytes) -> ApiResult<Response> {
+pub async fn create(
+    State(e): State<Shared>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     if let Some(img) = q.get("fromImage") {
         let tag = q.get("tag").unwrap_or("latest");
         let r = berth_image::Reference::parse(&format!("{img}:{tag}"))
             .or_else(|_| berth_image::Reference::parse(img))?;
-        let domain = r.full().split('/').next().unwrap_or("docker.io").to_string();
+        let domain = r
+            .full()
+            .split('/')
+            .next()
+            .unwrap_or("docker.io")
+            .to_string();
         return Err(ApiError::internal(format!(
             "Get \"https://{}/v2/\": pulling images is not supported yet: load or import {} instead",
-            if domain == "docker.io" { "registry-1.docker.io".to_string() } else { domain },
+            if domain == "docker.io" {
+                "registry-1.docker.io".to_string()
+            } else {
+                domain
+            },
             r.familiar()
         )));
     }
@@ -122,7 +139,9 @@ pub async fn create(State(e): State<Shared>, RawQuery(q): RawQuery, body: Bytes)
         return Err(ApiError::bad_request("fromImage or fromSrc is required"));
     };
     if src != "-" {
-        return Err(ApiError::bad_request("importing from a URL is not supported yet"));
+        return Err(ApiError::bad_request(
+            "importing from a URL is not supported yet",
+        ));
     }
     let reference = match q.get("repo").filter(|r| !r.is_empty()) {
         Some(repo) => {
@@ -138,18 +157,26 @@ pub async fn create(State(e): State<Shared>, RawQuery(q): RawQuery, body: Bytes)
     let message = q.get("message").unwrap_or("").to_string();
     let eng = e.clone();
     let id = tokio::task::spawn_blocking(move || {
-        eng.images.import(std::io::Cursor::new(body), reference.as_ref(), &changes, &message)
+        eng.images.import(
+            std::io::Cursor::new(body),
+            reference.as_ref(),
+            &changes,
+            &message,
+        )
     })
     .await
     .map_err(|err| ApiError::internal(err.to_string()))??;
-    e.events.emit("image", "import", id.as_str(), Default::default());
+    e.events
+        .emit("image", "import", id.as_str(), Default::default());
     Ok(json_stream(vec![json!({"status": id.as_str()})]))
 }
 
 pub async fn prune(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
     let q = Query::parse(q.as_deref());
     let filters = q.filters().map_err(ApiError::bad_request)?;
-    let dangling_only = filters.get("dangling").is_none_or(|d| d.iter().any(|v| v == "true" || v == "1"));
+    let dangling_only = filters
+        .get("dangling")
+        .is_none_or(|d| d.iter().any(|v| v == "true" || v == "1"));
     let used = e.image_users();
     let mut deleted = Vec::new();
     for i in e.images.list()? {
@@ -157,14 +184,21 @@ pub async fn prune(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<
             continue;
         }
         if let Ok(rep) = e.images.remove(i.id.as_str(), true, &|_| None) {
-            deleted.extend(rep.into_iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)));
+            deleted.extend(
+                rep.into_iter()
+                    .map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
+            );
         }
     }
     Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": 0})))
 }
 
 /// `/images/{name}/json|history|tag` (names may hold slashes).
-pub async fn by_name(State(e): State<Shared>, Path(rest): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn by_name(
+    State(e): State<Shared>,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     if let Some(name) = rest.strip_suffix("/json") {
         let i = e.images.resolve(name)?;
@@ -202,24 +236,31 @@ pub async fn by_name(State(e): State<Shared>, Path(rest): Path<String>, RawQuery
         };
         let r = berth_image::Reference::parse(&full)?;
         e.images.tag(&i.id, &r)?;
-        e.events.emit("image", "tag", i.id.as_str(), Default::default());
+        e.events
+            .emit("image", "tag", i.id.as_str(), Default::default());
         return Ok(StatusCode::CREATED.into_response());
     }
     Err(ApiError::not_found("page not found"))
 }
 
-pub async fn remove(State(e): State<Shared>, Path(name): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn remove(
+    State(e): State<Shared>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = Query::parse(q.as_deref());
     let force = q.bool("force");
     let used = e.image_users();
-    let rep = e.images.remove(&name, force, &|id: &berth_image::ImageId| {
-        used.get(id.as_str()).map(|(cid, running)| {
-            if *running {
-                format!("running container {}", &cid[..12])
-            } else {
-                format!("stopped container {}", &cid[..12])
-            }
-        })
-    })?;
+    let rep = e
+        .images
+        .remove(&name, force, &|id: &berth_image::ImageId| {
+            used.get(id.as_str()).map(|(cid, running)| {
+                if *running {
+                    format!("running container {}", &cid[..12])
+                } else {
+                    format!("stopped container {}", &cid[..12])
+                }
+            })
+        })?;
     Ok(Json(serde_json::to_value(rep).unwrap_or(Value::Null)))
 }

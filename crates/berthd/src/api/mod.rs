@@ -84,7 +84,7 @@ async fn not_found() -> Response {
 }
 
 pub fn router(engine: Shared) -> Router {
-    let routes = Router::new()
+    Router::new()
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
@@ -107,7 +107,10 @@ pub fn router(engine: Shared) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
-        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
@@ -119,12 +122,15 @@ pub fn router(engine: Shared) -> Router {
         .route("/images/prune", post(images::prune))
         .route(
             "/images/{*rest}",
-            get(images::by_name).post(images::by_name).delete(images::remove),
+            get(images::by_name)
+                .post(images::by_name)
+                .delete(images::remove),
         )
         .route("/plugins/{*rest}", head(not_found).get(not_found))
         .fallback(not_found)
-        .with_state(engine);
-    routes
+        // Image archives and imports are large; dockerd sets no limit either.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(engine)
 }
 
 /// Answer 101 to a hijack request (`Upgrade: tcp`), 200 with the raw stream
@@ -139,9 +145,12 @@ pub fn upgraded_response(req: &Request, tty: bool, multiplexed_ok: bool) -> Resp
     let mut r = Response::new(axum::body::Body::empty());
     if wants_upgrade {
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        r.headers_mut().insert("Connection", HeaderValue::from_static("Upgrade"));
-        r.headers_mut().insert("Upgrade", HeaderValue::from_static("tcp"));
+        r.headers_mut()
+            .insert("Connection", HeaderValue::from_static("Upgrade"));
+        r.headers_mut()
+            .insert("Upgrade", HeaderValue::from_static("tcp"));
     }
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(ctype));
     r
 }

@@ -10,12 +10,7 @@ pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
     pub fn parse(q: Option<&str>) -> Query {
-        Query(
-            q.map(|q| {
-                form_pairs(q)
-            })
-            .unwrap_or_default(),
-        )
+        Query(q.map(form_pairs).unwrap_or_default())
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
@@ -23,14 +18,21 @@ impl Query {
     }
 
     pub fn all(&self, k: &str) -> Vec<String> {
-        self.0.iter().filter(|(a, _)| a == k).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(a, _)| a == k)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// dockerd: "", 0, no, false, none are false; anything else true.
     pub fn bool(&self, k: &str) -> bool {
         match self.get(k) {
             None => false,
-            Some(v) => !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "no" | "false" | "none"),
+            Some(v) => !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "" | "0" | "no" | "false" | "none"
+            ),
         }
     }
 
@@ -44,7 +46,10 @@ impl Query {
         for (k, vals) in v.as_object().cloned().unwrap_or_default() {
             let list = match vals {
                 Value::Object(m) => m.keys().cloned().collect(),
-                Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
                 Value::String(s) => vec![s],
                 _ => Vec::new(),
             };
@@ -72,7 +77,8 @@ fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;

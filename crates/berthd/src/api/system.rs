@@ -1,10 +1,10 @@
 //! System endpoints: ping, version, info, events, df, build prune.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -16,13 +16,19 @@ fn ping_headers(r: &mut Response) {
     let h = r.headers_mut();
     h.insert("Builder-Version", HeaderValue::from_static("1"));
     h.insert("Swarm", HeaderValue::from_static("inactive"));
-    h.insert("Cache-Control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert("Pragma", HeaderValue::from_static("no-cache"));
 }
 
 pub async fn ping() -> Response {
     let mut r = (StatusCode::OK, "OK").into_response();
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        "Content-Type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     ping_headers(&mut r);
     r
 }
@@ -65,10 +71,16 @@ pub async fn info(State(e): State<Shared>) -> Json<Value> {
     let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         * 1024;
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Json(json!({
         "ID": "berth",
         "Containers": all.len(),
@@ -122,12 +134,18 @@ fn matches(ev: &Value, filters: &std::collections::HashMap<String, Vec<String>>)
                 let a = ev["Action"].as_str().unwrap_or("");
                 a == v || a.split(':').next() == Some(v.as_str())
             }),
-            "container" => ev["Type"] == "container"
-                && vals.iter().any(|v| {
-                    ev["Actor"]["ID"].as_str().is_some_and(|id| id.starts_with(v.as_str()))
-                        || ev["Actor"]["Attributes"]["name"] == *v
-                }),
-            "image" => vals.iter().any(|v| ev["Actor"]["Attributes"]["image"] == *v || ev["Actor"]["ID"] == *v),
+            "container" => {
+                ev["Type"] == "container"
+                    && vals.iter().any(|v| {
+                        ev["Actor"]["ID"]
+                            .as_str()
+                            .is_some_and(|id| id.starts_with(v.as_str()))
+                            || ev["Actor"]["Attributes"]["name"] == *v
+                    })
+            }
+            "image" => vals
+                .iter()
+                .any(|v| ev["Actor"]["Attributes"]["image"] == *v || ev["Actor"]["ID"] == *v),
             "label" => vals.iter().any(|v| {
                 let (lk, lv) = v.split_once('=').unwrap_or((v, ""));
                 let a = &ev["Actor"]["Attributes"][lk];
@@ -149,7 +167,9 @@ fn parse_time(s: Option<&str>) -> Option<f64> {
         return None;
     }
     s.parse::<f64>().ok().or_else(|| {
-        chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp() as f64)
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.timestamp() as f64)
     })
 }
 
@@ -165,23 +185,27 @@ pub async fn events(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult
     };
     let f2 = filters.clone();
     let past: Vec<Value> = if since.is_some() {
-        history.into_iter().filter(|ev| in_range(ev) && matches(ev, &filters)).collect()
+        history
+            .into_iter()
+            .filter(|ev| in_range(ev) && matches(ev, &filters))
+            .collect()
     } else {
         Vec::new()
     };
     let now = chrono::Utc::now().timestamp() as f64;
     let live_until = until;
-    let past_stream = futures_util::stream::iter(past.into_iter().map(|v| Ok::<_, std::io::Error>(format!("{v}\n"))));
-    let live = tokio_stream::wrappers::BroadcastStream::new(rx)
-        .filter_map(move |ev| {
-            let f = f2.clone();
-            async move {
-                let ev = ev.ok()?;
-                matches(&ev, &f).then(|| Ok::<_, std::io::Error>(format!("{ev}\n")))
-            }
-        });
-    let body = if let Some(u) = live_until.filter(|u| *u <= now) {
-        let _ = u;
+    let past_stream = futures_util::stream::iter(
+        past.into_iter()
+            .map(|v| Ok::<_, std::io::Error>(format!("{v}\n"))),
+    );
+    let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |ev| {
+        let f = f2.clone();
+        async move {
+            let ev = ev.ok()?;
+            matches(&ev, &f).then(|| Ok::<_, std::io::Error>(format!("{ev}\n")))
+        }
+    });
+    let body = if live_until.is_some_and(|u| u <= now) {
         Body::from_stream(past_stream)
     } else if let Some(u) = live_until {
         let dur = std::time::Duration::from_secs_f64((u - now).max(0.0));
@@ -190,7 +214,8 @@ pub async fn events(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult
         Body::from_stream(past_stream.chain(live))
     };
     let mut r = Response::new(body);
-    r.headers_mut().insert("Content-Type", HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static("application/json"));
     Ok(r)
 }
 

@@ -77,7 +77,10 @@ impl Container {
     }
 
     pub fn running(&self) -> bool {
-        matches!(self.state.status.as_str(), "running" | "paused" | "restarting")
+        matches!(
+            self.state.status.as_str(),
+            "running" | "paused" | "restarting"
+        )
     }
 
     pub fn auto_remove(&self) -> bool {
@@ -86,11 +89,17 @@ impl Container {
 
     /// The image reference the user gave.
     pub fn image_name(&self) -> String {
-        self.config["Image"].as_str().unwrap_or_default().to_string()
+        self.config["Image"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn labels(&self) -> serde_json::Map<String, Value> {
-        self.config["Labels"].as_object().cloned().unwrap_or_default()
+        self.config["Labels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Docker's human status for `docker ps`: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created".
@@ -102,7 +111,9 @@ impl Container {
         };
         match self.state.status.as_str() {
             "running" | "paused" | "restarting" => {
-                let d = since(&self.state.started_at).map(human_duration).unwrap_or_default();
+                let d = since(&self.state.started_at)
+                    .map(human_duration)
+                    .unwrap_or_default();
                 let mut s = format!("Up {d}");
                 if self.state.status == "paused" {
                     s.push_str(" (Paused)");
@@ -113,7 +124,9 @@ impl Container {
                 if self.state.finished_at.is_empty() || self.state.started_at.is_empty() {
                     return "Created".into();
                 }
-                let d = since(&self.state.finished_at).map(human_duration).unwrap_or_default();
+                let d = since(&self.state.finished_at)
+                    .map(human_duration)
+                    .unwrap_or_default();
                 format!("Exited ({}) {d} ago", self.state.exit_code)
             }
             "removing" => "Removal In Progress".into(),

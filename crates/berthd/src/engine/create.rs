@@ -19,7 +19,11 @@ pub fn image_config(img: &berth_image::Image) -> Value {
 
 fn strings(v: &Value) -> Option<Vec<String>> {
     match v {
-        Value::Array(a) => Some(a.iter().filter_map(|s| s.as_str().map(String::from)).collect()),
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect(),
+        ),
         Value::String(s) => Some(vec![s.clone()]),
         _ => None,
     }
@@ -35,13 +39,21 @@ fn check_restart(hc: &Value) -> ApiResult<()> {
     match name {
         "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
         other => {
-            return Err(ApiError::bad_request(format!("invalid restart policy '{other}'")));
+            return Err(ApiError::bad_request(format!(
+                "invalid restart policy '{other}'"
+            )));
         }
     }
-    if name != "on-failure" && hc["RestartPolicy"]["MaximumRetryCount"].as_i64().unwrap_or(0) != 0 {
-        return Err(ApiError::bad_request(format!(
+    if name != "on-failure"
+        && hc["RestartPolicy"]["MaximumRetryCount"]
+            .as_i64()
+            .unwrap_or(0)
+            != 0
+    {
+        return Err(ApiError::bad_request(
             "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-        )));
+                .to_string(),
+        ));
     }
     if hc["AutoRemove"].as_bool().unwrap_or(false) && !matches!(name, "" | "no") {
         return Err(ApiError::bad_request(
@@ -68,7 +80,9 @@ fn check_resources(hc: &Value) -> ApiResult<()> {
         ));
     }
     let cpus = hc["NanoCpus"].as_i64().unwrap_or(0);
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
     if cpus < 0 || cpus > ncpu * 1_000_000_000 {
         return Err(ApiError::bad_request(format!(
             "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
@@ -89,7 +103,9 @@ impl Engine {
     pub fn create(&self, req: CreateRequest) -> ApiResult<(String, Vec<String>)> {
         let body = req.body;
         if !body.is_object() {
-            return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+            return Err(ApiError::bad_request(
+                "config cannot be empty in order to create a container",
+            ));
         }
         let image_ref = body["Image"].as_str().unwrap_or("").to_string();
         if image_ref.is_empty() {
@@ -139,13 +155,25 @@ impl Engine {
             (None, Some(_)) => Vec::new(),
             (None, None) => strings(&icfg["Cmd"]).unwrap_or_default(),
         };
-        let mut argv: Vec<String> = entrypoint.iter().filter(|s| !s.is_empty()).cloned().collect();
+        let mut argv: Vec<String> = entrypoint
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
         argv.extend(cmd.iter().cloned());
         if argv.is_empty() {
             return Err(ApiError::bad_request("no command specified"));
         }
-        cfg["Entrypoint"] = if entrypoint.is_empty() { Value::Null } else { json!(entrypoint) };
-        cfg["Cmd"] = if cmd.is_empty() { Value::Null } else { json!(cmd) };
+        cfg["Entrypoint"] = if entrypoint.is_empty() {
+            Value::Null
+        } else {
+            json!(entrypoint)
+        };
+        cfg["Cmd"] = if cmd.is_empty() {
+            Value::Null
+        } else {
+            json!(cmd)
+        };
         let mut env: Vec<String> = strings(&icfg["Env"]).unwrap_or_default();
         for e in strings(&body["Env"]).unwrap_or_default() {
             env.retain(|x| env_key(x) != env_key(&e));
@@ -165,8 +193,15 @@ impl Engine {
             labels.insert(k, v);
         }
         cfg["Labels"] = json!(labels);
-        let mut ports = icfg["ExposedPorts"].as_object().cloned().unwrap_or_default();
-        for (k, v) in body["ExposedPorts"].as_object().cloned().unwrap_or_default() {
+        let mut ports = icfg["ExposedPorts"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (k, v) in body["ExposedPorts"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+        {
             ports.insert(k, v);
         }
         if !ports.is_empty() {
@@ -176,7 +211,14 @@ impl Engine {
             cfg["Volumes"] = icfg["Volumes"].clone();
         }
         cfg["Image"] = json!(image_ref);
-        for k in ["Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr"] {
+        for k in [
+            "Tty",
+            "OpenStdin",
+            "StdinOnce",
+            "AttachStdin",
+            "AttachStdout",
+            "AttachStderr",
+        ] {
             if !cfg[k].is_boolean() {
                 cfg[k] = json!(false);
             }

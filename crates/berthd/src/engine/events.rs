@@ -28,7 +28,13 @@ impl Bus {
     }
 
     /// Publish an event of `typ` (container, image, …) about `id`.
-    pub fn emit(&self, typ: &str, action: &str, id: &str, attributes: serde_json::Map<String, Value>) {
+    pub fn emit(
+        &self,
+        typ: &str,
+        action: &str,
+        id: &str,
+        attributes: serde_json::Map<String, Value>,
+    ) {
         let now = chrono::Utc::now();
         let nanos = now.timestamp_nanos_opt().unwrap_or(0);
         let mut e = json!({

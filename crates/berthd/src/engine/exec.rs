@@ -20,6 +20,8 @@ pub struct ExecInstance {
     pub running: bool,
     pub exit_code: Option<i32>,
     pub pid: i32,
+    /// The pty master of a tty exec, for resizes.
+    pub master: Option<Arc<std::os::fd::OwnedFd>>,
 }
 
 #[derive(Default)]
@@ -32,7 +34,9 @@ impl Engine {
         let id = self.resolve(r)?;
         let c = self.get(&id)?;
         if c.state.status == "paused" {
-            return Err(ApiError::conflict(format!("Container {id} is paused, unpause the container before exec")));
+            return Err(ApiError::conflict(format!(
+                "Container {id} is paused, unpause the container before exec"
+            )));
         }
         if c.state.status != "running" {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
@@ -50,10 +54,21 @@ impl Engine {
                 running: false,
                 exit_code: None,
                 pid: 0,
+                master: None,
             },
         );
-        let cmd = body["Cmd"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ");
-        self.emit(&c, &format!("exec_create: {cmd}"), &[("execID", eid.clone())]);
+        let cmd = body["Cmd"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.emit(
+            &c,
+            &format!("exec_create: {cmd}"),
+            &[("execID", eid.clone())],
+        );
         Ok(eid)
     }
 
@@ -104,11 +119,16 @@ impl Engine {
     ) -> ApiResult<()> {
         let e = self.exec_get(eid)?;
         if e.running || e.exit_code.is_some() {
-            return Err(ApiError::conflict(format!("Error: Exec command {eid} has already run")));
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {eid} has already run"
+            )));
         }
         let c = self.get(&e.container)?;
         if c.state.status != "running" {
-            return Err(ApiError::conflict(format!("Container {} is not running", c.id)));
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         let tty = tty || e.config["Tty"].as_bool().unwrap_or(false);
         let proc_json = self.exec_process(&e, tty)?;
@@ -116,7 +136,11 @@ impl Engine {
         let pfile = bundle.join(format!("exec-{eid}.json"));
         std::fs::write(&pfile, serde_json::to_vec(&proc_json).expect("json"))?;
         let mut cmd = tokio::process::Command::new(monitor::runtime_binary());
-        cmd.arg("--root").arg(&self.runtime_root).arg("exec").arg("--process").arg(&pfile);
+        cmd.arg("--root")
+            .arg(&self.runtime_root)
+            .arg("exec")
+            .arg("--process")
+            .arg(&pfile);
         let console = if tty {
             let sock = bundle.join(format!("exec-{}.sock", &eid[..12]));
             let _ = std::fs::remove_file(&sock);
@@ -128,24 +152,37 @@ impl Engine {
         };
         cmd.arg(&e.container);
         let attach_in = e.config["AttachStdin"].as_bool().unwrap_or(false) && io.is_some();
-        cmd.stdin(if attach_in && !tty { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if attach_in && !tty {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         if tty {
             cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         } else {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        let mut child = cmd.spawn().map_err(|err| ApiError::internal(format!("exec: {err}")))?;
-        self.execs.map.lock().unwrap().entry(eid.to_string()).and_modify(|x| {
-            x.running = true;
-            x.pid = child.id().unwrap_or(0) as i32;
-        });
+        let mut child = cmd
+            .spawn()
+            .map_err(|err| ApiError::internal(format!("exec: {err}")))?;
+        self.execs
+            .map
+            .lock()
+            .unwrap()
+            .entry(eid.to_string())
+            .and_modify(|x| {
+                x.running = true;
+                x.pid = child.id().unwrap_or(0) as i32;
+            });
         let master = match console {
             Some((l, sock)) => {
-                let r = tokio::task::spawn_blocking(move || -> std::io::Result<std::os::fd::OwnedFd> {
-                    let (conn, _) = l.accept()?;
-                    berth_runtime::tty::recv_master(std::os::fd::AsFd::as_fd(&conn))
-                        .map_err(|err| std::io::Error::other(err.to_string()))
-                })
+                let r = tokio::task::spawn_blocking(
+                    move || -> std::io::Result<std::os::fd::OwnedFd> {
+                        let (conn, _) = l.accept()?;
+                        berth_runtime::tty::recv_master(std::os::fd::AsFd::as_fd(&conn))
+                            .map_err(|err| std::io::Error::other(err.to_string()))
+                    },
+                )
                 .await;
                 let _ = std::fs::remove_file(&sock);
                 match r {
@@ -155,8 +192,25 @@ impl Engine {
             }
             None => None,
         };
-        let cmdline = e.config["Cmd"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default();
-        self.emit(&c, &format!("exec_start: {cmdline}"), &[("execID", eid.to_string())]);
+        if let Some(m) = master.as_ref().and_then(|m| m.try_clone().ok())
+            && let Some(x) = self.execs.map.lock().unwrap().get_mut(eid)
+        {
+            x.master = Some(Arc::new(m));
+        }
+        let cmdline = e.config["Cmd"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        self.emit(
+            &c,
+            &format!("exec_start: {cmdline}"),
+            &[("execID", eid.to_string())],
+        );
         let this = self.clone();
         let eid = eid.to_string();
         let run = async move {
@@ -246,11 +300,25 @@ impl Engine {
         Ok(())
     }
 
+    /// `POST /exec/{id}/resize`: the exec's pty, if it has one.
+    pub fn exec_resize(&self, eid: &str, h: u16, w: u16) -> ApiResult<()> {
+        let x = self.exec_get(eid)?;
+        if let Some(m) = &x.master {
+            berth_sys::pty::set_winsize(
+                std::os::fd::AsFd::as_fd(&**m),
+                berth_sys::pty::WinSize { rows: h, cols: w },
+            )
+            .map_err(|err| ApiError::internal(format!("resize exec {eid}: {err}")))?;
+        }
+        Ok(())
+    }
+
     fn finish_exec(&self, eid: &str, code: i32) {
         let e = {
             let mut m = self.execs.map.lock().unwrap();
             m.get_mut(eid).map(|x| {
                 x.running = false;
+                x.master = None;
                 x.exit_code = Some(code);
                 x.clone()
             })
@@ -258,14 +326,28 @@ impl Engine {
         if let Some(e) = e
             && let Ok(c) = self.get(&e.container)
         {
-            self.emit(&c, "exec_die", &[("execID", eid.to_string()), ("exitCode", code.to_string())]);
+            self.emit(
+                &c,
+                "exec_die",
+                &[("execID", eid.to_string()), ("exitCode", code.to_string())],
+            );
         }
-        let _ = std::fs::remove_file(self.bundle_dir(&e_container(self, eid)).join(format!("exec-{eid}.json")));
+        let _ = std::fs::remove_file(
+            self.bundle_dir(&e_container(self, eid))
+                .join(format!("exec-{eid}.json")),
+        );
     }
 }
 
 fn e_container(engine: &Engine, eid: &str) -> String {
-    engine.execs.map.lock().unwrap().get(eid).map(|e| e.container.clone()).unwrap_or_default()
+    engine
+        .execs
+        .map
+        .lock()
+        .unwrap()
+        .get(eid)
+        .map(|e| e.container.clone())
+        .unwrap_or_default()
 }
 
 /// berth-runc exec's exit status; 126/127 when the program could not run.
@@ -275,7 +357,9 @@ fn exec_code(status: std::io::Result<std::process::ExitStatus>, stderr: &[u8]) -
     if let Some(c) = st.code() {
         if c == 1 && !stderr.is_empty() {
             let msg = String::from_utf8_lossy(stderr);
-            if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+            if msg.contains("executable file not found")
+                || msg.contains("no such file or directory")
+            {
                 return 127;
             }
             if msg.contains("permission denied") {

@@ -14,13 +14,17 @@ use crate::error::{ApiError, ApiResult};
 
 /// Parse a signal given as a name (`SIGKILL`, `KILL`) or a number.
 pub fn parse_signal(s: &str) -> ApiResult<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
         .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
@@ -86,9 +90,9 @@ impl Engine {
                 ));
             }
             "removing" | "dead" => {
-                return Err(ApiError::conflict(format!(
-                    "container is marked for removal and cannot be started"
-                )));
+                return Err(ApiError::conflict(
+                    "container is marked for removal and cannot be started".to_string(),
+                ));
             }
             _ => {}
         }
@@ -130,14 +134,18 @@ impl Engine {
             std::fs::create_dir_all(&bundle)?;
             let _ = std::fs::remove_file(bundle.join("exit.json"));
             write_etc_files(&cdir, c)?;
-            let oci = spec::build(c, &merged, &cdir)?;
-            std::fs::write(bundle.join("config.json"), serde_json::to_vec(&oci).expect("json"))?;
+            let oci = spec::build(c, &merged, &cdir, &self.cgroup_parent)?;
+            std::fs::write(
+                bundle.join("config.json"),
+                serde_json::to_vec(&oci).expect("json"),
+            )?;
             let log_opts = &c.host_config["LogConfig"]["Config"];
             let log_none = c.host_config["LogConfig"]["Type"].as_str() == Some("none");
             monitor::spawn(monitor::Spawn {
                 runtime_root: &self.runtime_root,
                 id: &id,
                 bundle: &bundle,
+                socket: &self.monitor_socket(&id),
                 stdin: c.config["OpenStdin"].as_bool().unwrap_or(false),
                 stdin_once: c.config["StdinOnce"].as_bool().unwrap_or(false),
                 log_path: (!log_none).then_some(Path::new(&c.log_path)),
@@ -164,7 +172,9 @@ impl Engine {
         // Attach streams that arrived before start get the output from the first byte.
         let attaches: Vec<PendingAttach> = {
             let mut map = self.containers.lock().unwrap();
-            map.get_mut(&id).map(|e| std::mem::take(&mut e.pending)).unwrap_or_default()
+            map.get_mut(&id)
+                .map(|e| std::mem::take(&mut e.pending))
+                .unwrap_or_default()
         };
         for a in attaches {
             let req = format!(
@@ -176,7 +186,7 @@ impl Engine {
             let Ok(Ok(io)) = tokio::time::timeout(Duration::from_secs(5), a.io).await else {
                 continue;
             };
-            if let Ok(m) = monitor::connect(&bundle, &req).await {
+            if let Ok(m) = monitor::connect(&self.monitor_socket(&id), &req).await {
                 bridge(io, m);
             }
         }
@@ -208,7 +218,7 @@ impl Engine {
         let id = id.to_string();
         tokio::spawn(async move {
             let bundle = this.bundle_dir(&id);
-            let res = match monitor::wait_exit(&bundle).await {
+            let res = match monitor::wait_exit(&this.monitor_socket(&id)).await {
                 Some(r) => r,
                 None => {
                     // The monitor went away: its record says how it ended.
@@ -293,10 +303,7 @@ impl Engine {
     pub async fn signal(&self, id: &str, sig: i32) -> ApiResult<()> {
         let rt = self.runtime();
         let id = id.to_string();
-        tokio::task::spawn_blocking(move || rt.kill(&id, sig, false))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| ApiError::internal(e.to_string()))
+        blocking(move || rt.kill(&id, sig, false)).await
     }
 
     /// `POST /containers/{id}/kill`.
@@ -323,7 +330,9 @@ impl Engine {
 
     /// Wait until the container's exit count passes `since`, up to `timeout`.
     async fn wait_exit_count(&self, id: &str, since: u64, timeout: Duration) -> bool {
-        let Ok(mut w) = self.watcher(id) else { return true };
+        let Ok(mut w) = self.watcher(id) else {
+            return true;
+        };
         tokio::time::timeout(timeout, async {
             loop {
                 if w.borrow().exits > since || w.borrow().removed {
@@ -360,7 +369,12 @@ impl Engine {
         let stop_sig = signal
             .filter(|s| !s.is_empty())
             .map(String::from)
-            .or_else(|| c.config["StopSignal"].as_str().filter(|s| !s.is_empty()).map(String::from))
+            .or_else(|| {
+                c.config["StopSignal"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            })
             .unwrap_or_else(|| "SIGTERM".into());
         let sig = parse_signal(&stop_sig)?;
         let t = timeout
@@ -371,69 +385,62 @@ impl Engine {
             let _ = self.unpause(&id).await;
         }
         let _ = self.signal(&id, sig).await;
-        let waited = t >= 0 && self.wait_exit_count(&id, before, Duration::from_secs(t as u64)).await;
+        let waited = t >= 0
+            && self
+                .wait_exit_count(&id, before, Duration::from_secs(t as u64))
+                .await;
         if !waited {
             let _ = self.signal(&id, libc::SIGKILL).await;
-            self.wait_exit_count(&id, before, Duration::from_secs(30)).await;
+            self.wait_exit_count(&id, before, Duration::from_secs(30))
+                .await;
         }
         self.emit(&c, "stop", &[]);
         Ok(())
     }
 
-    pub async fn restart(self: &Arc<Self>, r: &str, timeout: Option<i64>, signal: Option<&str>) -> ApiResult<()> {
-        match self.stop(r, timeout, signal).await {
-            Ok(()) | Err(ApiError { status: axum::http::StatusCode::NOT_MODIFIED, .. }) => {}
-            Err(e) => return Err(e),
-        }
-        match self.start(r).await {
-            Ok(()) | Err(ApiError { status: axum::http::StatusCode::NOT_MODIFIED, .. }) => {}
-            Err(e) => return Err(e),
-        }
+    pub async fn restart(
+        self: &Arc<Self>,
+        r: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> ApiResult<()> {
+        unchanged_is_ok(self.stop(r, timeout, signal).await)?;
+        unchanged_is_ok(self.start(r).await)?;
         let c = self.get(r)?;
         self.emit(&c, "restart", &[]);
         Ok(())
     }
 
     pub async fn pause(&self, r: &str) -> ApiResult<()> {
-        let id = self.resolve(r)?;
-        let c = self.get(&id)?;
-        if c.state.status == "paused" {
-            return Err(ApiError::conflict(format!("Container {id} is already paused")));
-        }
-        if c.state.status != "running" {
-            return Err(ApiError::conflict(format!("Container {id} is not running")));
-        }
-        let rt = self.runtime();
-        let i = id.clone();
-        tokio::task::spawn_blocking(move || rt.pause(&i))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        let c = self.update(&id, |c| {
-            c.state.status = "paused".into();
-            c.clone()
-        })?;
-        self.emit(&c, "pause", &[]);
-        Ok(())
+        self.freeze(r, true).await
     }
 
     pub async fn unpause(&self, r: &str) -> ApiResult<()> {
+        self.freeze(r, false).await
+    }
+
+    /// Pause (freeze the cgroup) or unpause a container.
+    async fn freeze(&self, r: &str, pause: bool) -> ApiResult<()> {
         let id = self.resolve(r)?;
         let c = self.get(&id)?;
-        if c.state.status != "paused" {
-            return Err(ApiError::conflict(format!("Container {id} is not paused")));
+        match (pause, c.state.status.as_str()) {
+            (true, "running") | (false, "paused") => {}
+            (true, "paused") => {
+                return Err(ApiError::conflict(format!(
+                    "Container {id} is already paused"
+                )));
+            }
+            (true, _) => return Err(ApiError::conflict(format!("Container {id} is not running"))),
+            (false, _) => return Err(ApiError::conflict(format!("Container {id} is not paused"))),
         }
         let rt = self.runtime();
         let i = id.clone();
-        tokio::task::spawn_blocking(move || rt.resume(&i))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        blocking(move || if pause { rt.pause(&i) } else { rt.resume(&i) }).await?;
         let c = self.update(&id, |c| {
-            c.state.status = "running".into();
+            c.state.status = if pause { "paused" } else { "running" }.into();
             c.clone()
         })?;
-        self.emit(&c, "unpause", &[]);
+        self.emit(&c, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 
@@ -459,7 +466,8 @@ impl Engine {
             }
             if c.state.status != "restarting" {
                 let _ = self.signal(&id, libc::SIGKILL).await;
-                self.wait_exit_count(&id, before, Duration::from_secs(30)).await;
+                self.wait_exit_count(&id, before, Duration::from_secs(30))
+                    .await;
             }
         }
         self.remove_now(&id).await
@@ -520,7 +528,9 @@ impl Engine {
                 continue;
             }
             let bundle = self.bundle_dir(&c.id);
-            let alive = monitor::connect(&bundle, "wait").await.is_ok();
+            let alive = monitor::connect(&self.monitor_socket(&c.id), "wait")
+                .await
+                .is_ok();
             if alive {
                 if c.state.status == "restarting" {
                     let _ = self.update(&c.id, |c| c.state.status = "running".into());
@@ -537,7 +547,9 @@ impl Engine {
         // Daemon restart: `always` and `unless-stopped` containers come back.
         for c in self.list() {
             let (p, _) = Self::policy(&c);
-            if !c.running() && !c.manually_stopped && (p == "always" || p == "unless-stopped")
+            if !c.running()
+                && !c.manually_stopped
+                && (p == "always" || p == "unless-stopped")
                 && !c.state.started_at.is_empty()
             {
                 let _ = self.start(&c.id).await;
@@ -549,13 +561,18 @@ impl Engine {
     pub fn attach(&self, id: &str, a: PendingAttach) -> ApiResult<()> {
         let c = self.get(id)?;
         if c.running() {
-            let req = format!("attach {} {} {}", u8::from(a.stdin), u8::from(a.stdout), u8::from(a.stderr));
-            let bundle = self.bundle_dir(id);
+            let req = format!(
+                "attach {} {} {}",
+                u8::from(a.stdin),
+                u8::from(a.stdout),
+                u8::from(a.stderr)
+            );
+            let sock = self.monitor_socket(id);
             tokio::spawn(async move {
                 let Ok(Ok(io)) = tokio::time::timeout(Duration::from_secs(5), a.io).await else {
                     return;
                 };
-                if let Ok(m) = monitor::connect(&bundle, &req).await {
+                if let Ok(m) = monitor::connect(&sock, &req).await {
                     bridge(io, m);
                 }
             });
@@ -574,7 +591,25 @@ impl Engine {
         if !c.running() {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
         }
-        monitor::resize(&self.bundle_dir(&id), h, w).await
+        monitor::resize(&self.monitor_socket(&id), h, w).await
+    }
+}
+
+/// A runtime library call (synchronous) off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> berth_runtime::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// restart: a container already stopped (or already running) is fine.
+fn unchanged_is_ok(r: ApiResult<()>) -> ApiResult<()> {
+    match r {
+        Err(e) if e.status == axum::http::StatusCode::NOT_MODIFIED => Ok(()),
+        other => other,
     }
 }
 

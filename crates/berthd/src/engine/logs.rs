@@ -91,7 +91,9 @@ impl Engine {
             let mut lines: Vec<Line> = Vec::new();
             let mut pos = 0u64;
             for f in &files {
-                let Ok(file) = std::fs::File::open(f) else { continue };
+                let Ok(file) = std::fs::File::open(f) else {
+                    continue;
+                };
                 let mut r = std::io::BufReader::new(file);
                 let mut buf = String::new();
                 while r.read_line(&mut buf).unwrap_or(0) > 0 {

@@ -27,6 +27,7 @@ use tokio::sync::watch;
 
 pub use container::Container;
 pub use create::CreateRequest;
+pub use lifecycle::blocking;
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
@@ -61,6 +62,7 @@ pub struct Engine {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
     pub runtime_root: PathBuf,
+    pub cgroup_parent: String,
     pub images: berth_image::Store,
     pub containers: Mutex<HashMap<String, Entry>>,
     pub events: events::Bus,
@@ -74,6 +76,7 @@ impl Engine {
             cfg.data_root.join("image"),
             cfg.exec_root.join("containers"),
             cfg.exec_root.join("runtime"),
+            cfg.exec_root.join("s"),
         ] {
             std::fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
         }
@@ -83,6 +86,7 @@ impl Engine {
             data_root: cfg.data_root.clone(),
             exec_root: cfg.exec_root.clone(),
             runtime_root: cfg.exec_root.join("runtime"),
+            cgroup_parent: cfg.cgroup_parent.clone(),
             images,
             containers: Mutex::new(HashMap::new()),
             events: events::Bus::new(),
@@ -118,6 +122,11 @@ impl Engine {
 
     pub fn bundle_dir(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)
+    }
+
+    /// A monitor's socket: short, as unix socket paths must be (< 108 bytes).
+    pub fn monitor_socket(&self, id: &str) -> PathBuf {
+        self.exec_root.join("s").join(format!("{}.sock", &id[..16]))
     }
 
     pub fn runtime(&self) -> berth_runtime::container::Runtime {
@@ -168,7 +177,9 @@ impl Engine {
     /// Change a record under the lock and persist it.
     pub fn update<R>(&self, id: &str, f: impl FnOnce(&mut Container) -> R) -> ApiResult<R> {
         let mut map = self.containers.lock().unwrap();
-        let e = map.get_mut(id).ok_or_else(|| ApiError::no_such_container(id))?;
+        let e = map
+            .get_mut(id)
+            .ok_or_else(|| ApiError::no_such_container(id))?;
         let r = f(&mut e.c);
         e.c.save(&self.data_root)?;
         Ok(r)
@@ -208,7 +219,9 @@ impl Engine {
         let mut out = HashMap::new();
         for e in map.values() {
             let running = e.c.running();
-            let ent = out.entry(e.c.image.clone()).or_insert((e.c.id.clone(), running));
+            let ent = out
+                .entry(e.c.image.clone())
+                .or_insert((e.c.id.clone(), running));
             if running {
                 *ent = (e.c.id.clone(), true);
             }

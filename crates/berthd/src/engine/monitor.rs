@@ -11,8 +11,11 @@ use tokio::process::{ChildStdin, ChildStdout};
 
 use crate::error::{ApiError, ApiResult};
 
-/// The runtime binary: next to berthd, else on PATH.
+/// The runtime binary: `$BERTH_RUNC`, else next to berthd, else on PATH.
 pub fn runtime_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("BERTH_RUNC").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
@@ -28,6 +31,7 @@ pub struct Spawn<'a> {
     pub runtime_root: &'a Path,
     pub id: &'a str,
     pub bundle: &'a Path,
+    pub socket: &'a Path,
     pub stdin: bool,
     pub stdin_once: bool,
     pub log_path: Option<&'a Path>,
@@ -62,7 +66,9 @@ pub async fn spawn(s: Spawn<'_>) -> ApiResult<Pending> {
         .arg("--bundle")
         .arg(s.bundle)
         .arg("--dir")
-        .arg(s.bundle);
+        .arg(s.bundle)
+        .arg("--socket")
+        .arg(s.socket);
     if s.stdin {
         cmd.arg("--stdin");
     }
@@ -113,7 +119,9 @@ impl Pending {
     /// Let the container's process run.
     pub async fn start(mut self) -> ApiResult<()> {
         self.ctl_in.write_all(b"start\n").await?;
-        let v = read_reply(&mut self.ctl_out).await.map_err(ApiError::internal)?;
+        let v = read_reply(&mut self.ctl_out)
+            .await
+            .map_err(ApiError::internal)?;
         if let Some(e) = v["error"].as_str() {
             return Err(runtime_error(e));
         }
@@ -121,30 +129,29 @@ impl Pending {
     }
 }
 
-pub fn socket(bundle: &Path) -> PathBuf {
-    bundle.join("monitor.sock")
-}
-
 /// Open a request connection to a monitor.
-pub async fn connect(bundle: &Path, request: &str) -> std::io::Result<UnixStream> {
-    let mut s = UnixStream::connect(socket(bundle)).await?;
+pub async fn connect(socket: &Path, request: &str) -> std::io::Result<UnixStream> {
+    let mut s = UnixStream::connect(socket).await?;
     s.write_all(format!("{request}\n").as_bytes()).await?;
     Ok(s)
 }
 
 /// Wait for the container's exit through its monitor: (exit code, OOM-killed).
 /// None if the monitor went away without saying (the caller reads exit.json).
-pub async fn wait_exit(bundle: &Path) -> Option<(i32, bool)> {
-    let s = connect(bundle, "wait").await.ok()?;
+pub async fn wait_exit(socket: &Path) -> Option<(i32, bool)> {
+    let s = connect(socket, "wait").await.ok()?;
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line).await.ok()?;
     let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-    Some((v["exit_code"].as_i64()? as i32, v["oom_killed"].as_bool().unwrap_or(false)))
+    Some((
+        v["exit_code"].as_i64()? as i32,
+        v["oom_killed"].as_bool().unwrap_or(false),
+    ))
 }
 
-pub async fn resize(bundle: &Path, h: u32, w: u32) -> ApiResult<()> {
-    let s = connect(bundle, &format!("resize {h} {w}"))
+pub async fn resize(socket: &Path, h: u32, w: u32) -> ApiResult<()> {
+    let s = connect(socket, &format!("resize {h} {w}"))
         .await
         .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
     let mut r = BufReader::new(s);
@@ -152,6 +159,8 @@ pub async fn resize(bundle: &Path, h: u32, w: u32) -> ApiResult<()> {
     let _ = r.read_line(&mut line).await;
     match line.trim() {
         "ok" => Ok(()),
-        other => Err(ApiError::internal(other.trim_start_matches("error ").to_string())),
+        other => Err(ApiError::internal(
+            other.trim_start_matches("error ").to_string(),
+        )),
     }
 }

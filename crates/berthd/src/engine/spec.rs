@@ -139,23 +139,32 @@ fn normalise_cap(c: &str) -> String {
 /// The capability set after --cap-add/--cap-drop, checked against the known names.
 pub fn capabilities(hc: &Value) -> ApiResult<Vec<String>> {
     let list = |k: &str| -> Vec<String> {
-        hc[k].as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).map(normalise_cap).collect())
+        hc[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .map(normalise_cap)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let known = all_caps();
     let (add, drop) = (list("CapAdd"), list("CapDrop"));
     for c in add.iter().chain(drop.iter()) {
         if c != "ALL" && !known.contains(c) {
-            return Err(ApiError::bad_request(format!("invalid CapAdd: unknown capability: \"{c}\"")));
+            return Err(ApiError::bad_request(format!(
+                "invalid CapAdd: unknown capability: \"{c}\""
+            )));
         }
     }
     let bnd = bounding();
-    let mut caps: Vec<String> = if hc["Privileged"].as_bool().unwrap_or(false) || add.iter().any(|c| c == "ALL") {
-        bnd.clone()
-    } else {
-        DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
-    };
+    let mut caps: Vec<String> =
+        if hc["Privileged"].as_bool().unwrap_or(false) || add.iter().any(|c| c == "ALL") {
+            bnd.clone()
+        } else {
+            DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
+        };
     if drop.iter().any(|c| c == "ALL") {
         caps.clear();
     }
@@ -170,11 +179,19 @@ pub fn capabilities(hc: &Value) -> ApiResult<Vec<String>> {
 }
 
 fn parse_mode(opts: &str) -> Vec<String> {
-    opts.split(',').filter(|s| !s.is_empty()).map(String::from).collect()
+    opts.split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Build the OCI spec for a container whose root filesystem is mounted at `rootfs`.
-pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value> {
+pub fn build(
+    c: &Container,
+    rootfs: &Path,
+    files_dir: &Path,
+    cgroup_parent: &str,
+) -> ApiResult<Value> {
     let cfg = &c.config;
     let hc = &c.host_config;
     let privileged = hc["Privileged"].as_bool().unwrap_or(false);
@@ -185,7 +202,11 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     let mut env: Vec<String> = Vec::new();
     let user_env: Vec<String> = cfg["Env"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if !user_env.iter().any(|e| e.starts_with("PATH=")) {
         env.push(DEFAULT_PATH.into());
@@ -204,14 +225,20 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     };
     let mut no_new_privs = false;
     let mut seccomp: Option<Value> = None;
-    for o in hc["SecurityOpt"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+    for o in hc["SecurityOpt"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+    {
         let (k, v) = o.split_once(['=', ':']).unwrap_or((o, ""));
         match k {
             "no-new-privileges" => no_new_privs = v.is_empty() || v == "true",
             "seccomp" if v == "unconfined" => seccomp = None,
             "seccomp" => {
-                let profile: Value = serde_json::from_str(v)
-                    .map_err(|e| ApiError::bad_request(format!("Decoding seccomp profile failed: {e}")))?;
+                let profile: Value = serde_json::from_str(v).map_err(|e| {
+                    ApiError::bad_request(format!("Decoding seccomp profile failed: {e}"))
+                })?;
                 seccomp = Some(docker_seccomp_to_oci(&profile));
             }
             "label" | "apparmor" => {}
@@ -223,7 +250,10 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
         }
     }
 
-    let shm_size = hc["ShmSize"].as_u64().filter(|s| *s > 0).unwrap_or(64 << 20);
+    let shm_size = hc["ShmSize"]
+        .as_u64()
+        .filter(|s| *s > 0)
+        .unwrap_or(64 << 20);
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid","noexec","nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid","strictatime","mode=755","size=65536k"]}),
@@ -235,27 +265,44 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     ];
     let network_mode = hc["NetworkMode"].as_str().unwrap_or("default");
     let host_net = network_mode == "host";
-    for (name, dest) in [("hostname", "/etc/hostname"), ("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")] {
+    for (name, dest) in [
+        ("hostname", "/etc/hostname"),
+        ("hosts", "/etc/hosts"),
+        ("resolv.conf", "/etc/resolv.conf"),
+    ] {
         mounts.push(json!({"destination": dest, "type": "bind", "source": files_dir.join(name), "options": ["rbind","rprivate"]}));
     }
     for (path, opts) in hc["Tmpfs"].as_object().into_iter().flatten() {
-        let mut o = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        let mut o = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
         o.extend(parse_mode(opts.as_str().unwrap_or("")));
         mounts.push(json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
-    for b in hc["Binds"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+    for b in hc["Binds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+    {
         let parts: Vec<&str> = b.split(':').collect();
         if parts.len() < 2 || !parts[0].starts_with('/') {
             return Err(ApiError::bad_request(format!(
                 "invalid volume specification: '{b}': named volumes are not supported yet"
             )));
         }
-        let ro = parts.get(2).is_some_and(|m| m.split(',').any(|x| x == "ro"));
+        let ro = parts
+            .get(2)
+            .is_some_and(|m| m.split(',').any(|x| x == "ro"));
         if !Path::new(parts[0]).exists() {
             std::fs::create_dir_all(parts[0])?;
         }
-        mounts.push(json!({"destination": parts[1], "type": "bind", "source": parts[0],
-            "options": ["rbind", if ro {"ro"} else {"rw"}, "rprivate"]}));
+        mounts.push(
+            json!({"destination": parts[1], "type": "bind", "source": parts[0],
+            "options": ["rbind", if ro {"ro"} else {"rw"}, "rprivate"]}),
+        );
     }
     for m in hc["Mounts"].as_array().into_iter().flatten() {
         let target = m["Target"].as_str().unwrap_or_default();
@@ -272,7 +319,11 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
                     "options": ["rbind", if ro {"ro"} else {"rw"}, "rprivate"]}));
             }
             "tmpfs" => {
-                let mut o = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+                let mut o = vec![
+                    "nosuid".to_string(),
+                    "nodev".to_string(),
+                    "noexec".to_string(),
+                ];
                 if let Some(sz) = m["TmpfsOptions"]["SizeBytes"].as_u64() {
                     o.push(format!("size={sz}"));
                 }
@@ -307,7 +358,18 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     if privileged {
         devices_rules = vec![json!({"allow": true, "access": "rwm"})];
     } else {
-        for (t, maj, min) in [("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9), ("c", 5, 0), ("c", 5, 1), ("c", 5, 2), ("c", 136, -1), ("c", 10, 200)] {
+        for (t, maj, min) in [
+            ("c", 1, 3),
+            ("c", 1, 5),
+            ("c", 1, 7),
+            ("c", 1, 8),
+            ("c", 1, 9),
+            ("c", 5, 0),
+            ("c", 5, 1),
+            ("c", 5, 2),
+            ("c", 136, -1),
+            ("c", 10, 200),
+        ] {
             let mut r = json!({"allow": true, "type": t, "major": maj, "access": "rwm"});
             if min >= 0 {
                 r["minor"] = json!(min);
@@ -320,22 +382,36 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     let mut devices = Vec::new();
     for d in hc["Devices"].as_array().into_iter().flatten() {
         let host = d["PathOnHost"].as_str().unwrap_or_default();
-        let inside = d["PathInContainer"].as_str().filter(|s| !s.is_empty()).unwrap_or(host);
-        let perms = d["CgroupPermissions"].as_str().filter(|s| !s.is_empty()).unwrap_or("rwm");
+        let inside = d["PathInContainer"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(host);
+        let perms = d["CgroupPermissions"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("rwm");
         let st = nix::sys::stat::stat(host).map_err(|e| {
-            ApiError::bad_request(format!("error gathering device information while adding custom device \"{host}\": {e}"))
+            ApiError::bad_request(format!(
+                "error gathering device information while adding custom device \"{host}\": {e}"
+            ))
         })?;
         let kind = match st.st_mode & libc::S_IFMT {
             libc::S_IFCHR => "c",
             libc::S_IFBLK => "b",
             _ => {
-                return Err(ApiError::bad_request(format!("error gathering device information while adding custom device \"{host}\": not a device node")));
+                return Err(ApiError::bad_request(format!(
+                    "error gathering device information while adding custom device \"{host}\": not a device node"
+                )));
             }
         };
         let (maj, min) = (libc::major(st.st_rdev), libc::minor(st.st_rdev));
-        devices.push(json!({"path": inside, "type": kind, "major": maj, "minor": min,
-            "fileMode": st.st_mode & 0o777, "uid": 0, "gid": 0}));
-        devices_rules.push(json!({"allow": true, "type": kind, "major": maj, "minor": min, "access": perms}));
+        devices.push(
+            json!({"path": inside, "type": kind, "major": maj, "minor": min,
+            "fileMode": st.st_mode & 0o777, "uid": 0, "gid": 0}),
+        );
+        devices_rules.push(
+            json!({"allow": true, "type": kind, "major": maj, "minor": min, "access": perms}),
+        );
     }
     resources["devices"] = json!(devices_rules);
     let mut memory = json!({});
@@ -363,7 +439,12 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     }
     if let Some(q) = hc["CpuQuota"].as_i64().filter(|n| *n > 0) {
         cpu["quota"] = json!(q);
-        cpu["period"] = json!(hc["CpuPeriod"].as_i64().filter(|p| *p > 0).unwrap_or(100_000));
+        cpu["period"] = json!(
+            hc["CpuPeriod"]
+                .as_i64()
+                .filter(|p| *p > 0)
+                .unwrap_or(100_000)
+        );
     }
     if let Some(s) = hc["CpuShares"].as_i64().filter(|n| *n > 0) {
         cpu["shares"] = json!(s);
@@ -399,8 +480,12 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     if !rlimits.is_empty() {
         process["rlimits"] = json!(rlimits);
     }
-    if let Some([h, w]) = hc["ConsoleSize"].as_array().map(|a| [a.first().and_then(|v| v.as_u64()).unwrap_or(0), a.get(1).and_then(|v| v.as_u64()).unwrap_or(0)])
-        && h > 0
+    if let Some([h, w]) = hc["ConsoleSize"].as_array().map(|a| {
+        [
+            a.first().and_then(|v| v.as_u64()).unwrap_or(0),
+            a.get(1).and_then(|v| v.as_u64()).unwrap_or(0),
+        ]
+    }) && h > 0
         && w > 0
     {
         process["consoleSize"] = json!({"height": h, "width": w});
@@ -408,7 +493,7 @@ pub fn build(c: &Container, rootfs: &Path, files_dir: &Path) -> ApiResult<Value>
     let mut linux = json!({
         "namespaces": namespaces,
         "resources": resources,
-        "cgroupsPath": format!("/berth/{}", c.id),
+        "cgroupsPath": format!("/{cgroup_parent}/{}", c.id),
         "devices": devices,
     });
     if !privileged {
@@ -453,7 +538,12 @@ fn docker_seccomp_to_oci(p: &Value) -> Value {
     let mut arches: Vec<Value> = p["architectures"].as_array().cloned().unwrap_or_default();
     for a in p["archMap"].as_array().into_iter().flatten() {
         arches.push(a["architecture"].clone());
-        arches.extend(a["subArchitectures"].as_array().cloned().unwrap_or_default());
+        arches.extend(
+            a["subArchitectures"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
     }
     if !arches.is_empty() {
         out["architectures"] = json!(arches);

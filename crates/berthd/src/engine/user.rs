@@ -35,9 +35,14 @@ pub fn resolve(rootfs: &Path, spec: &str) -> ApiResult<Value> {
         let gid = e.and_then(|e| e.get(3)?.parse().ok()).unwrap_or(0);
         (n, gid, e.map(|e| e[0].clone()))
     } else {
-        let e = passwd.iter().find(|e| e.first().is_some_and(|v| v == u)).ok_or_else(|| {
-            ApiError::bad_request(format!("unable to find user {u}: no matching entries in passwd file"))
-        })?;
+        let e = passwd
+            .iter()
+            .find(|e| e.first().is_some_and(|v| v == u))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unable to find user {u}: no matching entries in passwd file"
+                ))
+            })?;
         (
             e.get(2).and_then(|v| v.parse().ok()).unwrap_or(0),
             e.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
@@ -53,7 +58,9 @@ pub fn resolve(rootfs: &Path, spec: &str) -> ApiResult<Value> {
                 .find(|e| e.first().is_some_and(|v| v == g))
                 .and_then(|e| e.get(2)?.parse().ok())
                 .ok_or_else(|| {
-                    ApiError::bad_request(format!("unable to find group {g}: no matching entries in group file"))
+                    ApiError::bad_request(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
                 })?,
         };
     }
