@@ -58,6 +58,22 @@ pub struct Options {
 
 /// Run the monitor; returns its exit code.
 pub fn run(o: Options) -> i32 {
+    // A container that may ptrace us needs the runtime to re-execute itself
+    // from a sealed copy (CVE-2019-5736); do it now, while fds 0-2 are still
+    // the daemon's pipes, not in the middle of create.
+    if let Some(spec) = std::fs::read(o.bundle.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<oci_spec::runtime::Spec>(&b).ok())
+        && berth_runtime::exeseal::ptrace_exposed(&spec, None)
+        && let Err(e) = berth_runtime::exeseal::reexec::ensure_sealed(&o.dir)
+    {
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::json!({ "error": e.to_string() })
+        );
+        return 1;
+    }
     // The control pipes from the daemon, then fds 0 and 1 become /dev/null.
     let ctl_in = dup_cloexec(0);
     let ctl_out = dup_cloexec(1);

@@ -125,7 +125,9 @@ fn arch(a: Arch) -> ScmpArch {
     }
 }
 
-fn operator(op: LinuxSeccompOperator, value_two: Option<u64>) -> ScmpCompareOp {
+/// The OCI operator as libseccomp's. For `SCMP_CMP_MASKED_EQ` the OCI
+/// `value` is the mask and `valueTwo` the expected result (as in runc).
+fn operator(op: LinuxSeccompOperator, value: u64) -> ScmpCompareOp {
     match op {
         LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
         LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
@@ -133,7 +135,7 @@ fn operator(op: LinuxSeccompOperator, value_two: Option<u64>) -> ScmpCompareOp {
         LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
         LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
         LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
-        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(value_two.unwrap_or(0)),
+        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(value),
     }
 }
 
@@ -248,11 +250,12 @@ fn build(s: &LinuxSeccomp) -> Result<(ScmpFilterContext, u32)> {
             let conds: Vec<ScmpArgCompare> = args
                 .iter()
                 .map(|a| {
-                    ScmpArgCompare::new(
-                        a.index() as u32,
-                        operator(a.op(), a.value_two()),
-                        a.value(),
-                    )
+                    let datum = if a.op() == LinuxSeccompOperator::ScmpCmpMaskedEq {
+                        a.value_two().unwrap_or(0)
+                    } else {
+                        a.value()
+                    };
+                    ScmpArgCompare::new(a.index() as u32, operator(a.op(), a.value()), datum)
                 })
                 .collect();
             let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();

@@ -29,6 +29,7 @@ pub(crate) const ALL_ARCHES: &[ScmpArch] = &[
 /// (Debian 12 ships 2.5.4). Profiles such as Docker's default list them, so they
 /// must not be mistaken for typos.
 pub(crate) const NEWER_THAN_LIBSECCOMP: &[&str] = &[
+    "riscv_hwprobe",
     "process_madvise",
     "epoll_pwait2",
     "mount_setattr",

@@ -134,6 +134,14 @@ pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
         None => None,
     };
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
+        // Go templates see docker's struct field names, which differ from
+        // the JSON keys here.
+        let mut cinfo = cinfo;
+        cinfo["APIVersion"] = cinfo["ApiVersion"].clone();
+        let server = server.clone().map(|mut s| {
+            s["APIVersion"] = s["ApiVersion"].clone();
+            s
+        });
         let data = json!({"Client": cinfo, "Server": server});
         let t = Template::parse(&crate::format::unescape(f))?;
         println!("{}", t.render(&TVal::from_json(&data))?);

@@ -433,3 +433,14 @@ pub async fn prune(State(e): State<Shared>) -> ApiResult<Json<Value>> {
         json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
     ))
 }
+
+pub async fn update(
+    State(e): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad_request(format!("invalid JSON: {err}")))?;
+    let warnings = e.update_limits(&id, body).await?;
+    Ok(Json(json!({"Warnings": warnings})))
+}

@@ -57,8 +57,10 @@ pub async fn start(
     let eng = e.clone();
     let eid = id.clone();
     tokio::spawn(async move {
-        if let Ok(up) = on.await {
-            let _ = eng.exec_start(&eid, tty, Some(TokioIo::new(up))).await;
+        if let Ok(up) = on.await
+            && let Err(err) = eng.exec_start(&eid, tty, Some(TokioIo::new(up))).await
+        {
+            tracing::warn!("exec {eid}: {err}");
         }
     });
     Ok(upgraded_response(&req, tty, true))

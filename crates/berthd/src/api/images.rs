@@ -264,3 +264,43 @@ pub async fn remove(
         })?;
     Ok(Json(serde_json::to_value(rep).unwrap_or(Value::Null)))
 }
+
+/// `POST /commit`.
+pub async fn commit(
+    State(e): State<Shared>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let q = Query::parse(q.as_deref());
+    let container = q.get("container").unwrap_or("").to_string();
+    let reference = match q.get("repo").filter(|r| !r.is_empty()) {
+        Some(repo) => {
+            let full = match q.get("tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{repo}:{t}"),
+                None => repo.to_string(),
+            };
+            Some(berth_image::Reference::parse(&full)?)
+        }
+        None => None,
+    };
+    let config = if body.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_slice::<Value>(&body)
+                .map_err(|err| ApiError::bad_request(format!("invalid JSON: {err}")))?,
+        )
+    };
+    let id = e
+        .commit(crate::engine::CommitRequest {
+            container,
+            reference,
+            comment: q.get("comment").unwrap_or("").to_string(),
+            author: q.get("author").unwrap_or("").to_string(),
+            pause: q.get("pause").is_none_or(|p| p != "0" && p != "false"),
+            changes: q.all("changes"),
+            config,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
+}

@@ -3,6 +3,7 @@
 
 mod containers;
 mod exec;
+mod files;
 mod images;
 mod query;
 mod system;
@@ -107,6 +108,17 @@ pub fn router(engine: Shared) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/stats", get(files::stats))
+        .route("/containers/{id}/changes", get(files::changes))
+        .route("/containers/{id}/export", get(files::export))
+        .route(
+            "/containers/{id}/archive",
+            get(files::archive_get)
+                .head(files::archive_head)
+                .put(files::archive_put),
+        )
+        .route("/commit", post(images::commit))
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),

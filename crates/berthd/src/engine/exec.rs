@@ -107,6 +107,15 @@ impl Engine {
         if let Some(o) = p.as_object_mut() {
             o.remove("consoleSize");
         }
+        // The client's terminal size, so the process starts with it.
+        let size = &e.config["ConsoleSize"];
+        if let (Some(h), Some(w)) = (size[0].as_u64(), size[1].as_u64())
+            && tty
+            && h > 0
+            && w > 0
+        {
+            p["consoleSize"] = json!({"height": h, "width": w});
+        }
         Ok(p)
     }
 
@@ -142,7 +151,11 @@ impl Engine {
             .arg("--process")
             .arg(&pfile);
         let console = if tty {
-            let sock = bundle.join(format!("exec-{}.sock", &eid[..12]));
+            // Short: socket paths are limited to 108 bytes.
+            let sock = self
+                .exec_root
+                .join("s")
+                .join(format!("x-{}.sock", &eid[..16]));
             let _ = std::fs::remove_file(&sock);
             let l = std::os::unix::net::UnixListener::bind(&sock)?;
             cmd.arg("--console-socket").arg(&sock);

@@ -605,6 +605,15 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// Run blocking engine work (file systems, image store) off the reactor.
+pub async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
 /// restart: a container already stopped (or already running) is fine.
 fn unchanged_is_ok(r: ApiResult<()>) -> ApiResult<()> {
     match r {

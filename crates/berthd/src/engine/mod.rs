@@ -6,6 +6,8 @@
 //! runtime state and each container's bundle + monitor socket under
 //! `<exec-root>` (tmpfs).
 
+pub mod archive;
+mod commit;
 pub mod container;
 mod create;
 pub mod events;
@@ -15,7 +17,9 @@ pub mod logs;
 mod monitor;
 pub mod names;
 mod rootfs;
+pub mod seccomp_default;
 pub mod spec;
+pub mod stats;
 mod user;
 
 use std::collections::HashMap;
@@ -25,9 +29,10 @@ use std::sync::{Arc, Mutex};
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
+pub use commit::CommitRequest;
 pub use container::Container;
 pub use create::CreateRequest;
-pub use lifecycle::blocking;
+pub use lifecycle::{blocking, off_thread};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};

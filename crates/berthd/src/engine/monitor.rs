@@ -95,7 +95,14 @@ pub async fn spawn(s: Spawn<'_>) -> ApiResult<Pending> {
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
-    let v = read_reply(&mut ctl_out).await.map_err(ApiError::internal)?;
+    let v = read_reply(&mut ctl_out).await.map_err(|e| {
+        // What the monitor said before dying is the useful part.
+        let said = std::fs::read_to_string(s.bundle.join("monitor.log")).unwrap_or_default();
+        match said.trim() {
+            "" => ApiError::internal(e),
+            said => ApiError::internal(format!("{e}: {said}")),
+        }
+    })?;
     if let Some(e) = v["error"].as_str() {
         return Err(runtime_error(e));
     }

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags};
 
 pub struct Paths {
+    /// Docker's "init layer": the mount points the runtime needs, so that
+    /// creating them does not show up in `diff`, `commit` or `export`.
+    pub init: PathBuf,
     pub upper: PathBuf,
     pub work: PathBuf,
     pub merged: PathBuf,
@@ -13,6 +16,7 @@ pub struct Paths {
 
 pub fn paths(container_dir: &Path) -> Paths {
     Paths {
+        init: container_dir.join("fs/init"),
         upper: container_dir.join("fs/upper"),
         work: container_dir.join("fs/work"),
         merged: container_dir.join("fs/merged"),
@@ -36,19 +40,12 @@ pub fn mount(container_dir: &Path, layers: &[PathBuf]) -> std::io::Result<PathBu
     if is_mounted(&p.merged) {
         return Ok(p.merged);
     }
-    let lower = if layers.is_empty() {
-        // An image without layers (FROM scratch + import of nothing).
-        let empty = container_dir.join("fs/empty");
-        std::fs::create_dir_all(&empty)?;
-        empty.display().to_string()
-    } else {
-        layers
-            .iter()
-            .rev()
-            .map(|l| l.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":")
-    };
+    make_init_layer(&p.init, layers)?;
+    let lower = std::iter::once(&p.init)
+        .chain(layers.iter().rev())
+        .map(|l| l.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
     let opts = format!(
         "lowerdir={lower},upperdir={},workdir={}",
         p.upper.display(),
@@ -72,4 +69,65 @@ pub fn unmount(container_dir: &Path) {
             break;
         }
     }
+}
+
+/// What the image shows at `rel` (layers lowest first): the top-most entry
+/// wins, a whiteout hides what is below.
+fn image_kind(layers: &[PathBuf], rel: &str) -> Option<std::fs::FileType> {
+    use std::os::unix::fs::FileTypeExt;
+    for l in layers.iter().rev() {
+        if let Ok(m) = std::fs::symlink_metadata(l.join(rel)) {
+            let ft = m.file_type();
+            // An overlay whiteout is a 0/0 character device.
+            if ft.is_char_device() {
+                use std::os::unix::fs::MetadataExt;
+                if m.rdev() == 0 {
+                    return None;
+                }
+            }
+            return Some(ft);
+        }
+    }
+    None
+}
+
+/// Mount points the runtime creates in every container (Docker's init layer):
+/// made once per container, skipped where the image has something else
+/// there (a symlinked /etc is followed by the runtime, not shadowed here).
+fn make_init_layer(init: &Path, layers: &[PathBuf]) -> std::io::Result<()> {
+    let done = init.with_extension("done");
+    if done.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(init)?;
+    for d in ["proc", "sys", "dev", "etc"] {
+        match image_kind(layers, d) {
+            None => std::fs::create_dir_all(init.join(d))?,
+            Some(t) if t.is_dir() => {}
+            Some(_) => continue,
+        }
+    }
+    if image_kind(layers, "etc").is_none_or(|t| t.is_dir()) {
+        std::fs::create_dir_all(init.join("etc"))?;
+        // The merged /etc takes its owner and mode from the top-most layer.
+        if let Some(m) = layers
+            .iter()
+            .rev()
+            .find_map(|l| std::fs::metadata(l.join("etc")).ok())
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            std::fs::set_permissions(
+                init.join("etc"),
+                std::fs::Permissions::from_mode(m.mode() & 0o7777),
+            )?;
+            std::os::unix::fs::chown(init.join("etc"), Some(m.uid()), Some(m.gid()))?;
+        }
+        for f in ["hosts", "hostname", "resolv.conf"] {
+            if image_kind(layers, &format!("etc/{f}")).is_none() {
+                std::fs::File::create(init.join("etc").join(f))?;
+            }
+        }
+    }
+    std::fs::File::create(done)?;
+    Ok(())
 }

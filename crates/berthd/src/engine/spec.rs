@@ -224,7 +224,10 @@ pub fn build(
         _ => "/".to_string(),
     };
     let mut no_new_privs = false;
-    let mut seccomp: Option<Value> = None;
+    // Docker's default profile, for the capabilities this container gets;
+    // privileged containers run unconfined.
+    let mut seccomp: Option<Value> =
+        (!privileged).then(|| super::seccomp_default::default_profile(&caps));
     for o in hc["SecurityOpt"]
         .as_array()
         .into_iter()
@@ -414,52 +417,10 @@ pub fn build(
         );
     }
     resources["devices"] = json!(devices_rules);
-    let mut memory = json!({});
-    if let Some(m) = hc["Memory"].as_i64().filter(|m| *m > 0) {
-        memory["limit"] = json!(m);
-        match hc["MemorySwap"].as_i64() {
-            Some(-1) => memory["swap"] = json!(-1),
-            Some(s) if s > 0 => memory["swap"] = json!(s),
-            _ => memory["swap"] = json!(m * 2),
+    if let Value::Object(l) = limits(hc) {
+        for (k, v) in l {
+            resources[k] = v;
         }
-    }
-    if let Some(r) = hc["MemoryReservation"].as_i64().filter(|m| *m > 0) {
-        memory["reservation"] = json!(r);
-    }
-    if hc["OomKillDisable"].as_bool() == Some(true) {
-        memory["disableOOMKiller"] = json!(true);
-    }
-    if memory.as_object().is_some_and(|o| !o.is_empty()) {
-        resources["memory"] = memory;
-    }
-    let mut cpu = json!({});
-    if let Some(n) = hc["NanoCpus"].as_i64().filter(|n| *n > 0) {
-        cpu["period"] = json!(100_000);
-        cpu["quota"] = json!(n / 10_000);
-    }
-    if let Some(q) = hc["CpuQuota"].as_i64().filter(|n| *n > 0) {
-        cpu["quota"] = json!(q);
-        cpu["period"] = json!(
-            hc["CpuPeriod"]
-                .as_i64()
-                .filter(|p| *p > 0)
-                .unwrap_or(100_000)
-        );
-    }
-    if let Some(s) = hc["CpuShares"].as_i64().filter(|n| *n > 0) {
-        cpu["shares"] = json!(s);
-    }
-    if let Some(s) = hc["CpusetCpus"].as_str().filter(|s| !s.is_empty()) {
-        cpu["cpus"] = json!(s);
-    }
-    if let Some(s) = hc["CpusetMems"].as_str().filter(|s| !s.is_empty()) {
-        cpu["mems"] = json!(s);
-    }
-    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
-        resources["cpu"] = cpu;
-    }
-    if let Some(p) = hc["PidsLimit"].as_i64().filter(|n| *n != 0) {
-        resources["pids"] = json!({"limit": p});
     }
 
     let mut rlimits = Vec::new();
@@ -514,6 +475,60 @@ pub fn build(
         "mounts": mounts,
         "linux": linux,
     }))
+}
+
+/// The memory, CPU and pids limits of a HostConfig as OCI `linux.resources`
+/// (also what `docker update` applies to a running container).
+pub fn limits(hc: &Value) -> Value {
+    let mut r = json!({});
+    let mut memory = json!({});
+    if let Some(m) = hc["Memory"].as_i64().filter(|m| *m > 0) {
+        memory["limit"] = json!(m);
+        match hc["MemorySwap"].as_i64() {
+            Some(-1) => memory["swap"] = json!(-1),
+            Some(s) if s > 0 => memory["swap"] = json!(s),
+            _ => memory["swap"] = json!(m * 2),
+        }
+    }
+    if let Some(r) = hc["MemoryReservation"].as_i64().filter(|m| *m > 0) {
+        memory["reservation"] = json!(r);
+    }
+    if hc["OomKillDisable"].as_bool() == Some(true) {
+        memory["disableOOMKiller"] = json!(true);
+    }
+    if memory.as_object().is_some_and(|o| !o.is_empty()) {
+        r["memory"] = memory;
+    }
+    let mut cpu = json!({});
+    if let Some(n) = hc["NanoCpus"].as_i64().filter(|n| *n > 0) {
+        cpu["period"] = json!(100_000);
+        cpu["quota"] = json!(n / 10_000);
+    }
+    if let Some(q) = hc["CpuQuota"].as_i64().filter(|n| *n > 0) {
+        cpu["quota"] = json!(q);
+        cpu["period"] = json!(
+            hc["CpuPeriod"]
+                .as_i64()
+                .filter(|p| *p > 0)
+                .unwrap_or(100_000)
+        );
+    }
+    if let Some(s) = hc["CpuShares"].as_i64().filter(|n| *n > 0) {
+        cpu["shares"] = json!(s);
+    }
+    if let Some(s) = hc["CpusetCpus"].as_str().filter(|s| !s.is_empty()) {
+        cpu["cpus"] = json!(s);
+    }
+    if let Some(s) = hc["CpusetMems"].as_str().filter(|s| !s.is_empty()) {
+        cpu["mems"] = json!(s);
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        r["cpu"] = cpu;
+    }
+    if let Some(p) = hc["PidsLimit"].as_i64().filter(|n| *n != 0) {
+        r["pids"] = json!({"limit": p});
+    }
+    r
 }
 
 pub fn hostname(c: &Container) -> String {
