@@ -64,6 +64,35 @@ fn check_restart(hc: &Value) -> ApiResult<()> {
 }
 
 fn check_resources(hc: &Value) -> ApiResult<()> {
+    // Numbers must be numbers (Go's decoder says so in these words).
+    for k in [
+        "Memory",
+        "MemorySwap",
+        "MemoryReservation",
+        "NanoCpus",
+        "CpuShares",
+        "CpuPeriod",
+        "CpuQuota",
+        "PidsLimit",
+        "ShmSize",
+    ] {
+        match &hc[k] {
+            Value::Null => {}
+            Value::Number(n) if n.is_i64() => {}
+            v => {
+                let what = match v {
+                    Value::String(_) => "string",
+                    Value::Bool(_) => "bool",
+                    Value::Array(_) => "array",
+                    Value::Object(_) => "object",
+                    _ => "number",
+                };
+                return Err(ApiError::bad_request(format!(
+                    "json: cannot unmarshal {what} into Go struct field HostConfig.HostConfig.{k} of type int64"
+                )));
+            }
+        }
+    }
     let mem = hc["Memory"].as_i64().unwrap_or(0);
     if mem != 0 && mem < 6 * 1024 * 1024 {
         return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
