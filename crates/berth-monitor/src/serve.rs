@@ -292,6 +292,9 @@ impl Monitor {
     }
 
     fn finish(mut self, code: i32) {
+        // A daemon that connected just before the exit must get its answer,
+        // not a reset connection.
+        self.accept_pending();
         if let Some(l) = &mut self.log {
             l.flush();
         }

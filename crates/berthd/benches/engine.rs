@@ -704,6 +704,8 @@ fn bench(
     let dir = ws.dir.clone();
     let config_dir = ws.path("cli-config");
     std::fs::create_dir_all(&config_dir).unwrap();
+    // podman reads $DOCKER_CONFIG/config.json too, and insists that it exists.
+    std::fs::write(config_dir.join("config.json"), "{}").unwrap();
 
     println!(
         "engine bench: {rounds} rounds (+{WARMUP} warm-up), workspace {}",
@@ -1165,7 +1167,7 @@ fn bench(
     for b in batches.iter().take(2) {
         let ratio = b.total.as_secs_f64() / docker_batch.as_secs_f64();
         println!(
-            "  {DETACHED} x run -d       {:<20} berth/docker {:.3}  (<= {:.2})  {}",
+            "  {DETACHED} x run -d        {:<20} berth/docker {:.3}  (<= {:.2})  {}",
             b.label.trim_start_matches("berth "),
             ratio,
             TARGET_DETACHED_RATIO,

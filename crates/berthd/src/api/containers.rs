@@ -232,7 +232,7 @@ pub async fn rename(
             other.id
         )));
     }
-    let c = e.update(&full, |c| {
+    let c = e.update_durable(&full, |c| {
         c.name = new.clone();
         c.clone()
     })?;

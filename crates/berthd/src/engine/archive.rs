@@ -181,7 +181,7 @@ impl Engine {
         let was_mounted = rootfs::is_mounted(&rootfs::paths(&cdir).merged);
         let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
         let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
-        let merged = rootfs::mount(&cdir, &layers)?;
+        let merged = rootfs::mount(&cdir, &layers, false)?;
         let guard = FsRoot {
             fd: nix::fcntl::open(
                 &merged,
@@ -325,7 +325,7 @@ impl Engine {
         let was_mounted = rootfs::is_mounted(&rootfs::paths(&cdir).merged);
         let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
         let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
-        let merged = rootfs::mount(&cdir, &layers)?;
+        let merged = rootfs::mount(&cdir, &layers, false)?;
         self.emit(&c, "export", &[]);
         tokio::task::spawn_blocking(move || {
             let _lock = lock;

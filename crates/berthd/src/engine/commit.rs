@@ -145,7 +145,7 @@ impl Engine {
                 .await
                 .map_err(|e| ApiError::internal(format!("Cannot update container {id}: {e}")))?;
         }
-        let c = self.update(&id, |c| {
+        let c = self.update_durable(&id, |c| {
             c.host_config = hc;
             c.clone()
         })?;

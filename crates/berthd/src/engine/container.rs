@@ -54,12 +54,22 @@ impl Container {
     /// Write to a temporary file, fsync, rename: a crash leaves the old or the
     /// new record, never a torn one.
     pub fn save(&self, data_root: &Path) -> std::io::Result<()> {
+        self.save_with(data_root, true)
+    }
+
+    /// `durable`: fsync before the rename, so that the record also survives
+    /// a power loss. Run-state changes skip it (the rename alone keeps them
+    /// atomic for a daemon crash, and live restore re-derives them from the
+    /// monitors); creation and user changes (rename, update) keep it.
+    pub fn save_with(&self, data_root: &Path, durable: bool) -> std::io::Result<()> {
         let dir = Self::dir(data_root, &self.id);
         std::fs::create_dir_all(&dir)?;
         let tmp = dir.join(".config.v2.json.tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&serde_json::to_vec(self).expect("serialises"))?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, dir.join("config.v2.json"))?;
         Ok(())
     }

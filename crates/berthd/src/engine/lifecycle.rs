@@ -128,7 +128,7 @@ impl Engine {
         let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
         let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
         let cdir = self.container_dir(&id);
-        let merged = rootfs::mount(&cdir, &layers)?;
+        let merged = rootfs::mount(&cdir, &layers, c.auto_remove())?;
         let bundle = self.bundle_dir(&id);
         let result: ApiResult<monitor::Pending> = async {
             std::fs::create_dir_all(&bundle)?;
@@ -221,8 +221,10 @@ impl Engine {
             let res = match monitor::wait_exit(&this.monitor_socket(&id)).await {
                 Some(r) => r,
                 None => {
-                    // The monitor went away: its record says how it ended.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // The monitor went away without answering: once it has
+                    // exited (cleanup done), its record says how it ended.
+                    let mpid = this.get(&id).map(|c| c.state.monitor_pid).unwrap_or(0);
+                    monitor::exited(mpid, Duration::from_secs(10)).await;
                     match berth_monitor::ExitRecord::load(&bundle) {
                         Some(r) => (r.exit_code, r.oom_killed),
                         None => (255, false),

@@ -179,14 +179,28 @@ impl Engine {
         v
     }
 
-    /// Change a record under the lock and persist it.
+    /// Change a record's run state under the lock and persist it.
     pub fn update<R>(&self, id: &str, f: impl FnOnce(&mut Container) -> R) -> ApiResult<R> {
+        self.update_with(id, false, f)
+    }
+
+    /// Change what the user asked for (name, limits): persisted durably.
+    pub fn update_durable<R>(&self, id: &str, f: impl FnOnce(&mut Container) -> R) -> ApiResult<R> {
+        self.update_with(id, true, f)
+    }
+
+    fn update_with<R>(
+        &self,
+        id: &str,
+        durable: bool,
+        f: impl FnOnce(&mut Container) -> R,
+    ) -> ApiResult<R> {
         let mut map = self.containers.lock().unwrap();
         let e = map
             .get_mut(id)
             .ok_or_else(|| ApiError::no_such_container(id))?;
         let r = f(&mut e.c);
-        e.c.save(&self.data_root)?;
+        e.c.save_with(&self.data_root, durable)?;
         Ok(r)
     }
 

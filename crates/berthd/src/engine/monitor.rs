@@ -143,6 +143,25 @@ pub async fn connect(socket: &Path, request: &str) -> std::io::Result<UnixStream
     Ok(s)
 }
 
+/// Wait until process `pid` (a monitor) has exited, at most `limit`.
+pub async fn exited(pid: i32, limit: std::time::Duration) {
+    if pid <= 0 {
+        return;
+    }
+    let Ok(fd) = berth_sys::pidfd::pidfd_open(pid) else {
+        return; // already gone
+    };
+    // SAFETY: the AsyncFd owns `fd` (an OwnedFd), which stays open and the
+    // same for the AsyncFd's whole life.
+    let Ok(afd) = (unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    }) else {
+        return;
+    };
+    // A pidfd becomes readable when the process exits.
+    let _ = tokio::time::timeout(limit, afd.readable()).await;
+}
+
 /// Wait for the container's exit through its monitor: (exit code, OOM-killed).
 /// None if the monitor went away without saying (the caller reads exit.json).
 pub async fn wait_exit(socket: &Path) -> Option<(i32, bool)> {

@@ -32,7 +32,11 @@ pub fn is_mounted(p: &Path) -> bool {
 }
 
 /// Mount the overlay (layers lowest first) unless it already is.
-pub fn mount(container_dir: &Path, layers: &[PathBuf]) -> std::io::Result<PathBuf> {
+///
+/// `volatile`: overlayfs skips syncing the upper directory (on umount
+/// above all); for containers removed at exit, whose upper directory never
+/// needs to survive a host crash.
+pub fn mount(container_dir: &Path, layers: &[PathBuf], volatile: bool) -> std::io::Result<PathBuf> {
     let p = paths(container_dir);
     for d in [&p.upper, &p.work, &p.merged] {
         std::fs::create_dir_all(d)?;
@@ -46,19 +50,31 @@ pub fn mount(container_dir: &Path, layers: &[PathBuf]) -> std::io::Result<PathBu
         .map(|l| l.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    let opts = format!(
+    let mut opts = format!(
         "lowerdir={lower},upperdir={},workdir={}",
         p.upper.display(),
         p.work.display()
     );
-    nix::mount::mount(
-        Some("overlay"),
-        &p.merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(|e| std::io::Error::other(format!("mount overlay on {}: {e}", p.merged.display())))?;
+    if volatile {
+        opts.push_str(",volatile");
+    }
+    let mount = |opts: &str| {
+        nix::mount::mount(
+            Some("overlay"),
+            &p.merged,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts),
+        )
+    };
+    let mut res = mount(&opts);
+    if res == Err(nix::errno::Errno::EINVAL) && volatile {
+        // Kernels before 5.10 do not know `volatile`.
+        res = mount(opts.trim_end_matches(",volatile"));
+    }
+    res.map_err(|e| {
+        std::io::Error::other(format!("mount overlay on {}: {e}", p.merged.display()))
+    })?;
     Ok(p.merged)
 }
 
