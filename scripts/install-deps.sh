@@ -6,8 +6,9 @@ pkgs=(
 	build-essential pkg-config libseccomp-dev   # build (libseccomp for the seccomp crate)
 	busybox-static                              # test images and bundles
 	runc containerd                             # reference runtime, containerd acceptance test
+	docker.io tini                              # reference engine (compat tests, bench); tini-static for --init
 	qemu-system-x86 cpio                        # pure cgroup v2 tests in a VM
-	iproute2 nftables procps file               # networking and test helpers
+	iproute2 nftables procps file bsdutils      # networking and test helpers (script: tty tests)
 )
 missing=()
 for p in "${pkgs[@]}"; do

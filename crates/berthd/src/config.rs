@@ -36,6 +36,9 @@ pub struct Flags {
     /// Set parent cgroup for all containers
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
+    /// Path to the docker-init binary (--init): a static init such as tini
+    #[arg(long = "init-path")]
+    pub init_path: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +50,8 @@ pub struct Config {
     pub log_level: String,
     /// Containers' cgroups go under `/<cgroup_parent>/<id>`.
     pub cgroup_parent: String,
+    /// The static init bind-mounted as /sbin/docker-init for `--init`.
+    pub init_path: Option<PathBuf>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -59,6 +64,25 @@ struct File {
     log_level: Option<String>,
     debug: Option<bool>,
     cgroup_parent: Option<String>,
+    init_path: Option<PathBuf>,
+}
+
+/// Where a static init is found when none is configured: berth's own name,
+/// then Debian's tini-static (tini is what Docker ships as docker-init).
+fn find_init() -> Option<PathBuf> {
+    let own = std::env::current_exe()
+        .ok()
+        .map(|p| p.with_file_name("berth-init"));
+    own.into_iter()
+        .chain(
+            [
+                "/usr/bin/tini-static",
+                "/usr/bin/docker-init",
+                "/usr/libexec/docker/docker-init",
+            ]
+            .map(PathBuf::from),
+        )
+        .find(|p| p.is_file())
 }
 
 impl Config {
@@ -110,6 +134,7 @@ impl Config {
                 .unwrap_or_else(|| "berth".into())
                 .trim_matches('/')
                 .to_string(),
+            init_path: f.init_path.or(file.init_path).or_else(find_init),
             log_level: if debug {
                 "debug".into()
             } else {

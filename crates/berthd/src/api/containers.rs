@@ -122,7 +122,7 @@ pub async fn list(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<J
 pub async fn inspect(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let c = e.get(&id)?;
     let s = &c.state;
-    Ok(Json(json!({
+    let mut v = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": c.path,
@@ -156,7 +156,11 @@ pub async fn inspect(State(e): State<Shared>, Path(id): Path<String>) -> ApiResu
         "Mounts": [],
         "Config": c.config,
         "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "Networks": {}},
-    })))
+    });
+    if let Some(h) = &s.health {
+        v["State"]["Health"] = serde_json::to_value(h).expect("json");
+    }
+    Ok(Json(v))
 }
 
 fn no_content() -> Response {

@@ -22,6 +22,8 @@ pub struct ContainerState {
     /// The monitor process (not part of Docker's shape; kept for live restore).
     #[serde(default)]
     pub monitor_pid: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -127,6 +129,11 @@ impl Container {
                 let mut s = format!("Up {d}");
                 if self.state.status == "paused" {
                     s.push_str(" (Paused)");
+                } else if let Some(h) = &self.state.health {
+                    match h.status.as_str() {
+                        "starting" => s.push_str(" (health: starting)"),
+                        st => s.push_str(&format!(" ({st})")),
+                    }
                 }
                 s
             }

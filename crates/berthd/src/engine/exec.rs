@@ -83,7 +83,7 @@ impl Engine {
     }
 
     /// The OCI process for an exec, from the container's own process.
-    fn exec_process(&self, e: &ExecInstance, tty: bool) -> ApiResult<Value> {
+    pub(super) fn exec_process(&self, e: &ExecInstance, tty: bool) -> ApiResult<Value> {
         let bundle = self.bundle_dir(&e.container);
         let spec: Value = serde_json::from_slice(&std::fs::read(bundle.join("config.json"))?)
             .map_err(|err| ApiError::internal(err.to_string()))?;

@@ -134,7 +134,13 @@ impl Engine {
             std::fs::create_dir_all(&bundle)?;
             let _ = std::fs::remove_file(bundle.join("exit.json"));
             write_etc_files(&cdir, c)?;
-            let oci = spec::build(c, &merged, &cdir, &self.cgroup_parent)?;
+            let oci = spec::build(
+                c,
+                &merged,
+                &cdir,
+                &self.cgroup_parent,
+                self.init_path.as_deref(),
+            )?;
             std::fs::write(
                 bundle.join("config.json"),
                 serde_json::to_vec(&oci).expect("json"),
@@ -205,10 +211,12 @@ impl Engine {
             c.state.exit_code = 0;
             c.state.error = String::new();
             c.state.oom_killed = false;
+            c.state.health = None;
             c.clone()
         })?;
         self.emit(&c, "start", &[]);
         self.watch_exit(&id);
+        self.watch_health(&id);
         Ok(())
     }
 
@@ -539,6 +547,7 @@ impl Engine {
                 }
                 tracing::info!("restored container {}", c.short_id());
                 self.watch_exit(&c.id);
+                self.watch_health(&c.id);
             } else {
                 let (code, oom) = berth_monitor::ExitRecord::load(&bundle)
                     .map(|r| (r.exit_code, r.oom_killed))

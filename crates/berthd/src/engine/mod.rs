@@ -12,6 +12,7 @@ pub mod container;
 mod create;
 pub mod events;
 pub mod exec;
+pub mod health;
 mod lifecycle;
 pub mod logs;
 mod monitor;
@@ -68,6 +69,7 @@ pub struct Engine {
     pub exec_root: PathBuf,
     pub runtime_root: PathBuf,
     pub cgroup_parent: String,
+    pub init_path: Option<PathBuf>,
     pub images: berth_image::Store,
     pub containers: Mutex<HashMap<String, Entry>>,
     pub events: events::Bus,
@@ -92,6 +94,7 @@ impl Engine {
             exec_root: cfg.exec_root.clone(),
             runtime_root: cfg.exec_root.join("runtime"),
             cgroup_parent: cfg.cgroup_parent.clone(),
+            init_path: cfg.init_path.clone(),
             images,
             containers: Mutex::new(HashMap::new()),
             events: events::Bus::new(),

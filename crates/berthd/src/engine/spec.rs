@@ -191,6 +191,7 @@ pub fn build(
     rootfs: &Path,
     files_dir: &Path,
     cgroup_parent: &str,
+    init: Option<&Path>,
 ) -> ApiResult<Value> {
     let cfg = &c.config;
     let hc = &c.host_config;
@@ -198,6 +199,20 @@ pub fn build(
     let tty = c.tty();
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
+    // --init: a small init as PID 1 forwards signals and reaps zombies.
+    let init_mount = if hc["Init"].as_bool() == Some(true) {
+        let Some(init) = init else {
+            return Err(ApiError::internal(
+                "exec: \"docker-init\": executable file not found in $PATH",
+            ));
+        };
+        args.splice(0..0, ["/sbin/docker-init".to_string(), "--".to_string()]);
+        Some(
+            json!({"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["bind", "ro"]}),
+        )
+    } else {
+        None
+    };
 
     let mut env: Vec<String> = Vec::new();
     let user_env: Vec<String> = cfg["Env"]
@@ -266,6 +281,7 @@ pub fn build(
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid","noexec","nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid","noexec","nodev","mode=1777", format!("size={shm_size}")]}),
     ];
+    mounts.extend(init_mount);
     let network_mode = hc["NetworkMode"].as_str().unwrap_or("default");
     let host_net = network_mode == "host";
     for (name, dest) in [

@@ -102,6 +102,54 @@ pub fn run(d: &Daemon) {
     ]);
     assert_eq!(code(&o), 137, "an OOM kill is 137: {}", err(&o));
 
+    // --init: a small init is PID 1 and runs the command as its child.
+    let o = ok(
+        d,
+        &["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"],
+    );
+    assert!(
+        o.lines()
+            .any(|l| l.trim() == "1 /sbin/docker-init -- ps -o pid,args"),
+        "{o}"
+    );
+    // Health checks: starting → unhealthy → healthy, in ps, inspect and events.
+    ok(
+        d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "berth-test-health",
+            "--health-cmd",
+            "test -f /tmp/ok",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+            "busybox",
+            "sleep",
+            "100",
+        ],
+    );
+    let health = |d: &Daemon| {
+        ok(
+            d,
+            &[
+                "inspect",
+                "--format",
+                "{{.State.Health.Status}}",
+                "berth-test-health",
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    wait_for("unhealthy", || health(d) == "unhealthy");
+    assert!(ok(d, &["ps", "--format", "{{.Status}}"]).contains("(unhealthy)"));
+    ok(d, &["exec", "berth-test-health", "touch", "/tmp/ok"]);
+    wait_for("healthy", || health(d) == "healthy");
+    ok(d, &["rm", "-f", "berth-test-health"]);
+
     // -it: a real terminal, with the client's size.
     let t = at_terminal(d, "run -it --rm busybox sh -c 'tty; stty size'");
     assert!(t.contains("/dev/pts/0") && t.contains("33 101"), "{t:?}");
@@ -405,6 +453,24 @@ pub fn run(d: &Daemon) {
     for want in ["create", "start", "die", "destroy"] {
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
+    let ev = ok(
+        d,
+        &[
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until.to_string(),
+            "--filter",
+            "container=berth-test-health",
+            "--format",
+            "{{.Action}}",
+        ],
+    );
+    assert!(
+        ev.contains("health_status: unhealthy") && ev.contains("health_status: healthy"),
+        "{ev}"
+    );
 
     // Nothing of the containers is left.
     assert!(ok(d, &["ps", "-aq"]).trim().is_empty());
