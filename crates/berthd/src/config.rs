@@ -39,6 +39,32 @@ pub struct Flags {
     /// Path to the docker-init binary (--init): a static init such as tini
     #[arg(long = "init-path")]
     pub init_path: Option<PathBuf>,
+    /// Use TLS on tcp:// hosts; --tls=false serves them in the clear (insecure)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tls: Option<bool>,
+    /// Use TLS and verify the remote (client certificates signed by --tlscacert)
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA
+    #[arg(long)]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file
+    #[arg(long)]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file
+    #[arg(long)]
+    pub tlskey: Option<PathBuf>,
+}
+
+/// TLS settings for tcp:// hosts.
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    /// `--tls` given explicitly (true or false).
+    pub enabled: Option<bool>,
+    pub verify: bool,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +78,7 @@ pub struct Config {
     pub cgroup_parent: String,
     /// The static init bind-mounted as /sbin/docker-init for `--init`.
     pub init_path: Option<PathBuf>,
+    pub tls: Tls,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -65,6 +92,11 @@ struct File {
     debug: Option<bool>,
     cgroup_parent: Option<String>,
     init_path: Option<PathBuf>,
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    tlscacert: Option<PathBuf>,
+    tlscert: Option<PathBuf>,
+    tlskey: Option<PathBuf>,
 }
 
 /// Where a static init is found when none is configured: berth's own name,
@@ -135,6 +167,13 @@ impl Config {
                 .trim_matches('/')
                 .to_string(),
             init_path: f.init_path.or(file.init_path).or_else(find_init),
+            tls: Tls {
+                enabled: f.tls.or(file.tls),
+                verify: f.tlsverify || file.tlsverify.unwrap_or(false),
+                ca: f.tlscacert.or(file.tlscacert),
+                cert: f.tlscert.or(file.tlscert),
+                key: f.tlskey.or(file.tlskey),
+            },
             log_level: if debug {
                 "debug".into()
             } else {

@@ -6,8 +6,8 @@ mod api;
 mod config;
 mod engine;
 mod error;
+mod listen;
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use clap::Parser;
@@ -54,42 +54,24 @@ async fn serve(cfg: config::Config) -> i32 {
             return 1;
         }
     };
-    let app = api::router(engine.clone());
-    let mut servers = Vec::new();
-    for host in &cfg.hosts {
-        let Some(path) = host.strip_prefix("unix://") else {
-            eprintln!(
-                "berthd: {host}: only unix:// sockets are supported (tcp needs TLS, not implemented yet)"
-            );
+    let listeners = match listen::bind(&cfg).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("berthd: {e}");
+            let _ = std::fs::remove_file(&cfg.pidfile);
             return 1;
-        };
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::remove_file(path);
-        let listener = match tokio::net::UnixListener::bind(path) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("berthd: listen on {path}: {e}");
-                return 1;
-            }
-        };
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660));
-        if let Some(gid) = config::group_id("berth") {
-            let _ = nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)));
-        }
-        tracing::info!("API listening on {path}");
-        let app = app.clone();
-        let eng = engine.clone();
-        servers.push(tokio::spawn(async move {
-            // The version prefix is stripped before routing, so the layer wraps the router.
-            let app = tower::Layer::layer(
-                &axum::middleware::from_fn_with_state(eng, api::versioned),
-                app,
-            );
-            let svc = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
-            let _ = axum::serve(listener, svc).await;
-        }));
+    };
+    // The version prefix is stripped before routing, so the layer wraps the router.
+    let app = axum::Router::new().fallback_service(tower::Layer::layer(
+        &axum::middleware::from_fn_with_state(engine.clone(), api::versioned),
+        api::router(engine.clone()),
+    ));
+    let mut servers = Vec::new();
+    let mut sockets = Vec::new();
+    for l in listeners {
+        sockets.extend(l.unix_path().map(std::path::Path::to_path_buf));
+        servers.push(tokio::spawn(l.serve(app.clone())));
     }
     engine.restore().await;
     let mut term =
@@ -104,10 +86,8 @@ async fn serve(cfg: config::Config) -> i32 {
     for s in servers {
         s.abort();
     }
-    for host in &cfg.hosts {
-        if let Some(path) = host.strip_prefix("unix://") {
-            let _ = std::fs::remove_file(path);
-        }
+    for path in sockets {
+        let _ = std::fs::remove_file(path);
     }
     let _ = std::fs::remove_file(&cfg.pidfile);
     0

@@ -39,6 +39,11 @@ impl Daemon {
 
     /// Start berthd on `dir` (fresh unless `fresh` is false: a restart).
     pub fn start_in(dir: PathBuf, fresh: bool) -> Daemon {
+        Self::start_with(dir, fresh, &[])
+    }
+
+    /// … with more daemon arguments.
+    pub fn start_with(dir: PathBuf, fresh: bool, extra: &[String]) -> Daemon {
         let berthd = PathBuf::from(env!("CARGO_BIN_EXE_berthd"));
         let runc = berthd.with_file_name("berth-runc");
         assert!(
@@ -69,6 +74,7 @@ impl Daemon {
             .arg(dir.join("none.json"))
             .arg("--cgroup-parent")
             .arg(&cgroup_parent)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
