@@ -39,6 +39,15 @@ pub struct Flags {
     /// Path to the docker-init binary (--init): a static init such as tini
     #[arg(long = "init-path")]
     pub init_path: Option<PathBuf>,
+    /// The default bridge's name ("none": no default bridge)
+    #[arg(short = 'b', long = "bridge")]
+    pub bridge: Option<String>,
+    /// The default bridge's gateway address and subnet (CIDR, e.g. 172.18.0.1/16)
+    #[arg(long = "bip")]
+    pub bip: Option<String>,
+    /// MTU of the default bridge and its containers' interfaces
+    #[arg(long = "mtu")]
+    pub mtu: Option<u32>,
     /// Use TLS on tcp:// hosts; --tls=false serves them in the clear (insecure)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub tls: Option<bool>,
@@ -79,6 +88,9 @@ pub struct Config {
     /// The static init bind-mounted as /sbin/docker-init for `--init`.
     pub init_path: Option<PathBuf>,
     pub tls: Tls,
+    pub bridge: String,
+    pub bip: Option<String>,
+    pub mtu: u32,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -92,6 +104,9 @@ struct File {
     debug: Option<bool>,
     cgroup_parent: Option<String>,
     init_path: Option<PathBuf>,
+    bridge: Option<String>,
+    bip: Option<String>,
+    mtu: Option<u32>,
     tls: Option<bool>,
     tlsverify: Option<bool>,
     tlscacert: Option<PathBuf>,
@@ -167,6 +182,9 @@ impl Config {
                 .trim_matches('/')
                 .to_string(),
             init_path: f.init_path.or(file.init_path).or_else(find_init),
+            bridge: f.bridge.or(file.bridge).unwrap_or_else(|| "berth0".into()),
+            bip: f.bip.or(file.bip),
+            mtu: f.mtu.or(file.mtu).unwrap_or(1500),
             tls: Tls {
                 enabled: f.tls.or(file.tls),
                 verify: f.tlsverify || file.tlsverify.unwrap_or(false),

@@ -46,18 +46,23 @@ async fn serve(cfg: config::Config) -> i32 {
         eprintln!("berthd: {e}");
         return 1;
     }
-    let engine = match engine::Engine::open(&cfg).await {
-        Ok(e) => Arc::new(e),
+    let listeners = match listen::bind(&cfg).await {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("berthd: {e}");
             let _ = std::fs::remove_file(&cfg.pidfile);
             return 1;
         }
     };
-    let listeners = match listen::bind(&cfg).await {
-        Ok(l) => l,
+    let engine = match engine::Engine::open(&cfg).await {
+        Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("berthd: {e}");
+            for l in &listeners {
+                if let Some(p) = l.unix_path() {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
             let _ = std::fs::remove_file(&cfg.pidfile);
             return 1;
         }

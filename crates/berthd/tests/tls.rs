@@ -119,6 +119,7 @@ fn tcp_needs_tls_and_client_certs() {
         .arg(dir.join("refused-exec"))
         .arg("--pidfile")
         .arg(dir.join("refused.pid"))
+        .args(["--bridge", "none"])
         .output()
         .unwrap();
     assert_eq!(code(&o), 1);

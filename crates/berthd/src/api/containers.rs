@@ -32,7 +32,7 @@ pub fn summary(_e: &Shared, c: &Container, _size: bool) -> Value {
         "ImageID": c.image,
         "Command": cmd.join(" "),
         "Created": created_unix(c),
-        "Ports": [],
+        "Ports": crate::engine::network::ps_ports(c),
         "Labels": c.labels(),
         "State": c.state.status,
         "Status": c.human_status(),
@@ -155,7 +155,7 @@ pub async fn inspect(State(e): State<Shared>, Path(id): Path<String>) -> ApiResu
             "MergedDir": e.container_dir(&c.id).join("fs/merged")}},
         "Mounts": [],
         "Config": c.config,
-        "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "Networks": {}},
+        "NetworkSettings": crate::engine::network::settings(&c),
     });
     if let Some(h) = &s.health {
         v["State"]["Health"] = serde_json::to_value(h).expect("json");

@@ -46,6 +46,9 @@ pub struct Container {
     /// The user asked to stop it: no restart policy applies until started again.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Its place on the bridge while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<super::network::Attachment>,
 }
 
 impl Container {

@@ -289,6 +289,7 @@ impl Engine {
             restart_count: 0,
             log_path: log_path.display().to_string(),
             manually_stopped: false,
+            network: None,
         };
         if let Err(e) = c.save(&self.data_root) {
             super::remove_dir(&dir);

@@ -30,7 +30,35 @@ pub fn parse_signal(s: &str) -> ApiResult<i32> {
         .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
 }
 
-fn write_etc_files(dir: &Path, c: &Container) -> std::io::Result<()> {
+/// The host's resolv.conf for a container with its own network: loopback
+/// resolvers cannot be reached from there, so they go (Docker's public
+/// fallback when none is left).
+fn container_resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for l in host.lines() {
+        let mut w = l.split_whitespace();
+        if w.next() == Some("nameserver") {
+            let ip = w.next().unwrap_or("");
+            if ip.starts_with("127.") || ip == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+fn write_etc_files(
+    dir: &Path,
+    c: &Container,
+    net: Option<&super::network::Attachment>,
+) -> std::io::Result<()> {
     let host_net = c.host_config["NetworkMode"].as_str() == Some("host");
     let hostname = spec::hostname(c);
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
@@ -40,11 +68,19 @@ fn write_etc_files(dir: &Path, c: &Container) -> std::io::Result<()> {
         std::fs::write(
             dir.join("hosts"),
             format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{}\t{hostname}\n",
+                net.and_then(|a| a.ip)
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "127.0.1.1".into())
             ),
         )?;
     }
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if net.is_some() {
+        container_resolv_conf(&resolv)
+    } else {
+        resolv
+    };
     std::fs::write(dir.join("resolv.conf"), resolv)?;
     Ok(())
 }
@@ -130,10 +166,18 @@ impl Engine {
         let cdir = self.container_dir(&id);
         let merged = rootfs::mount(&cdir, &layers, c.auto_remove())?;
         let bundle = self.bundle_dir(&id);
+        // Address and ports first: a taken port fails before anything runs.
+        let net = match self.plan_network(c) {
+            Ok(n) => n,
+            Err(e) => {
+                rootfs::unmount(&cdir);
+                return Err(e);
+            }
+        };
         let result: ApiResult<monitor::Pending> = async {
             std::fs::create_dir_all(&bundle)?;
             let _ = std::fs::remove_file(bundle.join("exit.json"));
-            write_etc_files(&cdir, c)?;
+            write_etc_files(&cdir, c, net.as_ref())?;
             let oci = spec::build(
                 c,
                 &merged,
@@ -167,9 +211,20 @@ impl Engine {
             .await
         }
         .await;
+        // The namespace exists now: plug it into the bridge before start.
+        let result = match (result, &net) {
+            (Ok(p), Some(a)) => match self.connect_network(a, p.pid).await {
+                Ok(()) => Ok(p),
+                Err(e) => Err(e), // dropping `p` cancels the container
+            },
+            (r, _) => r,
+        };
         let pending = match result {
             Ok(p) => p,
             Err(e) => {
+                if let Some(a) = &net {
+                    self.disconnect_network(&id, a).await;
+                }
                 rootfs::unmount(&cdir);
                 super::remove_dir(&bundle);
                 return Err(e);
@@ -198,6 +253,9 @@ impl Engine {
         }
         let (pid, monitor_pid) = (pending.pid, pending.monitor_pid);
         if let Err(e) = pending.start().await {
+            if let Some(a) = &net {
+                self.disconnect_network(&id, a).await;
+            }
             rootfs::unmount(&cdir);
             super::remove_dir(&bundle);
             return Err(e);
@@ -212,6 +270,7 @@ impl Engine {
             c.state.error = String::new();
             c.state.oom_killed = false;
             c.state.health = None;
+            c.network = net.clone();
             c.clone()
         })?;
         self.emit(&c, "start", &[]);
@@ -244,6 +303,9 @@ impl Engine {
     }
 
     async fn on_exit(self: &Arc<Self>, id: &str, code: i32, oom: bool) {
+        if let Some(a) = self.update(id, |c| c.network.take()).ok().flatten() {
+            self.disconnect_network(id, &a).await;
+        }
         let cdir = self.container_dir(id);
         rootfs::unmount(&cdir);
         super::remove_dir(&self.bundle_dir(id));
@@ -554,6 +616,10 @@ impl Engine {
                     .unwrap_or((255, false));
                 self.on_exit(&c.id, code, oom).await;
             }
+        }
+        // The running containers' published ports, exactly once each.
+        if let Err(e) = self.apply_firewall(&[]).await {
+            tracing::warn!("firewall: {e}");
         }
         // Daemon restart: `always` and `unless-stopped` containers come back.
         for c in self.list() {

@@ -17,6 +17,7 @@ mod lifecycle;
 pub mod logs;
 mod monitor;
 pub mod names;
+pub mod network;
 mod rootfs;
 pub mod seccomp_default;
 pub mod spec;
@@ -70,6 +71,8 @@ pub struct Engine {
     pub runtime_root: PathBuf,
     pub cgroup_parent: String,
     pub init_path: Option<PathBuf>,
+    /// The default bridge network (None with `--bridge none`).
+    pub bridge: Option<network::BridgeNet>,
     pub images: berth_image::Store,
     pub containers: Mutex<HashMap<String, Entry>>,
     pub events: events::Bus,
@@ -95,6 +98,14 @@ impl Engine {
             runtime_root: cfg.exec_root.join("runtime"),
             cgroup_parent: cfg.cgroup_parent.clone(),
             init_path: cfg.init_path.clone(),
+            bridge: match cfg.bridge.as_str() {
+                "none" => None,
+                name => Some(
+                    network::BridgeNet::open(&cfg.data_root, name, cfg.bip.as_deref(), cfg.mtu)
+                        .await
+                        .map_err(|e| format!("default bridge {name}: {e}"))?,
+                ),
+            },
             images,
             containers: Mutex::new(HashMap::new()),
             events: events::Bus::new(),

@@ -74,6 +74,10 @@ impl Daemon {
             .arg(dir.join("none.json"))
             .arg("--cgroup-parent")
             .arg(&cgroup_parent)
+            .arg("--bridge")
+            .arg(bridge_name())
+            .arg("--bip")
+            .arg(bridge_bip())
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -172,6 +176,18 @@ impl Daemon {
     }
 }
 
+/// This test process's bridge: short (interface names have 15 bytes at most).
+pub fn bridge_name() -> String {
+    format!("bt{}", std::process::id())
+}
+
+/// A /24 of 10/8 derived from the pid, so that parallel test daemons never
+/// pick the same subnet.
+pub fn bridge_bip() -> String {
+    let p = std::process::id();
+    format!("10.{}.{}.1/24", 100 + (p >> 8) % 150, p & 0xff)
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         // Containers outlive berthd (their monitors hold them): remove them first.
@@ -219,6 +235,20 @@ impl Drop for Daemon {
             }
         }
         let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.cgroup_parent));
+        // The bridge and the nftables table this daemon made.
+        let _ = Command::new("ip")
+            .args(["link", "del", &bridge_name()])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("nft")
+            .args([
+                "delete",
+                "table",
+                "inet",
+                &format!("berth-{}", bridge_name()),
+            ])
+            .stderr(Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,232 @@
+//! The default bridge with the docker CLI: busybox httpd published with
+//! `-p`, reached from the host (127.0.0.1) and from another container
+//! through the gateway; `-P` with `berth port`; a taken port refused before
+//! anything is set up; kill -9 of the daemon keeps the published port
+//! answering with its rule once; afterwards no veth, address or rule is left.
+//! Traffic stays on this machine: loopback, the test's bridge, its containers.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{code, err, out};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET / from 127.0.0.1:port, retrying while httpd comes up.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut body = String::new();
+            s.read_to_string(&mut body)?;
+            Ok(body)
+        })();
+        match attempt {
+            Ok(b) if b.contains("200 OK") => return b,
+            other => assert!(
+                Instant::now() < deadline,
+                "127.0.0.1:{port} does not answer: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn dnat_rules(port: u16) -> usize {
+    let table = format!("berth-{}", common::bridge_name());
+    let o = Command::new("nft")
+        .args(["list", "table", "inet", &table])
+        .output()
+        .unwrap();
+    out(&o)
+        .lines()
+        .filter(|l| l.contains(&format!("dport {port} dnat")))
+        .count()
+}
+
+/// Interfaces enslaved to this test's bridge.
+fn bridge_ports() -> Vec<String> {
+    std::fs::read_dir(format!("/sys/class/net/{}/brif", common::bridge_name()))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn bridge_and_published_ports() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let Some(docker) = common::docker_bin() else {
+        eprintln!("SKIPPED: the docker CLI is not installed");
+        return;
+    };
+    let mut d = common::Daemon::start();
+    d.cli = docker;
+    d.load_busybox();
+    let www = d.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "hello from berth\n").unwrap();
+    let vol = format!("{}:/www:ro", www.display());
+    let port = free_port();
+    let publish = format!("{port}:80");
+
+    // -p: from the host, through 127.0.0.1.
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "berth-test-web",
+        "-p",
+        &publish,
+        "-v",
+        &vol,
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(http_get(port).contains("hello from berth"));
+    let ps = out(&d.docker(&["ps", "--format", "{{.Ports}}"]));
+    assert_eq!(ps.trim(), format!("0.0.0.0:{port}->80/tcp"));
+    let p = out(&d.docker(&["port", "berth-test-web"]));
+    assert_eq!(p.trim(), format!("80/tcp -> 0.0.0.0:{port}"));
+    let ip = out(&d.docker(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}",
+        "berth-test-web",
+    ]));
+    let (ip, gw) = ip.trim().split_once(' ').expect("address and gateway");
+    assert!(
+        common::bridge_bip().starts_with(&gw[..gw.rfind('.').unwrap()]),
+        "{ip} {gw}"
+    );
+
+    // From a second container: through the gateway's published port, and
+    // directly by address.
+    for (host, p) in [(gw.to_string(), port), (ip.to_string(), 80)] {
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {p}"),
+        ]);
+        assert!(
+            out(&o).contains("hello from berth"),
+            "{host}:{p}: {}{}",
+            out(&o),
+            err(&o)
+        );
+    }
+
+    // -P: every exposed port gets a free host port; `port` says which.
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "berth-test-any",
+        "-P",
+        "--expose",
+        "80",
+        "-v",
+        &vol,
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let p = out(&d.docker(&["port", "berth-test-any", "80"]));
+    let any: u16 = p
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(http_get(any).contains("hello from berth"));
+
+    // A taken port: docker's words, nothing set up for the loser.
+    let before = bridge_ports().len();
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "berth-test-loser",
+        "-p",
+        &publish,
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        err(&o).contains(&format!(
+            "Bind for 0.0.0.0:{port} failed: port is already allocated"
+        )),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(bridge_ports().len(), before);
+    assert_eq!(dnat_rules(port), 1);
+
+    // kill -9 and restart: the port still answers, its rule is there once.
+    d.kill9();
+    assert!(
+        http_get(port).contains("hello from berth"),
+        "served while berthd is down"
+    );
+    d.restart();
+    assert!(http_get(port).contains("hello from berth"));
+    assert_eq!(dnat_rules(port), 1);
+
+    // Removal takes everything along.
+    let o = d.docker(&[
+        "rm",
+        "-f",
+        "berth-test-web",
+        "berth-test-any",
+        "berth-test-loser",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        bridge_ports().is_empty(),
+        "veths left: {:?}",
+        bridge_ports()
+    );
+    assert_eq!(dnat_rules(port), 0);
+    assert_eq!(dnat_rules(any), 0);
+    let pool = std::fs::read_to_string(
+        d.dir
+            .join(format!("data/network/{}.json", common::bridge_name())),
+    )
+    .unwrap();
+    assert!(pool.contains("\"allocated\":{}"), "addresses left: {pool}");
+}
