@@ -2,6 +2,7 @@
 //! (`link`), and the nftables rules (`firewall`). Policy (which container
 //! gets what) lives in berthd; this crate does the mechanics.
 
+pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod link;

@@ -115,85 +115,55 @@ impl Netlink {
             .map_err(nl("set link up"))
     }
 
-    /// A veth pair: `host_name` joins the bridge and comes up, `peer` moves
-    /// into the namespace `ns`.
+    /// A veth pair made in one request: `host_name` on the bridge and up,
+    /// its peer created directly inside the namespace `ns` as `peer` with
+    /// `mac` (no rename, no move: moving a link between namespaces waits for
+    /// an RCU grace period).
     pub async fn add_veth(
         &self,
         host_name: &str,
-        peer: &str,
         bridge: u32,
         mtu: u32,
         ns: &File,
-    ) -> Result<()> {
-        self.handle
-            .link()
-            .add(LinkVeth::new(host_name, peer).mtu(mtu).build())
-            .execute()
-            .await
-            .map_err(nl(format!("create veth {host_name}")))?;
-        let res = async {
-            let p = self
-                .index(peer)
-                .await?
-                .ok_or_else(|| Error::Netlink(format!("veth peer {peer} vanished")))?;
-            self.handle
-                .link()
-                .set(
-                    LinkUnspec::new_with_index(p)
-                        .setns_by_fd(ns.as_raw_fd())
-                        .build(),
-                )
-                .execute()
-                .await
-                .map_err(nl("move veth into the container"))?;
-            let h = self
-                .index(host_name)
-                .await?
-                .ok_or_else(|| Error::Netlink(format!("veth {host_name} vanished")))?;
-            self.handle
-                .link()
-                .set(
-                    LinkUnspec::new_with_index(h)
-                        .controller(bridge)
-                        .up()
-                        .build(),
-                )
-                .execute()
-                .await
-                .map_err(nl(format!("attach {host_name} to the bridge")))
-        }
-        .await;
-        if res.is_err() {
-            let _ = self.delete(host_name).await;
-        }
-        res
-    }
-
-    /// Inside the container: `peer` becomes `eth0` with `mac` and
-    /// `addr/prefix`, lo and eth0 up, default route via `gateway`.
-    pub async fn configure_container(
-        &self,
         peer: &str,
         mac: [u8; 6],
-        addr: Ipv4Addr,
-        prefix: u8,
-        gateway: Ipv4Addr,
     ) -> Result<()> {
-        let idx = self
-            .index(peer)
-            .await?
-            .ok_or_else(|| Error::Netlink(format!("{peer} is not in the container")))?;
+        use rtnetlink::LinkMessageBuilder;
+        use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_string())
+            .mtu(mtu)
+            .address(mac.to_vec())
+            .setns_by_fd(ns.as_raw_fd())
+            .build();
+        let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(host_name.to_string())
+            .mtu(mtu)
+            .controller(bridge)
+            .up()
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+            .build();
         self.handle
             .link()
-            .set(
-                LinkUnspec::new_with_index(idx)
-                    .name("eth0")
-                    .address(mac.to_vec())
-                    .build(),
-            )
+            .add(msg)
             .execute()
             .await
-            .map_err(nl("name eth0"))?;
+            .map_err(nl(format!("create veth {host_name}")))
+    }
+
+    /// Inside the container: `dev` (the veth end) gets `addr/prefix`, lo
+    /// and `dev` come up, the default route goes via `gateway`.
+    pub async fn configure_container(
+        &self,
+        dev: &str,
+        addr: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+    ) -> Result<()> {
+        let idx = self
+            .index(dev)
+            .await?
+            .ok_or_else(|| Error::Netlink(format!("{dev} is not in the container")))?;
         self.handle
             .address()
             .add(idx, addr.into(), prefix)
@@ -204,6 +174,9 @@ impl Netlink {
         if let Some(lo) = self.index("lo").await? {
             self.up(lo).await?;
         }
+        let Some(gateway) = gateway else {
+            return Ok(());
+        };
         self.handle
             .route()
             .add(

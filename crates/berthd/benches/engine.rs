@@ -8,6 +8,9 @@
 //! 1. `run --rm --network none busybox true`, ROUNDS times (default 20) after
 //!    2 warm-up runs, engines interleaved: median, p90, ratio to docker. berth
 //!    is driven both by its own CLI and by the docker CLI.
+//!    1b. `run --rm busybox true` on the default bridge: berthd and dockerd
+//!    each on a private bridge (dockerd with `--iptables=false`, so no shared
+//!    rule is touched), target 1/8 of docker.
 //! 2. 50 × `run -d busybox sleep 1000` in sequence: total time and ratio (the
 //!    `rm -f` afterwards is shown, not counted).
 //! 3. daemon PSS (`Pss:` of /proc/<pid>/smaps_rollup): berthd against dockerd
@@ -40,6 +43,7 @@ const DOCKERD: &str = "/usr/sbin/dockerd";
 /// Targets: berth/docker time ratios and PSS ceilings (KiB).
 const TARGET_RUN_RATIO: f64 = 0.10;
 const TARGET_DETACHED_RATIO: f64 = 0.20;
+const TARGET_BRIDGE_RATIO: f64 = 0.125;
 const TARGET_BERTHD_PSS_KB: u64 = 15 * 1024;
 const TARGET_MONITOR_PSS_KB: u64 = 1024;
 
@@ -264,6 +268,9 @@ struct Workspace {
     tag: String,
     /// Global podman paths that did not exist before this run.
     podman_litter: Vec<PathBuf>,
+    /// Network links (bridges) this run made, and berth's nftables table.
+    links: Vec<String>,
+    nft_tables: Vec<String>,
 }
 
 impl Workspace {
@@ -281,6 +288,8 @@ impl Workspace {
             dir,
             tag,
             podman_litter,
+            links: Vec::new(),
+            nft_tables: Vec::new(),
         }
     }
 
@@ -387,6 +396,18 @@ impl Drop for Workspace {
             let _ = std::fs::remove_dir(&cg);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        for l in &self.links {
+            let _ = Command::new("ip")
+                .args(["link", "del", l])
+                .stderr(Stdio::null())
+                .status();
+        }
+        for t in &self.nft_tables {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "inet", t])
+                .stderr(Stdio::null())
+                .status();
+        }
         for p in &self.podman_litter {
             let _ = std::fs::remove_dir(p.join("networks"));
             let _ = std::fs::remove_dir_all(p.join("cache"));
@@ -672,10 +693,10 @@ fn main() {
     }
     let _ = nix::sys::prctl::set_child_subreaper(true);
 
-    let ws = Workspace::new();
+    let mut ws = Workspace::new();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         bench(
-            &ws,
+            &mut ws,
             rounds,
             &berth_bin,
             &berthd_bin,
@@ -692,7 +713,7 @@ fn main() {
 
 #[allow(clippy::too_many_arguments)]
 fn bench(
-    ws: &Workspace,
+    ws: &mut Workspace,
     rounds: usize,
     berth_bin: &Path,
     berthd_bin: &Path,
@@ -738,6 +759,16 @@ fn bench(
     );
     let tar_s = tar.to_str().unwrap();
 
+    // Private bridges for both daemons (removed at the end); docker0 only
+    // when it does not exist already (then dockerd gets no bridge).
+    let berth_bridge = format!("bb{}", std::process::id());
+    ws.links.push(berth_bridge.clone());
+    ws.nft_tables.push(format!("berth-{berth_bridge}"));
+    let docker0_free = !Path::new("/sys/class/net/docker0").exists();
+    if docker0_free {
+        ws.links.push("docker0".into());
+    }
+
     // berthd.
     let berth_sock = ws.path("berth.sock");
     let berth_host = format!("unix://{}", berth_sock.display());
@@ -754,6 +785,10 @@ fn bench(
         ws.path("berthd-none.json").into(),
         "--cgroup-parent".into(),
         tag.clone().into(),
+        "--bridge".into(),
+        berth_bridge.clone().into(),
+        "--bip".into(),
+        format!("10.198.{}.1/24", std::process::id() & 0xff).into(),
     ];
     let t = Instant::now();
     let mut berth = Engine {
@@ -799,7 +834,11 @@ fn bench(
         ws.path("dockerd.json").into(),
         "--iptables=false".into(),
         "--ip6tables=false".into(),
-        "--bridge=none".into(),
+        if docker0_free {
+            format!("--bip=10.199.{}.1/24", std::process::id() & 0xff).into()
+        } else {
+            "--bridge=none".into()
+        },
         "--ip-forward=false".into(),
         "--ip-masq=false".into(),
         "--storage-driver".into(),
@@ -975,6 +1014,25 @@ fn bench(
     let run_medians: Vec<f64> = times.iter().map(|t| median_f(t.clone())).collect();
     let docker_run = run_medians[2];
 
+    // 1b. The same on the default bridge (berth's and dockerd's own bridge;
+    // dockerd without iptables, so neither touches shared rules).
+    let bridged = ["run", "--rm", "busybox", "true"];
+    let mut btimes: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    if docker0_free {
+        for r in runners.iter().take(3) {
+            for _ in 0..WARMUP {
+                r.cli.ok(&bridged);
+            }
+        }
+        for i in 0..rounds {
+            for k in 0..3 {
+                let j = (i + k) % 3;
+                btimes[j].push(ms(runners[j].cli.timed(&bridged)));
+            }
+        }
+        reap_orphans();
+    }
+
     // ------------------------------------------------ 2.–4. 50 detached containers
     struct Batch {
         label: &'static str,
@@ -1087,6 +1145,25 @@ fn bench(
         );
     }
 
+    if docker0_free {
+        println!("\n1b. run --rm busybox true on the default bridge   ({rounds} rounds)");
+        let docker_b = median_f(btimes[2].clone());
+        for (r, t) in runners.iter().zip(&btimes) {
+            let med = median_f(t.clone());
+            println!(
+                "{:<26} {:>7.1} ms {:>7.1} ms {:>7.1} ms {:>7.1} ms   {:.3}",
+                r.label,
+                med,
+                percentile(t.clone(), 0.9),
+                percentile(t.clone(), 0.0),
+                percentile(t.clone(), 1.0),
+                med / docker_b
+            );
+        }
+    } else {
+        println!("\n1b. skipped: docker0 exists on this host (dockerd gets no private bridge)");
+    }
+
     println!("\n2. {DETACHED} x run -d busybox sleep 1000, in sequence");
     println!(
         "{:<26} {:>10} {:>10} {:>12}   vs docker",
@@ -1163,6 +1240,19 @@ fn bench(
             TARGET_RUN_RATIO,
             verdict(ratio <= TARGET_RUN_RATIO)
         );
+    }
+    if docker0_free {
+        let docker_b = median_f(btimes[2].clone());
+        for (r, t) in runners.iter().zip(&btimes).take(2) {
+            let ratio = median_f(t.clone()) / docker_b;
+            println!(
+                "  run --rm (bridge)  {:<20} berth/docker {:.3}  (<= {:.3})  {}",
+                r.label.trim_start_matches("berth "),
+                ratio,
+                TARGET_BRIDGE_RATIO,
+                verdict(ratio <= TARGET_BRIDGE_RATIO)
+            );
+        }
     }
     for b in batches.iter().take(2) {
         let ratio = b.total.as_secs_f64() / docker_batch.as_secs_f64();

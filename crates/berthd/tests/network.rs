@@ -216,6 +216,11 @@ fn bridge_and_published_ports() {
         "berth-test-loser",
     ]);
     assert_eq!(code(&o), 0, "{}", err(&o));
+    // The kernel removes a veth with its namespace, a moment after the exit.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !bridge_ports().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(
         bridge_ports().is_empty(),
         "veths left: {:?}",

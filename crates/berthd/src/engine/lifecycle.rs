@@ -223,7 +223,7 @@ impl Engine {
             Ok(p) => p,
             Err(e) => {
                 if let Some(a) = &net {
-                    self.disconnect_network(&id, a).await;
+                    self.disconnect_network(&id, a, false).await;
                 }
                 rootfs::unmount(&cdir);
                 super::remove_dir(&bundle);
@@ -254,7 +254,7 @@ impl Engine {
         let (pid, monitor_pid) = (pending.pid, pending.monitor_pid);
         if let Err(e) = pending.start().await {
             if let Some(a) = &net {
-                self.disconnect_network(&id, a).await;
+                self.disconnect_network(&id, a, false).await;
             }
             rootfs::unmount(&cdir);
             super::remove_dir(&bundle);
@@ -304,7 +304,7 @@ impl Engine {
 
     async fn on_exit(self: &Arc<Self>, id: &str, code: i32, oom: bool) {
         if let Some(a) = self.update(id, |c| c.network.take()).ok().flatten() {
-            self.disconnect_network(id, &a).await;
+            self.disconnect_network(id, &a, true).await;
         }
         let cdir = self.container_dir(id);
         rootfs::unmount(&cdir);

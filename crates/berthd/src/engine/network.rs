@@ -44,6 +44,8 @@ pub struct BridgeNet {
     state: PathBuf,
     /// Serialises firewall rewrites.
     fw: tokio::sync::Mutex<()>,
+    /// The bridge's interface index once known (0: look it up).
+    index: std::sync::atomic::AtomicU32,
 }
 
 fn sysctl(path: &str, value: &str) {
@@ -120,6 +122,7 @@ impl BridgeNet {
             pool: Mutex::new(pool),
             state,
             fw: tokio::sync::Mutex::new(()),
+            index: std::sync::atomic::AtomicU32::new(0),
         };
         b.save();
         Ok(b)
@@ -303,7 +306,8 @@ impl Engine {
             prefix: subnet.prefix_len(),
             gateway: Some(gateway),
             mac: ipam::mac_string(ipam::mac_for(ip)),
-            veth: format!("veth{}", &c.id[..7]),
+            // Unique per start: the last run's veth may still be going away.
+            veth: format!("veth{}", &super::names::new_id()[..7]),
             ports,
         }))
     }
@@ -325,24 +329,36 @@ impl Engine {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(|e| ApiError::internal(format!("network namespace of {pid}: {e}")))?;
         let host = Netlink::host().map_err(fail)?;
-        let br = host
-            .ensure_bridge(&b.name, gw, a.prefix, b.mtu)
-            .await
-            .map_err(fail)?;
-        let peer = format!("vp{}", &a.veth[4..]);
-        host.add_veth(&a.veth, &peer, br, b.mtu, &ns)
-            .await
-            .map_err(fail)?;
-        let inside = Netlink::in_netns(&ns).map_err(fail)?;
+        let br = match b.index.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => {
+                let i = host
+                    .ensure_bridge(&b.name, gw, a.prefix, b.mtu)
+                    .await
+                    .map_err(fail)?;
+                b.index.store(i, std::sync::atomic::Ordering::Relaxed);
+                i
+            }
+            i => i,
+        };
         let mac = ipam::mac_for(ip);
+        if let Err(e) = host.add_veth(&a.veth, br, b.mtu, &ns, "eth0", mac).await {
+            // The bridge may have been recreated under us: look it up again once.
+            b.index.store(0, std::sync::atomic::Ordering::Relaxed);
+            return Err(fail(e));
+        }
+        let inside = Netlink::in_netns(&ns).map_err(fail)?;
         if let Err(e) = inside
-            .configure_container(&peer, mac, ip, a.prefix, gw)
+            .configure_container("eth0", ip, a.prefix, Some(gw))
             .await
         {
             let _ = host.delete(&a.veth).await;
             return Err(fail(e));
         }
-        if let Err(e) = self.apply_firewall(&a.ports).await {
+        // Outgoing NAT is in place since the daemon started; only published
+        // ports change the table.
+        if !a.ports.is_empty()
+            && let Err(e) = self.apply_firewall(&a.ports).await
+        {
             let _ = host.delete(&a.veth).await;
             return Err(e);
         }
@@ -350,15 +366,19 @@ impl Engine {
     }
 
     /// The container stopped (or failed to start): unplug, free, rewrite.
-    pub async fn disconnect_network(&self, id: &str, a: &Attachment) {
+    pub async fn disconnect_network(&self, id: &str, a: &Attachment, exited: bool) {
         if self.bridge.is_none() {
             return;
         }
-        if let Ok(nl) = Netlink::host() {
+        // The veth goes with the container's namespace when its last process
+        // exits; deleting it here would only wait for the kernel (~10 ms).
+        if !exited && let Ok(nl) = Netlink::host() {
             let _ = nl.delete(&a.veth).await;
         }
         self.release_address(id);
-        if let Err(e) = self.apply_firewall(&[]).await {
+        if !a.ports.is_empty()
+            && let Err(e) = self.apply_firewall(&[]).await
+        {
             tracing::warn!("firewall: {e}");
         }
     }
