@@ -31,6 +31,8 @@ pub struct Ruleset {
     pub bridge: String,
     pub subnet: Ipv4Net,
     pub ports: Vec<PortMap>,
+    /// `--internal`: no way out of the bridge, none in.
+    pub internal: bool,
 }
 
 impl Ruleset {
@@ -50,6 +52,18 @@ impl Ruleset {
                 c = p.container,
                 cp = p.container_port
             ));
+        }
+        if self.internal {
+            return format!(
+                "table inet {t} {{
+\tchain forward {{
+\t\ttype filter hook forward priority filter; policy accept;
+\t\tiifname \"{br}\" oifname != \"{br}\" drop
+\t\toifname \"{br}\" iifname != \"{br}\" drop
+\t}}
+}}
+"
+            );
         }
         format!(
             "table inet {t} {{
@@ -141,6 +155,7 @@ mod tests {
                 container: Ipv4Addr::new(172, 17, 0, 2),
                 container_port: 80,
             }],
+            internal: false,
         };
         let s = r.render();
         assert!(

@@ -48,6 +48,9 @@ pub struct Flags {
     /// MTU of the default bridge and its containers' interfaces
     #[arg(long = "mtu")]
     pub mtu: Option<u32>,
+    /// DNS server for containers (the embedded DNS forwards to it; default: the host's resolvers)
+    #[arg(long = "dns")]
+    pub dns: Vec<std::net::IpAddr>,
     /// Use TLS on tcp:// hosts; --tls=false serves them in the clear (insecure)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub tls: Option<bool>,
@@ -91,6 +94,7 @@ pub struct Config {
     pub bridge: String,
     pub bip: Option<String>,
     pub mtu: u32,
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -107,6 +111,7 @@ struct File {
     bridge: Option<String>,
     bip: Option<String>,
     mtu: Option<u32>,
+    dns: Option<Vec<std::net::IpAddr>>,
     tls: Option<bool>,
     tlsverify: Option<bool>,
     tlscacert: Option<PathBuf>,
@@ -185,6 +190,11 @@ impl Config {
             bridge: f.bridge.or(file.bridge).unwrap_or_else(|| "berth0".into()),
             bip: f.bip.or(file.bip),
             mtu: f.mtu.or(file.mtu).unwrap_or(1500),
+            dns: if f.dns.is_empty() {
+                file.dns.unwrap_or_default()
+            } else {
+                f.dns
+            },
             tls: Tls {
                 enabled: f.tls.or(file.tls),
                 verify: f.tlsverify || file.tlsverify.unwrap_or(false),

@@ -5,6 +5,7 @@ mod containers;
 mod exec;
 mod files;
 mod images;
+mod networks;
 mod query;
 mod system;
 
@@ -138,6 +139,15 @@ pub fn router(engine: Shared) -> Router {
                 .post(images::by_name)
                 .delete(images::remove),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/plugins/{*rest}", head(not_found).get(not_found))
         .fallback(not_found)
         // Image archives and imports are large; dockerd sets no limit either.

@@ -46,9 +46,12 @@ pub struct Container {
     /// The user asked to stop it: no restart policy applies until started again.
     #[serde(default)]
     pub manually_stopped: bool,
-    /// Its place on the bridge while it runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<super::network::Attachment>,
+    /// The networks it belongs to (by name), with what it asked of each.
+    #[serde(default)]
+    pub net_requests: std::collections::BTreeMap<String, super::network::EndpointRequest>,
+    /// Its place on each network while it runs.
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, super::network::Attachment>,
 }
 
 impl Container {

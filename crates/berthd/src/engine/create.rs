@@ -122,13 +122,67 @@ fn check_resources(hc: &Value) -> ApiResult<()> {
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
         ));
     }
-    match hc["NetworkMode"].as_str().unwrap_or("default") {
-        "" | "default" | "bridge" | "none" | "host" => Ok(()),
-        other => Err(ApiError::not_found(format!("network {other} not found"))),
-    }
+    Ok(())
 }
 
 impl Engine {
+    /// The networks a new container joins: its NetworkMode's (the default
+    /// bridge for `default`/`bridge`), with aliases and a fixed address from
+    /// NetworkingConfig.
+    fn net_requests(
+        &self,
+        hc: &Value,
+        nc: &Value,
+    ) -> ApiResult<std::collections::BTreeMap<String, super::network::EndpointRequest>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mode = hc["NetworkMode"].as_str().unwrap_or("default");
+        let name = match mode {
+            "" | "default" | super::network::DEFAULT => {
+                if self.network(super::network::DEFAULT).is_err() {
+                    return Ok(out);
+                }
+                super::network::DEFAULT.to_string()
+            }
+            "none" | "host" => return Ok(out),
+            m if m.starts_with("container:") => {
+                return Err(ApiError::bad_request(
+                    "network mode container:<name|id> is not supported yet",
+                ));
+            }
+            other => self.network(other)?.name(),
+        };
+        let ep = nc["EndpointsConfig"]
+            .get(&name)
+            .or_else(|| nc["EndpointsConfig"].get(mode))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let ipv4 = match ep["IPAMConfig"]["IPv4Address"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}")))?,
+            ),
+            None => None,
+        };
+        if ipv4.is_some() && name == super::network::DEFAULT {
+            return Err(ApiError::bad_request(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        let aliases = ep["Aliases"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(name, super::network::EndpointRequest { aliases, ipv4 });
+        Ok(out)
+    }
+
     pub fn create(&self, req: CreateRequest) -> ApiResult<(String, Vec<String>)> {
         let body = req.body;
         if !body.is_object() {
@@ -149,6 +203,7 @@ impl Engine {
         if hc["NetworkMode"].as_str().is_none_or(|s| s.is_empty()) {
             hc["NetworkMode"] = json!("default");
         }
+        let net_requests = self.net_requests(&hc, &body["NetworkingConfig"])?;
         if let Some(n) = &req.name
             && !names::valid(n)
         {
@@ -289,7 +344,8 @@ impl Engine {
             restart_count: 0,
             log_path: log_path.display().to_string(),
             manually_stopped: false,
-            network: None,
+            net_requests,
+            endpoints: Default::default(),
         };
         if let Err(e) = c.save(&self.data_root) {
             super::remove_dir(&dir);

@@ -33,7 +33,18 @@ pub fn parse_signal(s: &str) -> ApiResult<i32> {
 /// The host's resolv.conf for a container with its own network: loopback
 /// resolvers cannot be reached from there, so they go (Docker's public
 /// fallback when none is left).
-fn container_resolv_conf(host: &str) -> String {
+fn container_resolv_conf(host: &str, dns: &[std::net::IpAddr]) -> String {
+    if !dns.is_empty() {
+        let mut out: String = dns.iter().map(|a| format!("nameserver {a}\n")).collect();
+        for l in host
+            .lines()
+            .filter(|l| l.starts_with("search") || l.starts_with("options"))
+        {
+            out.push_str(l);
+            out.push('\n');
+        }
+        return out;
+    }
     let mut out = String::new();
     let mut servers = 0;
     for l in host.lines() {
@@ -58,7 +69,9 @@ fn write_etc_files(
     dir: &Path,
     c: &Container,
     net: Option<&super::network::Attachment>,
+    dns: &[std::net::IpAddr],
 ) -> std::io::Result<()> {
+    let embedded_dns = super::network::uses_embedded_dns(c);
     let host_net = c.host_config["NetworkMode"].as_str() == Some("host");
     let hostname = spec::hostname(c);
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
@@ -76,8 +89,19 @@ fn write_etc_files(
         )?;
     }
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = if net.is_some() {
-        container_resolv_conf(&resolv)
+    let resolv = if embedded_dns {
+        // Docker's embedded DNS, with the host's search domains and options.
+        let mut r = String::from("nameserver 127.0.0.11\n");
+        for l in resolv.lines() {
+            if l.starts_with("search") || l.starts_with("options") {
+                r.push_str(l);
+                r.push('\n');
+            }
+        }
+        r.push_str("options ndots:0\n");
+        r
+    } else if net.is_some() {
+        container_resolv_conf(&resolv, dns)
     } else {
         resolv
     };
@@ -177,7 +201,12 @@ impl Engine {
         let result: ApiResult<monitor::Pending> = async {
             std::fs::create_dir_all(&bundle)?;
             let _ = std::fs::remove_file(bundle.join("exit.json"));
-            write_etc_files(&cdir, c, net.as_ref())?;
+            let dns = self
+                .networks
+                .as_ref()
+                .map(|n| n.upstream.clone())
+                .unwrap_or_default();
+            write_etc_files(&cdir, c, net.values().next(), &dns)?;
             let oci = spec::build(
                 c,
                 &merged,
@@ -212,19 +241,17 @@ impl Engine {
         }
         .await;
         // The namespace exists now: plug it into the bridge before start.
-        let result = match (result, &net) {
-            (Ok(p), Some(a)) => match self.connect_network(a, p.pid).await {
+        let result = match result {
+            Ok(p) if !net.is_empty() => match self.connect_network(c, &net, p.pid).await {
                 Ok(()) => Ok(p),
                 Err(e) => Err(e), // dropping `p` cancels the container
             },
-            (r, _) => r,
+            r => r,
         };
         let pending = match result {
             Ok(p) => p,
             Err(e) => {
-                if let Some(a) = &net {
-                    self.disconnect_network(&id, a, false).await;
-                }
+                self.disconnect_network(&id, &net, false).await;
                 rootfs::unmount(&cdir);
                 super::remove_dir(&bundle);
                 return Err(e);
@@ -253,9 +280,7 @@ impl Engine {
         }
         let (pid, monitor_pid) = (pending.pid, pending.monitor_pid);
         if let Err(e) = pending.start().await {
-            if let Some(a) = &net {
-                self.disconnect_network(&id, a, false).await;
-            }
+            self.disconnect_network(&id, &net, false).await;
             rootfs::unmount(&cdir);
             super::remove_dir(&bundle);
             return Err(e);
@@ -270,7 +295,7 @@ impl Engine {
             c.state.error = String::new();
             c.state.oom_killed = false;
             c.state.health = None;
-            c.network = net.clone();
+            c.endpoints = net.clone();
             c.clone()
         })?;
         self.emit(&c, "start", &[]);
@@ -303,8 +328,8 @@ impl Engine {
     }
 
     async fn on_exit(self: &Arc<Self>, id: &str, code: i32, oom: bool) {
-        if let Some(a) = self.update(id, |c| c.network.take()).ok().flatten() {
-            self.disconnect_network(id, &a, true).await;
+        if let Ok(eps) = self.update(id, |c| std::mem::take(&mut c.endpoints)) {
+            self.disconnect_network(id, &eps, true).await;
         }
         let cdir = self.container_dir(id);
         rootfs::unmount(&cdir);
@@ -610,6 +635,11 @@ impl Engine {
                 tracing::info!("restored container {}", c.short_id());
                 self.watch_exit(&c.id);
                 self.watch_health(&c.id);
+                if super::network::uses_embedded_dns(&c)
+                    && let Err(e) = self.start_dns(&c.id, c.state.pid)
+                {
+                    tracing::warn!("embedded DNS of {}: {e}", c.short_id());
+                }
             } else {
                 let (code, oom) = berth_monitor::ExitRecord::load(&bundle)
                     .map(|r| (r.exit_code, r.oom_killed))
@@ -618,9 +648,7 @@ impl Engine {
             }
         }
         // The running containers' published ports, exactly once each.
-        if let Err(e) = self.apply_firewall(&[]).await {
-            tracing::warn!("firewall: {e}");
-        }
+        self.apply_all_firewalls().await;
         // Daemon restart: `always` and `unless-stopped` containers come back.
         for c in self.list() {
             let (p, _) = Self::policy(&c);

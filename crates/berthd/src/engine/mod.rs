@@ -71,8 +71,9 @@ pub struct Engine {
     pub runtime_root: PathBuf,
     pub cgroup_parent: String,
     pub init_path: Option<PathBuf>,
-    /// The default bridge network (None with `--bridge none`).
-    pub bridge: Option<network::BridgeNet>,
+    /// Bridge networks: the default one (unless `--bridge none`) and the
+    /// user-defined ones.
+    pub networks: Option<network::Networks>,
     pub images: berth_image::Store,
     pub containers: Mutex<HashMap<String, Entry>>,
     pub events: events::Bus,
@@ -98,14 +99,17 @@ impl Engine {
             runtime_root: cfg.exec_root.join("runtime"),
             cgroup_parent: cfg.cgroup_parent.clone(),
             init_path: cfg.init_path.clone(),
-            bridge: match cfg.bridge.as_str() {
-                "none" => None,
-                name => Some(
-                    network::BridgeNet::open(&cfg.data_root, name, cfg.bip.as_deref(), cfg.mtu)
-                        .await
-                        .map_err(|e| format!("default bridge {name}: {e}"))?,
-                ),
-            },
+            networks: Some(
+                network::Networks::open(
+                    &cfg.data_root,
+                    &cfg.bridge,
+                    cfg.bip.as_deref(),
+                    cfg.mtu,
+                    cfg.dns.clone(),
+                )
+                .await
+                .map_err(|e| format!("networks: {e}"))?,
+            ),
             images,
             containers: Mutex::new(HashMap::new()),
             events: events::Bus::new(),

@@ -78,6 +78,9 @@ impl Daemon {
             .arg(bridge_name())
             .arg("--bip")
             .arg(bridge_bip())
+            // Containers' DNS queries stay on this machine (nothing listens there).
+            .arg("--dns")
+            .arg("127.0.0.1")
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -194,6 +197,10 @@ impl Drop for Daemon {
         let ids = self.docker(&["ps", "-aq"]);
         for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
             let _ = self.docker(&["rm", "-f", id]);
+        }
+        // User-defined networks (their bridges and tables) go with it.
+        if self.child.is_some() {
+            let _ = self.api("POST", "/networks/prune", None);
         }
         if let Some(mut child) = self.child.take() {
             let _ = nix::sys::signal::kill(
