@@ -228,10 +228,147 @@ fn bridge_and_published_ports() {
     );
     assert_eq!(dnat_rules(port), 0);
     assert_eq!(dnat_rules(any), 0);
-    let pool = std::fs::read_to_string(
-        d.dir
-            .join(format!("data/network/{}.json", common::bridge_name())),
-    )
-    .unwrap();
-    assert!(pool.contains("\"allocated\":{}"), "addresses left: {pool}");
+    for e in std::fs::read_dir(d.dir.join("data/network"))
+        .unwrap()
+        .flatten()
+    {
+        let pool = std::fs::read_to_string(e.path()).unwrap();
+        assert!(pool.contains("\"allocated\":{}"), "addresses left: {pool}");
+    }
+}
+
+/// `--link`, `--add-host` (with host-gateway), `--dns*`, `--mac-address`,
+/// `--hostname`/`--domainname`, `--ip` with the docker CLI.
+#[test]
+fn container_network_options() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let Some(docker) = common::docker_bin() else {
+        eprintln!("SKIPPED: the docker CLI is not installed");
+        return;
+    };
+    let mut d = common::Daemon::start_with(
+        std::path::PathBuf::from(format!("/tmp/berth-test-netopts-{}", std::process::id())),
+        true,
+        &[],
+    );
+    d.cli = docker;
+    d.load_busybox();
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "berth-test-db",
+        "-e",
+        "DBPASS=secret",
+        "--expose",
+        "5432",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let db_ip = out(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.IPAddress}}",
+        "berth-test-db",
+    ]));
+    let db_ip = db_ip.trim();
+    let gw = out(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Gateway}}",
+        "berth-test-db",
+    ]));
+    let o = d.docker(&[
+        "run", "--rm", "--link", "berth-test-db:database", "--add-host", "foo:10.1.2.3",
+        "--add-host", "gw:host-gateway", "--dns", "127.0.0.9", "--dns-search", "example.test",
+        "--dns-option", "ndots:2", "--mac-address", "02:42:0a:0b:0c:0d", "--hostname", "hh",
+        "--domainname", "dd.test", "busybox", "sh", "-c",
+        "cat /etc/hosts /etc/resolv.conf; env | sort; ip link show eth0; hostname; ping -c1 -W2 database",
+    ]);
+    assert_eq!(code(&o), 0, "{}{}", out(&o), err(&o));
+    let t = out(&o);
+    for want in [
+        "10.1.2.3\tfoo\n".to_string(),
+        format!("{}\tgw\n", gw.trim()),
+        format!("{db_ip}\tdatabase "),
+        "\thh.dd.test hh\n".into(),
+        "nameserver 127.0.0.9\n".into(),
+        "search example.test\n".into(),
+        "options ndots:2\n".into(),
+        "DATABASE_ENV_DBPASS=secret\n".into(),
+        "DATABASE_NAME=/".into(),
+        format!("DATABASE_PORT_5432_TCP=tcp://{db_ip}:5432\n"),
+        "link/ether 02:42:0a:0b:0c:0d".into(),
+        "\nhh\n".into(),
+        "1 packets received".into(),
+    ] {
+        assert!(t.contains(&want), "{want:?} in {t}");
+    }
+    // A fixed address on a user network.
+    let p = std::process::id();
+    let subnet = format!("10.{}.{}.0/24", 150 + (p >> 8) % 50, p & 0xff);
+    let fixed = format!("{}.77", &subnet[..subnet.rfind('.').unwrap()]);
+    let o = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "-o",
+        &format!("com.docker.network.bridge.name=bo{p}"),
+        "berth-test-fixed",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "berth-test-fixed",
+        "--ip",
+        &fixed,
+        "busybox",
+        "ip",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        out(&o).contains(&format!("inet {fixed}/24")),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    // Linking to a stopped container is refused.
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "berth-test-stopped",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&o), 0);
+    let _ = d.docker(&["wait", "berth-test-stopped"]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--link",
+        "berth-test-stopped:s",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        err(&o).contains("Cannot link to a non running container"),
+        "{}",
+        err(&o)
+    );
+    let o = d.docker(&["rm", "-f", "berth-test-db", "berth-test-stopped"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = d.docker(&["network", "rm", "berth-test-fixed"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
 }

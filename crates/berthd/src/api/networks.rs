@@ -143,7 +143,11 @@ pub async fn connect(
                 .collect()
         })
         .unwrap_or_default();
-    e.connect(&id, &container, EndpointRequest { aliases, ipv4 })
+    let mac = ep["MacAddress"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(String::from);
+    e.connect(&id, &container, EndpointRequest { aliases, ipv4, mac })
         .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -133,6 +133,7 @@ impl Engine {
         &self,
         hc: &Value,
         nc: &Value,
+        cfg_mac: Option<&str>,
     ) -> ApiResult<std::collections::BTreeMap<String, super::network::EndpointRequest>> {
         let mut out = std::collections::BTreeMap::new();
         let mode = hc["NetworkMode"].as_str().unwrap_or("default");
@@ -179,7 +180,17 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        out.insert(name, super::network::EndpointRequest { aliases, ipv4 });
+        let mac = ep["MacAddress"]
+            .as_str()
+            .or(cfg_mac)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        if let Some(m) = &mac
+            && berth_net::ipam::parse_mac(m).is_none()
+        {
+            return Err(ApiError::bad_request(format!("invalid MAC address: {m}")));
+        }
+        out.insert(name, super::network::EndpointRequest { aliases, ipv4, mac });
         Ok(out)
     }
 
@@ -203,7 +214,8 @@ impl Engine {
         if hc["NetworkMode"].as_str().is_none_or(|s| s.is_empty()) {
             hc["NetworkMode"] = json!("default");
         }
-        let net_requests = self.net_requests(&hc, &body["NetworkingConfig"])?;
+        let net_requests =
+            self.net_requests(&hc, &body["NetworkingConfig"], body["MacAddress"].as_str())?;
         if let Some(n) = &req.name
             && !names::valid(n)
         {

@@ -30,85 +30,6 @@ pub fn parse_signal(s: &str) -> ApiResult<i32> {
         .map_err(|_| ApiError::bad_request(format!("Invalid signal: {s}")))
 }
 
-/// The host's resolv.conf for a container with its own network: loopback
-/// resolvers cannot be reached from there, so they go (Docker's public
-/// fallback when none is left).
-fn container_resolv_conf(host: &str, dns: &[std::net::IpAddr]) -> String {
-    if !dns.is_empty() {
-        let mut out: String = dns.iter().map(|a| format!("nameserver {a}\n")).collect();
-        for l in host
-            .lines()
-            .filter(|l| l.starts_with("search") || l.starts_with("options"))
-        {
-            out.push_str(l);
-            out.push('\n');
-        }
-        return out;
-    }
-    let mut out = String::new();
-    let mut servers = 0;
-    for l in host.lines() {
-        let mut w = l.split_whitespace();
-        if w.next() == Some("nameserver") {
-            let ip = w.next().unwrap_or("");
-            if ip.starts_with("127.") || ip == "::1" {
-                continue;
-            }
-            servers += 1;
-        }
-        out.push_str(l);
-        out.push('\n');
-    }
-    if servers == 0 {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
-
-fn write_etc_files(
-    dir: &Path,
-    c: &Container,
-    net: Option<&super::network::Attachment>,
-    dns: &[std::net::IpAddr],
-) -> std::io::Result<()> {
-    let embedded_dns = super::network::uses_embedded_dns(c);
-    let host_net = c.host_config["NetworkMode"].as_str() == Some("host");
-    let hostname = spec::hostname(c);
-    std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
-    if host_net {
-        std::fs::copy("/etc/hosts", dir.join("hosts")).map(|_| ())?;
-    } else {
-        std::fs::write(
-            dir.join("hosts"),
-            format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{}\t{hostname}\n",
-                net.and_then(|a| a.ip)
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "127.0.1.1".into())
-            ),
-        )?;
-    }
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = if embedded_dns {
-        // Docker's embedded DNS, with the host's search domains and options.
-        let mut r = String::from("nameserver 127.0.0.11\n");
-        for l in resolv.lines() {
-            if l.starts_with("search") || l.starts_with("options") {
-                r.push_str(l);
-                r.push('\n');
-            }
-        }
-        r.push_str("options ndots:0\n");
-        r
-    } else if net.is_some() {
-        container_resolv_conf(&resolv, dns)
-    } else {
-        resolv
-    };
-    std::fs::write(dir.join("resolv.conf"), resolv)?;
-    Ok(())
-}
-
 /// Relay a hijacked client connection and a monitor attach stream until the
 /// container's output ends.
 pub fn bridge(client: TokioIo<hyper::upgrade::Upgraded>, mon: tokio::net::UnixStream) {
@@ -190,6 +111,21 @@ impl Engine {
         let cdir = self.container_dir(&id);
         let merged = rootfs::mount(&cdir, &layers, c.auto_remove())?;
         let bundle = self.bundle_dir(&id);
+        // --link: the targets' addresses (hosts entries) and variables.
+        let (links, link_env) = match self.resolve_links(c) {
+            Ok(l) => l,
+            Err(e) => {
+                rootfs::unmount(&cdir);
+                return Err(e);
+            }
+        };
+        let mut c = c.clone();
+        if !link_env.is_empty() {
+            let mut env = c.config["Env"].as_array().cloned().unwrap_or_default();
+            env.extend(link_env.into_iter().map(serde_json::Value::from));
+            c.config["Env"] = serde_json::Value::Array(env);
+        }
+        let c = &c;
         // Address and ports first: a taken port fails before anything runs.
         let net = match self.plan_network(c) {
             Ok(n) => n,
@@ -206,7 +142,21 @@ impl Engine {
                 .as_ref()
                 .map(|n| n.upstream.clone())
                 .unwrap_or_default();
-            write_etc_files(&cdir, c, net.values().next(), &dns)?;
+            let host_gateway = self
+                .network(super::network::DEFAULT)
+                .ok()
+                .map(|n| n.def().pool.gateway);
+            super::etc_files::write(
+                &cdir,
+                c,
+                &super::etc_files::Inputs {
+                    ip: net.values().next().and_then(|a| a.ip),
+                    daemon_dns: &dns,
+                    links: &links,
+                    host_gateway,
+                },
+            )
+            .map_err(ApiError::bad_request)?;
             let oci = spec::build(
                 c,
                 &merged,

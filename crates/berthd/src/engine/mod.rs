@@ -10,6 +10,7 @@ pub mod archive;
 mod commit;
 pub mod container;
 mod create;
+pub mod etc_files;
 pub mod events;
 pub mod exec;
 pub mod health;

@@ -57,6 +57,9 @@ pub struct EndpointRequest {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ipv4: Option<Ipv4Addr>,
+    /// `--mac-address`.
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 /// A network as persisted in `<data-root>/network/<id>.json`.
@@ -521,6 +524,12 @@ impl Engine {
                 let n = self.network(name)?;
                 let d = n.def();
                 let ip = n.allocate(&c.id, req.ipv4)?;
+                let mac = match &req.mac {
+                    Some(m) => ipam::parse_mac(m).ok_or_else(|| {
+                        ApiError::bad_request(format!("invalid MAC address: {m}"))
+                    })?,
+                    None => ipam::mac_for(ip),
+                };
                 let ports = if out.is_empty() {
                     self.plan_ports(c, ip)?
                 } else {
@@ -530,7 +539,7 @@ impl Engine {
                     ip: Some(ip),
                     prefix: d.pool.subnet.prefix_len(),
                     gateway: Some(d.pool.gateway),
-                    mac: ipam::mac_string(ipam::mac_for(ip)),
+                    mac: ipam::mac_string(mac),
                     // Unique per start: the last run's veth may still be going away.
                     veth: format!("veth{}", &super::names::new_id()[..7]),
                     ports,
@@ -580,7 +589,7 @@ impl Engine {
             0 => n.ensure().await.map_err(ApiError::internal)?,
             i => i,
         };
-        let mac = ipam::mac_for(ip);
+        let mac = ipam::parse_mac(&a.mac).unwrap_or_else(|| ipam::mac_for(ip));
         if let Err(e) = host.add_veth(&a.veth, br, n.mtu, &ns, &a.dev, mac).await {
             // The bridge may have been recreated under us: look it up again next time.
             n.index.store(0, Ordering::Relaxed);
@@ -669,7 +678,18 @@ impl Engine {
         let cid = id.to_string();
         let lookup: berth_net::dns::Lookup =
             Arc::new(move |name: &str| weak.upgrade().and_then(|e| e.resolve_name(&cid, name)));
-        let upstream = if nets.upstream.is_empty() {
+        let own: Vec<std::net::SocketAddr> = self
+            .get(id)
+            .ok()
+            .and_then(|c| c.host_config["Dns"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str()?.parse::<std::net::IpAddr>().ok())
+            .map(|a| std::net::SocketAddr::new(a, 53))
+            .collect();
+        let upstream = if !own.is_empty() {
+            own
+        } else if nets.upstream.is_empty() {
             berth_net::dns::upstreams(
                 &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
             )
@@ -905,11 +925,16 @@ impl Engine {
         }
         if c.running() {
             let ip = n.allocate(&id, req.ipv4)?;
+            let mac = req
+                .mac
+                .as_deref()
+                .and_then(ipam::parse_mac)
+                .unwrap_or_else(|| ipam::mac_for(ip));
             let a = Attachment {
                 ip: Some(ip),
                 prefix: d.pool.subnet.prefix_len(),
                 gateway: Some(d.pool.gateway),
-                mac: ipam::mac_string(ipam::mac_for(ip)),
+                mac: ipam::mac_string(mac),
                 veth: format!("veth{}", &super::names::new_id()[..7]),
                 ports: Vec::new(),
                 network_id: d.id.clone(),
@@ -1027,6 +1052,42 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+impl Engine {
+    /// `--link target:alias`: the target's address on the default bridge
+    /// (for /etc/hosts: "alias id12 name") and Docker's legacy variables.
+    #[allow(clippy::type_complexity)]
+    pub fn resolve_links(
+        &self,
+        c: &Container,
+    ) -> ApiResult<(Vec<(String, Ipv4Addr)>, Vec<String>)> {
+        let mut hosts = Vec::new();
+        let mut env = Vec::new();
+        for l in c.host_config["Links"].as_array().into_iter().flatten() {
+            let Some(l) = l.as_str() else { continue };
+            let (target, alias) = l.split_once(':').unwrap_or((l, l));
+            let target = target.trim_start_matches('/');
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            let t = self.get(target).map_err(|_| {
+                ApiError::bad_request(format!("could not get container for {target}"))
+            })?;
+            if !t.running() {
+                return Err(ApiError::bad_request(format!(
+                    "Cannot link to a non running container: /{target} AS {}/{alias}",
+                    c.name
+                )));
+            }
+            let ip = t.endpoints.get(DEFAULT).and_then(|a| a.ip).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Cannot link to /{target}, as it does not belong to the default network"
+                ))
+            })?;
+            hosts.push((format!("{alias} {} {}", &t.id[..12], target), ip));
+            env.extend(super::etc_files::link_env(&c.name, alias, &t, ip));
+        }
+        Ok((hosts, env))
     }
 }
 

@@ -488,6 +488,7 @@ pub fn build(
         "process": process,
         "root": {"path": rootfs, "readonly": hc["ReadonlyRootfs"].as_bool().unwrap_or(false)},
         "hostname": if host_net { String::new() } else { hostname(c) },
+        "domainname": if host_net { "" } else { c.config["Domainname"].as_str().unwrap_or("") },
         "mounts": mounts,
         "linux": linux,
     }))
