@@ -309,6 +309,58 @@ fn container_network_options() {
     ] {
         assert!(t.contains(&want), "{want:?} in {t}");
     }
+    // --network container:<name>: the same namespace (its loopback too).
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "berth-test-srv",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do nc -l -p 7777 -e echo from-srv; done",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:berth-test-db",
+        "busybox",
+        "ip",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        out(&o).contains(&format!("inet {db_ip}/")),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:berth-test-srv",
+            "busybox",
+            "nc",
+            "-w",
+            "2",
+            "127.0.0.1",
+            "7777",
+        ]);
+        if out(&o).contains("from-srv") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}{}", out(&o), err(&o));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = d.docker(&["rm", "-f", "berth-test-srv"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+
     // A fixed address on a user network.
     let p = std::process::id();
     let subnet = format!("10.{}.{}.0/24", 150 + (p >> 8) % 50, p & 0xff);

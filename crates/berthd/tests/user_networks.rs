@@ -305,6 +305,22 @@ fn user_networks_dns_and_isolation() {
         out(&o)
     );
 
+    // kill -9 of the daemon: names still resolve (the DNS servers come back
+    // in the containers' namespaces), the tables are rebuilt once.
+    d.kill9();
+    d.restart();
+    let o = d.docker(&["exec", "berth-test-other", "ping", "-c1", "-W2", "other"]);
+    assert_eq!(code(&o), 0, "after restart: {}{}", out(&o), err(&o));
+    let o = d.docker(&[
+        "exec",
+        "berth-test-client",
+        "ping",
+        "-c1",
+        "-W2",
+        "berth-test-other",
+    ]);
+    assert_eq!(code(&o), 0, "after restart: {}{}", out(&o), err(&o));
+
     // Bad input: docker's words, nothing half-made.
     let o = d.docker(&["network", "create", "--subnet", &s1, "berth-test-overlap"]);
     assert_ne!(code(&o), 0);

@@ -146,9 +146,9 @@ impl Engine {
             }
             "none" | "host" => return Ok(out),
             m if m.starts_with("container:") => {
-                return Err(ApiError::bad_request(
-                    "network mode container:<name|id> is not supported yet",
-                ));
+                let target = &m["container:".len()..];
+                self.get(target)?;
+                return Ok(out);
             }
             other => self.network(other)?.name(),
         };

@@ -120,6 +120,30 @@ impl Engine {
             }
         };
         let mut c = c.clone();
+        // --network container:<x>: its namespace, its /etc files.
+        let shared = match c.host_config["NetworkMode"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("container:"))
+        {
+            Some(t) => match self.get(t) {
+                Ok(t) if t.running() && t.state.pid > 0 => Some(t),
+                Ok(t) => {
+                    rootfs::unmount(&cdir);
+                    return Err(ApiError::conflict(format!(
+                        "cannot join network namespace of a non running container: {}",
+                        t.id
+                    )));
+                }
+                Err(e) => {
+                    rootfs::unmount(&cdir);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        if let Some(t) = &shared {
+            c.config["Hostname"] = serde_json::Value::from(super::spec::hostname(t));
+        }
         if !link_env.is_empty() {
             let mut env = c.config["Env"].as_array().cloned().unwrap_or_default();
             env.extend(link_env.into_iter().map(serde_json::Value::from));
@@ -157,12 +181,22 @@ impl Engine {
                 },
             )
             .map_err(ApiError::bad_request)?;
+            let netns = shared
+                .as_ref()
+                .map(|t| format!("/proc/{}/ns/net", t.state.pid));
+            if let Some(t) = &shared {
+                let tdir = self.container_dir(&t.id);
+                for f in ["hosts", "resolv.conf", "hostname"] {
+                    std::fs::copy(tdir.join(f), cdir.join(f))?;
+                }
+            }
             let oci = spec::build(
                 c,
                 &merged,
                 &cdir,
                 &self.cgroup_parent,
                 self.init_path.as_deref(),
+                netns.as_deref(),
             )?;
             std::fs::write(
                 bundle.join("config.json"),

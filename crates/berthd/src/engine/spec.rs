@@ -192,6 +192,7 @@ pub fn build(
     files_dir: &Path,
     cgroup_parent: &str,
     init: Option<&Path>,
+    netns: Option<&str>,
 ) -> ApiResult<Value> {
     let cfg = &c.config;
     let hc = &c.host_config;
@@ -365,8 +366,11 @@ pub fn build(
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ];
-    if !host_net {
-        namespaces.push(json!({"type": "network"}));
+    match netns {
+        // --network container:<x>: the other container's namespace.
+        Some(path) => namespaces.push(json!({"type": "network", "path": path})),
+        None if !host_net => namespaces.push(json!({"type": "network"})),
+        None => {}
     }
     if berth_runtime_cgroup_v2() {
         namespaces.push(json!({"type": "cgroup"}));
