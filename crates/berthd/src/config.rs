@@ -95,6 +95,15 @@ pub struct Config {
     pub bip: Option<String>,
     pub mtu: u32,
     pub dns: Vec<std::net::IpAddr>,
+    /// daemon.json `default-address-pools`: where automatic subnets come from.
+    pub address_pools: Vec<AddressPool>,
+}
+
+/// A `default-address-pools` entry: subnets of `size` bits carved from `base`.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct AddressPool {
+    pub base: String,
+    pub size: u8,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -112,6 +121,7 @@ struct File {
     bip: Option<String>,
     mtu: Option<u32>,
     dns: Option<Vec<std::net::IpAddr>>,
+    default_address_pools: Option<Vec<AddressPool>>,
     tls: Option<bool>,
     tlsverify: Option<bool>,
     tlscacert: Option<PathBuf>,
@@ -190,6 +200,7 @@ impl Config {
             bridge: f.bridge.or(file.bridge).unwrap_or_else(|| "berth0".into()),
             bip: f.bip.or(file.bip),
             mtu: f.mtu.or(file.mtu).unwrap_or(1500),
+            address_pools: file.default_address_pools.unwrap_or_default(),
             dns: if f.dns.is_empty() {
                 file.dns.unwrap_or_default()
             } else {

@@ -107,6 +107,7 @@ impl Engine {
                     cfg.bip.as_deref(),
                     cfg.mtu,
                     cfg.dns.clone(),
+                    network::candidates(&cfg.address_pools)?,
                 )
                 .await
                 .map_err(|e| format!("networks: {e}"))?,

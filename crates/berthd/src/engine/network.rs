@@ -227,6 +227,32 @@ pub struct Networks {
     dns: Mutex<BTreeMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// `--dns`: where containers' queries go instead of the host's resolvers.
     pub upstream: Vec<std::net::IpAddr>,
+    /// Where automatic subnets come from (daemon.json default-address-pools,
+    /// else Docker's defaults).
+    candidates: Vec<Ipv4Net>,
+}
+
+/// The subnets of daemon.json's `default-address-pools` (at most 4096 per
+/// pool), or Docker's defaults.
+pub fn candidates(pools: &[crate::config::AddressPool]) -> Result<Vec<Ipv4Net>, String> {
+    if pools.is_empty() {
+        return Ok(ipam::default_candidates());
+    }
+    let mut out = Vec::new();
+    for p in pools {
+        let base: Ipv4Net = p
+            .base
+            .parse()
+            .map_err(|e| format!("default-address-pools: invalid base {}: {e}", p.base))?;
+        let subs = base.trunc().subnets(p.size).map_err(|_| {
+            format!(
+                "default-address-pools: size {} does not fit in {}",
+                p.size, p.base
+            )
+        })?;
+        out.extend(subs.take(4096));
+    }
+    Ok(out)
 }
 
 fn taken_subnets(nets: &[Arc<BridgeNet>]) -> Vec<Ipv4Net> {
@@ -245,6 +271,7 @@ impl Networks {
         bip: Option<&str>,
         mtu: u32,
         upstream: Vec<std::net::IpAddr>,
+        candidates: Vec<Ipv4Net>,
     ) -> Result<Networks, String> {
         let dir = data_root.join("network");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -284,11 +311,8 @@ impl Networks {
                 let pool = match want {
                     Some(w) => Pool::new(w.trunc(), Some(w.addr())),
                     None => {
-                        let net = ipam::choose_subnet(
-                            &ipam::default_candidates(),
-                            &taken_subnets(&others),
-                        )
-                        .ok_or("no free subnet for the default bridge: set --bip")?;
+                        let net = ipam::choose_subnet(&candidates, &taken_subnets(&others))
+                            .ok_or("no free subnet for the default bridge: set --bip")?;
                         Pool::new(net, None)
                     }
                 };
@@ -332,6 +356,7 @@ impl Networks {
             list: Mutex::new(list),
             dns: Mutex::new(BTreeMap::new()),
             upstream,
+            candidates,
         })
     }
 
@@ -779,7 +804,7 @@ impl Engine {
                 }
                 net
             }
-            None => ipam::choose_subnet(&ipam::default_candidates(), &taken_subnets(&all))
+            None => ipam::choose_subnet(&nets.candidates, &taken_subnets(&all))
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
