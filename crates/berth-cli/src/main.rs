@@ -134,7 +134,7 @@ fn command_path() -> String {
             break;
         }
         words.push(a.clone());
-        if !matches!(a.as_str(), "container" | "image" | "system") {
+        if !matches!(a.as_str(), "container" | "image" | "system" | "network") {
             break;
         }
         i += 1;

@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod system;
 
 use anyhow::Result;
@@ -113,6 +114,9 @@ pub enum Cmd {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCmd),
@@ -236,6 +240,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Image(ImageCmd::Prune(a)) => i::misc::prune(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => system::prune(&ctx, a),
+        Cmd::Network(n) => network::dispatch(&ctx, n),
     }
 }
 
