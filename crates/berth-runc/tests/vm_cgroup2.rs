@@ -13,9 +13,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The newest build of a sibling integration-test binary (`<name>-<hash>`).
+/// The newest build of a sibling integration-test binary (`<name>-<hash>`)
+/// of this package: its dep-info file names this package's test source
+/// (other packages have test binaries with the same names).
 fn test_binary(deps: &Path, name: &str) -> PathBuf {
     let prefix = format!("{name}-");
+    let source = format!("berth-runc/tests/{name}.rs");
     std::fs::read_dir(deps)
         .unwrap()
         .flatten()
@@ -24,6 +27,8 @@ fn test_binary(deps: &Path, name: &str) -> PathBuf {
             f.starts_with(&prefix)
                 && f[prefix.len()..].chars().all(|c| c.is_ascii_hexdigit())
                 && e.metadata().is_ok_and(|m| m.is_file())
+                && std::fs::read_to_string(e.path().with_extension("d"))
+                    .is_ok_and(|d| d.contains(&source))
         })
         .max_by_key(|e| e.metadata().unwrap().modified().unwrap())
         .map(|e| e.path())

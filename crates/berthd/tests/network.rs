@@ -172,6 +172,12 @@ fn bridge_and_published_ports() {
         .unwrap()
         .parse()
         .unwrap();
+    // `berth port` says the same.
+    let b = Command::new(common::Daemon::berth_bin())
+        .args(["-H", &d.sock(), "port", "berth-test-any", "80"])
+        .output()
+        .unwrap();
+    assert_eq!(out(&b), p, "{}", err(&b));
     assert!(http_get(any).contains("hello from berth"));
 
     // A taken port: docker's words, nothing set up for the loser.

@@ -65,8 +65,8 @@ fn user_networks_dns_and_isolation() {
     d.load_busybox();
     let p = std::process::id();
     let (s1, s2) = (
-        format!("10.{}.{}.0/24", 40 + (p >> 8) % 50, p & 0xff),
-        format!("10.{}.{}.0/24", 90 + (p >> 8) % 50, p & 0xff),
+        format!("10.{}.{}.0/24", 20 + (p >> 8) % 40, p & 0xff),
+        format!("10.{}.{}.0/24", 60 + (p >> 8) % 40, p & 0xff),
     );
     let (b1, b2) = (br("a"), br("b"));
     let id = ok(
@@ -414,6 +414,22 @@ fn user_networks_dns_and_isolation() {
     ok(&d, &rm);
     wait_no_ports(&b1);
     wait_no_ports(&b2);
+    // No name outlives its container.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "berth-test-back",
+        "busybox",
+        "nslookup",
+        "berth-test-n5",
+        "127.0.0.11",
+    ]);
+    assert!(
+        !out(&o).contains("Address: 10."),
+        "a removed container still resolves: {}",
+        out(&o)
+    );
     let pools: String = std::fs::read_dir(d.dir.join("data/network"))
         .unwrap()
         .flatten()
