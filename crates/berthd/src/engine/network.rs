@@ -350,6 +350,7 @@ impl Networks {
                 .await
                 .map_err(|e| format!("network {}: {e}", d.name))?;
         }
+        warn_forward_drop().await;
         Ok(Networks {
             dir,
             mtu,
@@ -1113,6 +1114,26 @@ impl Engine {
             env.extend(super::etc_files::link_env(&c.name, alias, &t, ip));
         }
         Ok((hosts, env))
+    }
+}
+
+/// Another firewall (dockerd's iptables: `ip filter FORWARD` with policy
+/// drop) drops forwarded traffic whatever berth's own table says: outgoing
+/// traffic of containers and published ports from other hosts stop working.
+/// berth does not edit other tables or chains; it says so, loudly.
+async fn warn_forward_drop() {
+    let Ok(o) = tokio::process::Command::new("nft")
+        .args(["list", "chain", "ip", "filter", "FORWARD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await
+    else {
+        return;
+    };
+    if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("policy drop") {
+        tracing::warn!(
+            "the iptables FORWARD chain drops by default (dockerd sets this): containers' outgoing traffic and published ports reached from other hosts are blocked by it; berth does not edit other firewalls' chains — allow the berth bridges there (e.g. in DOCKER-USER) if both engines run"
+        );
     }
 }
 
