@@ -440,11 +440,73 @@ fn user_networks_dns_and_isolation() {
         "addresses left: {pools}"
     );
 
+    // --internal: containers reach each other, nothing else (no default
+    // route, and the bridge's table keeps traffic inside).
+    let s3 = format!("10.{}.{}.0/24", 250 + (p >> 8) % 5, p & 0xff);
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "--internal",
+            "--subnet",
+            &s3,
+            "-o",
+            &format!("com.docker.network.bridge.name={}", br("c")),
+            "berth-test-internal",
+        ],
+    );
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "berth-test-in1",
+            "--network",
+            "berth-test-internal",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let o = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "berth-test-internal",
+            "busybox",
+            "sh",
+            "-c",
+            "ip route; ping -c1 -W2 berth-test-in1 >/dev/null && echo reached",
+        ],
+    );
+    assert!(!o.contains("default"), "{o}");
+    assert!(o.contains("reached"), "{o}");
+    let internal = ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Internal}}",
+            "berth-test-internal",
+        ],
+    );
+    assert_eq!(internal.trim(), "true");
+    ok(&d, &["rm", "-f", "berth-test-in1"]);
+
     // rm and prune take bridges and tables along.
     ok(&d, &["network", "rm", "berth-test-front"]);
     assert!(!link_exists(&b1) && !nft_has_table(&format!("berth-{b1}")));
     let o = ok(&d, &["network", "prune", "-f"]);
-    assert!(o.contains("berth-test-back"), "{o}");
+    assert!(
+        o.contains("berth-test-back") && o.contains("berth-test-internal"),
+        "{o}"
+    );
+    assert!(!link_exists(&br("c")));
     assert!(!link_exists(&b2) && !nft_has_table(&format!("berth-{b2}")));
     let ls = ok(&d, &["network", "ls", "--format", "{{.Name}}"]);
     assert_eq!(ls.lines().count(), 3, "{ls}");

@@ -187,7 +187,7 @@ pub fn bridge_name() -> String {
 /// A /24 of 10/8 derived from the pid, so that parallel test daemons never
 /// pick the same subnet. Second octets are split between the tests so that
 /// subnets of different test processes never overlap: 20–59 and 60–99
-/// user_networks, 100–149 the daemons' default bridges, 150–199 network,
+/// user_networks (250–254 its internal one), 100–149 the daemons' default bridges, 150–199 network,
 /// 200–249 berth_network_cli.
 pub fn bridge_bip() -> String {
     let p = std::process::id();
