@@ -501,6 +501,31 @@ fn user_networks_dns_and_isolation() {
     // rm and prune take bridges and tables along.
     ok(&d, &["network", "rm", "berth-test-front"]);
     assert!(!link_exists(&b1) && !nft_has_table(&format!("berth-{b1}")));
+    // prune's filters: a label no network has keeps them all; unknown keys
+    // are refused.
+    let o = ok(
+        &d,
+        &["network", "prune", "-f", "--filter", "label=berth.nosuch"],
+    );
+    assert!(!o.contains("berth-test-back"), "{o}");
+    let o = d.docker(&["network", "prune", "-f", "--filter", "bogus=1"]);
+    assert_ne!(code(&o), 0);
+    assert!(err(&o).contains("invalid filter 'bogus'"), "{}", err(&o));
+    let dangling = ok(
+        &d,
+        &[
+            "network",
+            "ls",
+            "--filter",
+            "dangling=true",
+            "--format",
+            "{{.Name}}",
+        ],
+    );
+    assert!(
+        dangling.contains("berth-test-back") && !dangling.contains("bridge\n"),
+        "{dangling}"
+    );
     let o = ok(&d, &["network", "prune", "-f"]);
     assert!(
         o.contains("berth-test-back") && o.contains("berth-test-internal"),

@@ -57,6 +57,13 @@ pub async fn list(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<J
                             .get(lk)
                             .is_some_and(|x| lv.is_empty() || x == lv)
                     }
+                    "scope" => n["Scope"] == json!(v),
+                    "dangling" => {
+                        let builtin =
+                            ["bridge", "host", "none"].contains(&n["Name"].as_str().unwrap_or(""));
+                        let unused = n["Containers"].as_object().is_none_or(|c| c.is_empty());
+                        (v == "true" || v == "1") == (unused && !builtin)
+                    }
                     "type" => {
                         let builtin =
                             ["bridge", "host", "none"].contains(&n["Name"].as_str().unwrap_or(""));
@@ -66,6 +73,11 @@ pub async fn list(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<J
                 })
         })
     };
+    for k in filters.keys() {
+        if !["name", "id", "driver", "label", "type", "scope", "dangling"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+    }
     Ok(Json(Value::Array(
         all(&e).into_iter().filter(keep).collect(),
     )))
@@ -112,8 +124,64 @@ pub async fn remove(State(e): State<Shared>, Path(id): Path<String>) -> ApiResul
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn prune(State(e): State<Shared>) -> ApiResult<Json<Value>> {
-    let gone = e.prune_networks().await;
+/// A `until` filter value: a unix time, an RFC 3339 time, or a duration
+/// before now (`24h`, `90m`, `10s`).
+fn until_time(v: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    let now = chrono::Utc::now();
+    if let Ok(secs) = v.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs as i64, 0)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid until: {v}")));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid until: {v}")))?;
+    let secs = match unit {
+        "h" => n * 3600.0,
+        "m" => n * 60.0,
+        "s" => n,
+        _ => return Err(ApiError::bad_request(format!("invalid until: {v}"))),
+    };
+    Ok(now - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+}
+
+fn label_match(labels: &Value, filter: &str) -> bool {
+    let (k, v) = filter.split_once('=').unwrap_or((filter, ""));
+    labels.get(k).is_some_and(|x| v.is_empty() || x == v)
+}
+
+pub async fn prune(State(e): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let q = Query::parse(q.as_deref());
+    let filters = q.filters().map_err(ApiError::bad_request)?;
+    for k in filters.keys() {
+        if !["until", "label", "label!"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+    }
+    let until = match filters.get("until").and_then(|v| v.first()) {
+        Some(v) => Some(until_time(v)?),
+        None => None,
+    };
+    let mut gone = Vec::new();
+    for n in e.all_networks() {
+        let d = n.def();
+        let labels = Value::Object(d.labels.clone());
+        let created = chrono::DateTime::parse_from_rfc3339(&d.created).ok();
+        let keep = d.name == crate::engine::network::DEFAULT
+            || until.is_some_and(|u| created.is_some_and(|c| c > u))
+            || filters
+                .get("label")
+                .is_some_and(|ls| !ls.iter().all(|l| label_match(&labels, l)))
+            || filters
+                .get("label!")
+                .is_some_and(|ls| ls.iter().any(|l| label_match(&labels, l)));
+        if !keep && e.remove_network(&d.id).await.is_ok() {
+            gone.push(d.name);
+        }
+    }
     Ok(Json(json!({"NetworksDeleted": gone})))
 }
 

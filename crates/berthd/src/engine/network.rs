@@ -1065,20 +1065,6 @@ impl Engine {
     pub fn all_networks(&self) -> Vec<Arc<BridgeNet>> {
         self.nets().map(|n| n.all()).unwrap_or_default()
     }
-
-    pub async fn prune_networks(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for n in self.all_networks() {
-            let d = n.def();
-            if d.name == DEFAULT {
-                continue;
-            }
-            if self.remove_network(&d.id).await.is_ok() {
-                out.push(d.name);
-            }
-        }
-        out
-    }
 }
 
 impl Engine {
