@@ -37,7 +37,8 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-fn is_whiteout(m: &fs::Metadata) -> bool {
+/// An overlayfs whiteout: a 0/0 character device.
+pub fn is_whiteout(m: &fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
 }
 

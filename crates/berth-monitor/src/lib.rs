@@ -61,10 +61,15 @@ pub fn run(o: Options) -> i32 {
     // A container that may ptrace us needs the runtime to re-execute itself
     // from a sealed copy (CVE-2019-5736); do it now, while fds 0-2 are still
     // the daemon's pipes, not in the middle of create.
-    if let Some(spec) = std::fs::read(o.bundle.join("config.json"))
+    let spec = std::fs::read(o.bundle.join("config.json"))
         .ok()
-        .and_then(|b| serde_json::from_slice::<oci_spec::runtime::Spec>(&b).ok())
-        && berth_runtime::exeseal::ptrace_exposed(&spec, None)
+        .and_then(|b| serde_json::from_slice::<oci_spec::runtime::Spec>(&b).ok());
+    let terminal = spec
+        .as_ref()
+        .and_then(|s| s.process().as_ref()?.terminal())
+        .unwrap_or(false);
+    if let Some(spec) = &spec
+        && berth_runtime::exeseal::ptrace_exposed(spec, None)
         && let Err(e) = berth_runtime::exeseal::reexec::ensure_sealed(&o.dir)
     {
         let _ = writeln!(
@@ -94,7 +99,7 @@ pub fn run(o: Options) -> i32 {
         let _ = writeln!(out, "{v}");
         let _ = out.flush();
     };
-    match setup(&o) {
+    match setup(&o, terminal) {
         Err(e) => {
             reply(&mut ctl_out, serde_json::json!({ "error": e }));
             1
@@ -142,17 +147,9 @@ fn dup2(from: &impl AsRawFd, to: i32) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the bundle's process wants a terminal.
-fn wants_terminal(o: &Options) -> bool {
-    std::fs::read(o.bundle.join("config.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["process"]["terminal"].as_bool())
-        .unwrap_or(false)
-}
-
 /// Create the container with its stdio connected to us.
-fn setup(o: &Options) -> Result<serve::Monitor, String> {
+/// `terminal`: the bundle's process wants a pty.
+fn setup(o: &Options, terminal: bool) -> Result<serve::Monitor, String> {
     let sock = &o.socket;
     let _ = std::fs::remove_file(sock);
     let listener =
@@ -162,7 +159,6 @@ fn setup(o: &Options) -> Result<serve::Monitor, String> {
         .write(true)
         .open("/dev/null")
         .map_err(|e| format!("/dev/null: {e}"))?;
-    let terminal = wants_terminal(o);
     let mut outputs = Vec::new();
     let mut stdin_w = None;
     // Our own stderr (the daemon's monitor log) survives the stdio switch.

@@ -10,17 +10,7 @@ mod common;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{Daemon, code, err, out};
-
-fn ok(d: &Daemon, args: &[&str]) -> String {
-    let o = d.docker(args);
-    assert_eq!(code(&o), 0, "{args:?}: {}{}", out(&o), err(&o));
-    out(&o)
-}
-
-fn link_exists(name: &str) -> bool {
-    std::path::Path::new(&format!("/sys/class/net/{name}")).exists()
-}
+use common::{Daemon, code, err, link_exists, ok, out};
 
 /// This process's leftover links (bn<pid>…).
 fn our_links() -> Vec<String> {

@@ -11,15 +11,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{code, err, out};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{code, err, free_port, out};
 
 /// GET / from 127.0.0.1:port, retrying while httpd comes up.
 fn http_get(port: u16) -> String {

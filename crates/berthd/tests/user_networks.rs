@@ -12,13 +12,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, code, err, out};
-
-fn ok(d: &Daemon, args: &[&str]) -> String {
-    let o = d.docker(args);
-    assert_eq!(code(&o), 0, "{args:?}: {}{}", out(&o), err(&o));
-    out(&o)
-}
+use common::{Daemon, code, err, link_exists, ok, out};
 
 /// A bridge name for this test: short, unique to the process.
 fn br(tag: &str) -> String {
@@ -37,10 +31,6 @@ fn wait_no_ports(name: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(bridge_ports(name), 0, "veths left on {name}");
-}
-
-fn link_exists(name: &str) -> bool {
-    std::path::Path::new(&format!("/sys/class/net/{name}")).exists()
 }
 
 fn nft_has_table(table: &str) -> bool {

@@ -356,9 +356,7 @@ pub async fn logs(
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     e.logs(full, o, tx);
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let stream = futures_util::StreamExt::map(stream, Ok::<_, std::io::Error>);
-    let mut r = Response::new(Body::from_stream(stream));
+    let mut r = Response::new(super::channel_body(rx));
     let ct = if c.tty() {
         "application/vnd.docker.raw-stream"
     } else {

@@ -7,6 +7,7 @@ mod files;
 mod images;
 mod networks;
 mod query;
+mod stats;
 mod system;
 
 use std::sync::Arc;
@@ -110,7 +111,7 @@ pub fn router(engine: Shared) -> Router {
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/update", post(containers::update))
-        .route("/containers/{id}/stats", get(files::stats))
+        .route("/containers/{id}/stats", get(stats::stats))
         .route("/containers/{id}/changes", get(files::changes))
         .route("/containers/{id}/export", get(files::export))
         .route(
@@ -153,6 +154,15 @@ pub fn router(engine: Shared) -> Router {
         // Image archives and imports are large; dockerd sets no limit either.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(engine)
+}
+
+/// A response body fed chunk by chunk from a channel (logs, archives, stats).
+pub fn channel_body(rx: tokio::sync::mpsc::Receiver<axum::body::Bytes>) -> axum::body::Body {
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    axum::body::Body::from_stream(futures_util::StreamExt::map(
+        stream,
+        Ok::<_, std::io::Error>,
+    ))
 }
 
 /// Answer 101 to a hijack request (`Upgrade: tcp`), 200 with the raw stream

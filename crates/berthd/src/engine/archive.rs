@@ -177,26 +177,37 @@ impl Engine {
                 return Ok(FsRoot { fd, unmount: None });
             }
         }
+        let (merged, unmount) = self.mount_rootfs(c)?;
+        let fd = nix::fcntl::open(
+            &merged,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        );
+        let guard = FsRoot {
+            fd: match fd {
+                Ok(fd) => fd,
+                Err(e) => {
+                    if let Some(cdir) = unmount {
+                        rootfs::unmount(&cdir);
+                    }
+                    return Err(ApiError::internal(format!("open rootfs: {e}")));
+                }
+            },
+            unmount,
+        };
+        Ok(guard)
+    }
+
+    /// The container's overlay, mounted unless it already is: (merged
+    /// directory, the container directory to unmount afterwards if we
+    /// mounted it).
+    fn mount_rootfs(&self, c: &Container) -> ApiResult<(PathBuf, Option<PathBuf>)> {
         let cdir = self.container_dir(&c.id);
         let was_mounted = rootfs::is_mounted(&rootfs::paths(&cdir).merged);
         let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
         let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
         let merged = rootfs::mount(&cdir, &layers, false)?;
-        let guard = FsRoot {
-            fd: nix::fcntl::open(
-                &merged,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| {
-                if !was_mounted {
-                    rootfs::unmount(&cdir);
-                }
-                ApiError::internal(format!("open rootfs: {e}"))
-            })?,
-            unmount: (!was_mounted).then_some(cdir),
-        };
-        Ok(guard)
+        Ok((merged, (!was_mounted).then_some(cdir)))
     }
 
     /// Find `path` inside the container (not following a final symlink).
@@ -321,11 +332,7 @@ impl Engine {
     ) -> ApiResult<()> {
         let c = self.get(r)?;
         let lock = self.op_lock(&c.id)?.lock_owned().await;
-        let cdir = self.container_dir(&c.id);
-        let was_mounted = rootfs::is_mounted(&rootfs::paths(&cdir).merged);
-        let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
-        let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
-        let merged = rootfs::mount(&cdir, &layers, false)?;
+        let (merged, unmount) = self.mount_rootfs(&c)?;
         self.emit(&c, "export", &[]);
         tokio::task::spawn_blocking(move || {
             let _lock = lock;
@@ -335,7 +342,7 @@ impl Engine {
                 tracing::warn!("export: {e}");
             }
             drop(b);
-            if !was_mounted {
+            if let Some(cdir) = unmount {
                 rootfs::unmount(&cdir);
             }
         });

@@ -82,6 +82,27 @@ impl Engine {
             .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {eid}")))
     }
 
+    /// `berth-runc exec` for an exec instance: its OCI process written to
+    /// `<bundle>/<name>.json`; the caller adds the console socket if any and
+    /// the container id.
+    pub(super) fn runtime_exec(
+        &self,
+        e: &ExecInstance,
+        tty: bool,
+        name: &str,
+    ) -> ApiResult<(tokio::process::Command, std::path::PathBuf)> {
+        let proc_json = self.exec_process(e, tty)?;
+        let pfile = self.bundle_dir(&e.container).join(format!("{name}.json"));
+        std::fs::write(&pfile, serde_json::to_vec(&proc_json).expect("json"))?;
+        let mut cmd = tokio::process::Command::new(monitor::runtime_binary());
+        cmd.arg("--root")
+            .arg(&self.runtime_root)
+            .arg("exec")
+            .arg("--process")
+            .arg(&pfile);
+        Ok((cmd, pfile))
+    }
+
     /// The OCI process for an exec, from the container's own process.
     pub(super) fn exec_process(&self, e: &ExecInstance, tty: bool) -> ApiResult<Value> {
         let bundle = self.bundle_dir(&e.container);
@@ -140,16 +161,7 @@ impl Engine {
             )));
         }
         let tty = tty || e.config["Tty"].as_bool().unwrap_or(false);
-        let proc_json = self.exec_process(&e, tty)?;
-        let bundle = self.bundle_dir(&e.container);
-        let pfile = bundle.join(format!("exec-{eid}.json"));
-        std::fs::write(&pfile, serde_json::to_vec(&proc_json).expect("json"))?;
-        let mut cmd = tokio::process::Command::new(monitor::runtime_binary());
-        cmd.arg("--root")
-            .arg(&self.runtime_root)
-            .arg("exec")
-            .arg("--process")
-            .arg(&pfile);
+        let (mut cmd, _pfile) = self.runtime_exec(&e, tty, &format!("exec-{eid}"))?;
         let console = if tty {
             // Short: socket paths are limited to 108 bytes.
             let sock = self

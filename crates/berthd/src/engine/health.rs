@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use super::{Engine, monitor, now_rfc3339};
+use super::{Engine, now_rfc3339};
 
 /// How many results `State.Health.Log` keeps.
 const KEEP: usize = 5;
@@ -135,22 +135,12 @@ impl Engine {
             pid: 0,
             master: None,
         };
-        let proc_json = match self.exec_process(&inst, false) {
-            Ok(p) => p,
-            Err(e) => return fail(e.message),
-        };
-        let pfile = self
-            .bundle_dir(id)
-            .join(format!("health-{}.json", &inst.id[..12]));
-        if let Err(e) = std::fs::write(&pfile, serde_json::to_vec(&proc_json).expect("json")) {
-            return fail(e.to_string());
-        }
-        let child = tokio::process::Command::new(monitor::runtime_binary())
-            .arg("--root")
-            .arg(&self.runtime_root)
-            .arg("exec")
-            .arg("--process")
-            .arg(&pfile)
+        let (mut cmd, pfile) =
+            match self.runtime_exec(&inst, false, &format!("health-{}", &inst.id[..12])) {
+                Ok(x) => x,
+                Err(e) => return fail(e.message),
+            };
+        let child = cmd
             .arg(id)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

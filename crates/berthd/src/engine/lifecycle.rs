@@ -106,41 +106,12 @@ impl Engine {
     /// Mount, write the bundle, spawn the monitor, connect attaches, start.
     async fn start_locked(self: &Arc<Self>, c: &Container) -> ApiResult<()> {
         let id = c.id.clone();
-        let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
-        let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
-        let cdir = self.container_dir(&id);
-        let merged = rootfs::mount(&cdir, &layers, c.auto_remove())?;
-        let bundle = self.bundle_dir(&id);
-        // --link: the targets' addresses (hosts entries) and variables.
-        let (links, link_env) = match self.resolve_links(c) {
-            Ok(l) => l,
-            Err(e) => {
-                rootfs::unmount(&cdir);
-                return Err(e);
-            }
-        };
+        // --link: the targets' addresses (hosts entries) and variables;
+        // --network container:<x>: its namespace and /etc files. Nothing is
+        // set up yet, so a refusal here leaves nothing behind.
+        let (links, link_env) = self.resolve_links(c)?;
+        let shared = self.shared_netns(c)?;
         let mut c = c.clone();
-        // --network container:<x>: its namespace, its /etc files.
-        let shared = match c.host_config["NetworkMode"]
-            .as_str()
-            .and_then(|m| m.strip_prefix("container:"))
-        {
-            Some(t) => match self.get(t) {
-                Ok(t) if t.running() && t.state.pid > 0 => Some(t),
-                Ok(t) => {
-                    rootfs::unmount(&cdir);
-                    return Err(ApiError::conflict(format!(
-                        "cannot join network namespace of a non running container: {}",
-                        t.id
-                    )));
-                }
-                Err(e) => {
-                    rootfs::unmount(&cdir);
-                    return Err(e);
-                }
-            },
-            None => None,
-        };
         if let Some(t) = &shared {
             c.config["Hostname"] = serde_json::Value::from(super::spec::hostname(t));
         }
@@ -150,6 +121,11 @@ impl Engine {
             c.config["Env"] = serde_json::Value::Array(env);
         }
         let c = &c;
+        let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
+        let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
+        let cdir = self.container_dir(&id);
+        let merged = rootfs::mount(&cdir, &layers, c.auto_remove())?;
+        let bundle = self.bundle_dir(&id);
         // Address and ports first: a taken port fails before anything runs.
         let net = match self.plan_network(c) {
             Ok(n) => n,

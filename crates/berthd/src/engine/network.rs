@@ -115,17 +115,23 @@ impl BridgeNet {
         self.def.lock().unwrap().clone()
     }
 
+    /// Look at the definition without copying it (and its allocations).
+    fn with<R>(&self, f: impl FnOnce(&NetDef) -> R) -> R {
+        f(&self.def.lock().unwrap())
+    }
+
     pub fn name(&self) -> String {
-        self.def.lock().unwrap().name.clone()
+        self.with(|d| d.name.clone())
     }
 
     fn table(&self) -> String {
-        let iface = self.def.lock().unwrap().iface.clone();
-        if iface == "berth0" {
-            "berth".into()
-        } else {
-            format!("berth-{iface}")
-        }
+        self.with(|d| {
+            if d.iface == "berth0" {
+                "berth".into()
+            } else {
+                format!("berth-{}", d.iface)
+            }
+        })
     }
 
     fn save(&self) {
@@ -209,6 +215,31 @@ impl BridgeNet {
         };
         self.save();
         Ok(ip)
+    }
+
+    /// `owner`'s endpoint on this network as `req` asks (address, MAC),
+    /// seen inside the container as `dev`; no ports yet.
+    fn endpoint(&self, owner: &str, req: &EndpointRequest, dev: String) -> ApiResult<Attachment> {
+        let mac = match &req.mac {
+            Some(m) => Some(
+                ipam::parse_mac(m)
+                    .ok_or_else(|| ApiError::bad_request(format!("invalid MAC address: {m}")))?,
+            ),
+            None => None,
+        };
+        let ip = self.allocate(owner, req.ipv4)?;
+        Ok(self.with(|d| Attachment {
+            ip: Some(ip),
+            prefix: d.pool.subnet.prefix_len(),
+            gateway: Some(d.pool.gateway),
+            mac: ipam::mac_string(mac.unwrap_or_else(|| ipam::mac_for(ip))),
+            // Unique per start: the last run's veth may still be going away.
+            veth: format!("veth{}", &super::names::new_id()[..7]),
+            ports: Vec::new(),
+            network_id: d.id.clone(),
+            aliases: req.aliases.clone(),
+            dev,
+        }))
     }
 
     fn release(&self, owner: &str) {
@@ -368,10 +399,13 @@ impl Networks {
     /// By name, full id or unique id prefix.
     pub fn find(&self, r: &str) -> Option<Arc<BridgeNet>> {
         let l = self.list.lock().unwrap();
-        if let Some(n) = l.iter().find(|n| n.def().name == r || n.def().id == r) {
+        if let Some(n) = l.iter().find(|n| n.with(|d| d.name == r || d.id == r)) {
             return Some(n.clone());
         }
-        let m: Vec<&Arc<BridgeNet>> = l.iter().filter(|n| n.def().id.starts_with(r)).collect();
+        let m: Vec<&Arc<BridgeNet>> = l
+            .iter()
+            .filter(|n| n.with(|d| d.id.starts_with(r)))
+            .collect();
         (m.len() == 1 && !r.is_empty()).then(|| m[0].clone())
     }
 }
@@ -446,6 +480,10 @@ impl Engine {
                     .entry(k.clone())
                     .or_insert_with(|| vec![json!({"HostIp": "", "HostPort": ""})]);
             }
+        }
+        if wanted.is_empty() {
+            // Most containers publish nothing: no need to look at the others.
+            return Ok(Vec::new());
         }
         let mut taken = self.published();
         let mut out = Vec::new();
@@ -548,31 +586,14 @@ impl Engine {
         for (i, (name, req)) in c.net_requests.iter().enumerate() {
             let res = (|| {
                 let n = self.network(name)?;
-                let d = n.def();
-                let ip = n.allocate(&c.id, req.ipv4)?;
-                let mac = match &req.mac {
-                    Some(m) => ipam::parse_mac(m).ok_or_else(|| {
-                        ApiError::bad_request(format!("invalid MAC address: {m}"))
-                    })?,
-                    None => ipam::mac_for(ip),
-                };
-                let ports = if out.is_empty() {
-                    self.plan_ports(c, ip)?
-                } else {
-                    Vec::new()
-                };
-                Ok::<_, ApiError>(Attachment {
-                    ip: Some(ip),
-                    prefix: d.pool.subnet.prefix_len(),
-                    gateway: Some(d.pool.gateway),
-                    mac: ipam::mac_string(mac),
-                    // Unique per start: the last run's veth may still be going away.
-                    veth: format!("veth{}", &super::names::new_id()[..7]),
-                    ports,
-                    network_id: d.id.clone(),
-                    aliases: req.aliases.clone(),
-                    dev: format!("eth{i}"),
-                })
+                let mut a = n.endpoint(&c.id, req, format!("eth{i}"))?;
+                // Ports are published on the first network.
+                if out.is_empty()
+                    && let Some(ip) = a.ip
+                {
+                    a.ports = self.plan_ports(c, ip)?;
+                }
+                Ok::<_, ApiError>(a)
             })();
             match res {
                 Ok(a) => {
@@ -744,10 +765,11 @@ impl Engine {
     /// `asker` are found by name, alias and short id, at their address on
     /// that network.
     fn resolve_name(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
-        let me = self.get(asker).ok()?;
+        let map = self.containers.lock().unwrap();
+        let me = &map.get(asker)?.c;
         let mine: Vec<&String> = me.endpoints.keys().filter(|n| *n != DEFAULT).collect();
         let mut out = Vec::new();
-        for c in self.list().into_iter().filter(|c| c.running()) {
+        for c in map.values().map(|e| &e.c).filter(|c| c.running()) {
             for (net, a) in &c.endpoints {
                 if !mine.contains(&net) {
                     continue;
@@ -950,23 +972,7 @@ impl Engine {
             )));
         }
         if c.running() {
-            let ip = n.allocate(&id, req.ipv4)?;
-            let mac = req
-                .mac
-                .as_deref()
-                .and_then(ipam::parse_mac)
-                .unwrap_or_else(|| ipam::mac_for(ip));
-            let a = Attachment {
-                ip: Some(ip),
-                prefix: d.pool.subnet.prefix_len(),
-                gateway: Some(d.pool.gateway),
-                mac: ipam::mac_string(mac),
-                veth: format!("veth{}", &super::names::new_id()[..7]),
-                ports: Vec::new(),
-                network_id: d.id.clone(),
-                aliases: req.aliases.clone(),
-                dev: format!("eth{}", next_dev(&c)),
-            };
+            let a = n.endpoint(&id, &req, format!("eth{}", next_dev(&c)))?;
             if let Err(e) = self.connect_endpoint(&d.name, &a, c.state.pid, false).await {
                 n.release(&id);
                 return Err(e);
@@ -1068,6 +1074,25 @@ impl Engine {
 }
 
 impl Engine {
+    /// `--network container:<x>`: the running container whose network
+    /// namespace this one joins.
+    pub fn shared_netns(&self, c: &Container) -> ApiResult<Option<Container>> {
+        let Some(t) = c.host_config["NetworkMode"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("container:"))
+        else {
+            return Ok(None);
+        };
+        let t = self.get(t)?;
+        if !t.running() || t.state.pid <= 0 {
+            return Err(ApiError::conflict(format!(
+                "cannot join network namespace of a non running container: {}",
+                t.id
+            )));
+        }
+        Ok(Some(t))
+    }
+
     /// `--link target:alias`: the target's address on the default bridge
     /// (for /etc/hosts: "alias id12 name") and Docker's legacy variables.
     #[allow(clippy::type_complexity)]

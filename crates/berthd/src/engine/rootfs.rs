@@ -90,21 +90,11 @@ pub fn unmount(container_dir: &Path) {
 /// What the image shows at `rel` (layers lowest first): the top-most entry
 /// wins, a whiteout hides what is below.
 fn image_kind(layers: &[PathBuf], rel: &str) -> Option<std::fs::FileType> {
-    use std::os::unix::fs::FileTypeExt;
-    for l in layers.iter().rev() {
-        if let Ok(m) = std::fs::symlink_metadata(l.join(rel)) {
-            let ft = m.file_type();
-            // An overlay whiteout is a 0/0 character device.
-            if ft.is_char_device() {
-                use std::os::unix::fs::MetadataExt;
-                if m.rdev() == 0 {
-                    return None;
-                }
-            }
-            return Some(ft);
-        }
-    }
-    None
+    let m = layers
+        .iter()
+        .rev()
+        .find_map(|l| std::fs::symlink_metadata(l.join(rel)).ok())?;
+    (!berth_image::diff::is_whiteout(&m)).then(|| m.file_type())
 }
 
 /// Mount points the runtime creates in every container (Docker's init layer):
@@ -116,7 +106,7 @@ fn make_init_layer(init: &Path, layers: &[PathBuf]) -> std::io::Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(init)?;
-    for d in ["proc", "sys", "dev", "etc"] {
+    for d in ["proc", "sys", "dev"] {
         match image_kind(layers, d) {
             None => std::fs::create_dir_all(init.join(d))?,
             Some(t) if t.is_dir() => {}

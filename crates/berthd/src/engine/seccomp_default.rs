@@ -682,24 +682,10 @@ mod tests {
 
     /// Docker's default bounding set.
     fn docker_caps() -> Vec<String> {
-        [
-            "CAP_CHOWN",
-            "CAP_DAC_OVERRIDE",
-            "CAP_FSETID",
-            "CAP_FOWNER",
-            "CAP_MKNOD",
-            "CAP_NET_RAW",
-            "CAP_SETGID",
-            "CAP_SETUID",
-            "CAP_SETFCAP",
-            "CAP_SETPCAP",
-            "CAP_NET_BIND_SERVICE",
-            "CAP_SYS_CHROOT",
-            "CAP_KILL",
-            "CAP_AUDIT_WRITE",
-        ]
-        .map(String::from)
-        .to_vec()
+        crate::engine::spec::DEFAULT_CAPS
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
     }
 
     fn caps(list: &[&str]) -> Vec<String> {

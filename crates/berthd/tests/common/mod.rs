@@ -263,6 +263,26 @@ impl Drop for Daemon {
     }
 }
 
+/// Run the client; it must succeed; its stdout.
+pub fn ok(d: &Daemon, args: &[&str]) -> String {
+    let o = d.docker(args);
+    assert_eq!(code(&o), 0, "{args:?}: {}{}", out(&o), err(&o));
+    out(&o)
+}
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn link_exists(name: &str) -> bool {
+    Path::new(&format!("/sys/class/net/{name}")).exists()
+}
+
 pub fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

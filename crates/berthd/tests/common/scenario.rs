@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Daemon, code, err, out};
+use super::{Daemon, code, err, ok, out};
 
 /// Run `args` under a pseudo-terminal of 33x101 (util-linux `script`), as a
 /// user at a terminal would; returns what the terminal showed.
@@ -24,12 +24,6 @@ fn at_terminal(d: &Daemon, args: &str) -> String {
         .output()
         .expect("script (util-linux)");
     String::from_utf8_lossy(&o.stdout).replace('\0', "")
-}
-
-fn ok(d: &Daemon, args: &[&str]) -> String {
-    let o = d.docker(args);
-    assert_eq!(code(&o), 0, "{args:?}: {}{}", out(&o), err(&o));
-    out(&o)
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
