@@ -190,7 +190,28 @@ fn berth(host: &str, args: &[&str]) -> Output {
 }
 
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).replace("docker: ", "X: ")
+    normalise_times(&String::from_utf8_lossy(b).replace("docker: ", "X: "))
+}
+
+/// Human durations ("Less than a second", "About a minute", "3 seconds")
+/// tick between the two CLIs' calls: compare them by shape. Column padding
+/// follows the widest cell, so runs of spaces are compared as one gap.
+fn normalise_times(s: &str) -> String {
+    let re = regex::Regex::new(
+        r"(Less than a second|About an? (minute|hour)|\d+ (second|minute|hour|day|week|month|year)s?)",
+    )
+    .unwrap();
+    let s = re.replace_all(s, "<duration>");
+    let gaps = regex::Regex::new(r" {2,}").unwrap();
+    gaps.replace_all(&s, "  ").into_owned()
+}
+
+#[test]
+fn time_columns_compare_by_shape() {
+    let a = "NAME   CREATED                  STATUS\nc1     Less than a second ago   Up 1 second\n";
+    let b = "NAME   CREATED         STATUS\nc1     1 second ago    Up 2 seconds\n";
+    assert_eq!(normalise_times(a), normalise_times(b));
+    assert_ne!(normalise_times("Exited (0)"), normalise_times("Exited (1)"));
 }
 
 /// Runs both CLIs; asserts same exit code, stdout and stderr.
@@ -321,7 +342,12 @@ fn compare_with_docker() {
     );
     assert!(id.status.success(), "{}", text(&id.stderr));
     assert_eq!(String::from_utf8_lossy(&id.stdout).trim().len(), 64);
-    std::thread::sleep(Duration::from_millis(500));
+    // `logs` is compared below: wait for the line, not for a fixed time.
+    let t = Instant::now();
+    while !text(&berth(h, &["logs", "c1"]).stdout).contains("started") {
+        assert!(t.elapsed() < Duration::from_secs(30), "c1 never logged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     same(h, &["ps"], b"");
     same(h, &["ps", "-a", "--no-trunc"], b"");
     same(h, &["ps", "-q"], b"");

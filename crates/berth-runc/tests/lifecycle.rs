@@ -113,12 +113,13 @@ fn kill_signals_and_all() {
         &[
             "sh",
             "-c",
-            "trap 'echo got-term; exit 3' TERM; sleep 100 & sleep 100 & while :; do sleep 0.1; done",
+            "trap 'echo got-term; exit 3' TERM; sleep 100 & sleep 100 & : > /tmp/trapped; while :; do sleep 0.1; done",
         ],
     );
     assert!(rt.create_captured(&id, &b).status.success());
     rt.ok(&["start", &id]);
-    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM only once the trap is in place.
+    common::wait_for_file(&b.rootfs().join("tmp/trapped"), Duration::from_secs(10));
     rt.ok(&["kill", &id]); // SIGTERM by default
     assert!(rt.wait_status(&id, "stopped", Duration::from_secs(5)));
     assert!(Rt::output(&b).contains("got-term"), "{}", Rt::output(&b));
@@ -129,9 +130,15 @@ fn kill_signals_and_all() {
     let b2 = Bundle::new(&id2, &["sh", "-c", "sleep 100 & sleep 100 & wait"]);
     assert!(rt.create(&id2, &b2).status.success());
     rt.ok(&["start", &id2]);
-    std::thread::sleep(Duration::from_millis(200));
-    let pids: Vec<i64> =
-        serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id2]).stdout).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pids = loop {
+        let pids: Vec<i64> =
+            serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id2]).stdout).unwrap();
+        if pids.len() >= 3 || std::time::Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(pids.len() >= 3, "{pids:?}");
     rt.ok(&["kill", "--all", &id2, "KILL"]);
     assert!(rt.wait_status(&id2, "stopped", Duration::from_secs(5)));
@@ -172,7 +179,7 @@ fn pause_and_resume() {
     );
     assert!(rt.create(&id, &b).status.success());
     rt.ok(&["start", &id]);
-    std::thread::sleep(Duration::from_millis(200));
+    common::wait_for_file(&b.rootfs().join("tmp/count"), Duration::from_secs(10));
     rt.ok(&["pause", &id]);
     assert_eq!(rt.status(&id), "paused");
     let count = |rt: &Rt| -> u64 {
@@ -260,9 +267,13 @@ fn events_stats_reports_cgroup_usage() {
     b.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 50}));
     assert!(rt.create(&id, &b).status.success());
     rt.ok(&["start", &id]);
-    std::thread::sleep(Duration::from_millis(500));
-    let out = rt.ok(&["events", "--stats", &id]);
-    let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Until the 4 MB string has been built (a busy machine takes a while).
+    let ev = common::poll(Duration::from_secs(20), || {
+        let out = rt.ok(&["events", "--stats", &id]);
+        let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (ev["data"]["memory"]["usage"]["max"].as_u64().unwrap_or(0) > 1_000_000).then_some(ev)
+    })
+    .expect("memory use never passed 1 MB");
     assert_eq!(ev["type"], "stats");
     assert_eq!(ev["id"], json!(id));
     let data = &ev["data"];

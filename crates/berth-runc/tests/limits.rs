@@ -75,7 +75,13 @@ fn limits_pids_limit_stops_a_fork_bomb() {
     b.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 16}));
     assert!(rt.create(&id, &b).status.success());
     rt.ok(&["start", &id]);
-    std::thread::sleep(Duration::from_millis(1000));
+    // Once a fork has failed, the bomb is at the limit.
+    common::poll(Duration::from_secs(20), || {
+        std::fs::metadata(b.rootfs().join("tmp/err"))
+            .ok()
+            .filter(|m| m.len() > 0)
+    })
+    .expect("no fork failed under the limit");
     let out = rt.ok(&["events", "--stats", &id]);
     let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let current = ev["data"]["pids"]["current"].as_u64().unwrap();
@@ -112,10 +118,18 @@ fn limits_cpu_quota_half_a_cpu() {
     let (u1, t1) = (cpu_total(&rt, &id), Instant::now());
     let ratio = (u1 - u0) as f64 / (t1 - t0).as_nanos() as f64;
     eprintln!("cpu use with a 0.5 quota: {ratio:.3} CPUs");
-    assert!(
-        (0.45..=0.55).contains(&ratio),
-        "cpu use {ratio:.3} is not within 10% of 0.5"
-    );
+    // The quota is a ceiling: never more than 0.5 CPU (10 % slack). How
+    // much below it depends on what else runs on the machine, so the
+    // proof that the quota (not the load) held it back is the kernel's
+    // throttling count.
+    assert!(ratio <= 0.55, "cpu use {ratio:.3} is above the 0.5 quota");
+    assert!(ratio > 0.1, "cpu use {ratio:.3}: the loops hardly ran");
+    let out = rt.ok(&["events", "--stats", &id]);
+    let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let throttled = ev["data"]["cpu"]["throttling"]["throttledPeriods"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(throttled > 0, "never throttled: {}", ev["data"]["cpu"]);
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }
@@ -128,7 +142,11 @@ fn limits_pause_freezes_and_resume_thaws() {
     let b = Bundle::new(&id, &["sh", "-c", "while :; do :; done"]);
     assert!(rt.create(&id, &b).status.success());
     rt.ok(&["start", &id]);
-    std::thread::sleep(Duration::from_millis(200));
+    // Running before the freeze.
+    common::poll(Duration::from_secs(10), || {
+        (cpu_total(&rt, &id) > 0).then_some(())
+    })
+    .expect("the loop never ran");
     rt.ok(&["pause", &id]);
     assert_eq!(rt.status(&id), "paused");
     let u0 = cpu_total(&rt, &id);
@@ -141,13 +159,12 @@ fn limits_pause_freezes_and_resume_thaws() {
     );
     rt.ok(&["resume", &id]);
     assert_eq!(rt.status(&id), "running");
-    std::thread::sleep(Duration::from_millis(700));
-    let u2 = cpu_total(&rt, &id);
-    assert!(
-        u2 - u1 > 300_000_000,
-        "a thawed container used only {} ms of CPU",
-        (u2 - u1) / 1_000_000
-    );
+    // Thawed, it runs again: 300 ms of CPU, however busy the machine is.
+    let u2 = common::poll(Duration::from_secs(20), || {
+        let u2 = cpu_total(&rt, &id);
+        (u2 - u1 > 300_000_000).then_some(u2)
+    });
+    assert!(u2.is_some(), "a thawed container did not run");
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }

@@ -133,7 +133,7 @@ fn runtime_binary_cannot_be_opened_for_writing_with_ptrace() {
     // Before start, pid 1 of the container is still the runtime's process. The
     // attacker keeps it open, waits until it has become the container's program
     // (nothing runs the runtime's image any more), then reopens it for writing.
-    let script = "exec 3< /proc/1/exe || exit 1; t=$(readlink /proc/1/exe); \
+    let script = "exec 3< /proc/1/exe || exit 1; t=$(readlink /proc/1/exe); : > /tmp/opened; \
         while [ \"$(readlink /proc/1/exe)\" = \"$t\" ]; do sleep 0.05; done; sleep 0.3; \
         if (: >> /proc/self/fd/3) 2> /tmp/result; then echo WRITABLE > /tmp/result; fi; echo done >> /tmp/result";
     let out = rt.exec_detached(
@@ -150,7 +150,16 @@ fn runtime_binary_cannot_be_opened_for_writing_with_ptrace() {
         &b,
     );
     assert!(out.status.success(), "{}", common::text(&out));
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Start only once the attacker holds the runtime's image open.
+    let opened = b.rootfs().join("tmp/opened");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !opened.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attacker never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     rt.ok(&["start", &id]);
     let result = b.rootfs().join("tmp/result");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

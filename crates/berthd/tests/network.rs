@@ -422,3 +422,71 @@ fn container_network_options() {
     let o = d.docker(&["network", "rm", "berth-test-fixed"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
 }
+
+/// The addresses allocated on the default bridge, from its state file.
+fn allocated(d: &common::Daemon) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d.dir.join("data/network"))
+        .unwrap()
+        .flatten()
+    {
+        if e.path().extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        if let Some(m) = v["pool"]["allocated"].as_object() {
+            out.extend(m.values().filter_map(|o| o.as_str().map(String::from)));
+        }
+    }
+    out
+}
+
+/// The order a client can rely on (ARCHITECTURE.md, "address release"):
+/// a container's addresses are free — in memory and on disk — before its
+/// exit is observable, so `wait` returning, `rm -f` returning and
+/// `run --rm` returning each mean its address is free. Checked at once,
+/// without polling, for several containers exiting together.
+#[test]
+fn addresses_are_free_when_exit_is_observable() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let Some(docker) = common::docker_bin() else {
+        eprintln!("SKIPPED: the docker CLI is not installed");
+        return;
+    };
+    let mut d = common::Daemon::start();
+    d.cli = docker;
+    d.load_busybox();
+    // wait: four containers exiting at once.
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let o = d.docker(&["run", "-d", "busybox", "sleep", "1000"]);
+        assert_eq!(code(&o), 0, "{}", err(&o));
+        ids.push(out(&o).trim().to_string());
+    }
+    assert_eq!(allocated(&d).len(), 4);
+    let mut args = vec!["kill"];
+    args.extend(ids.iter().map(String::as_str));
+    assert_eq!(code(&d.docker(&args)), 0);
+    let mut args = vec!["wait"];
+    args.extend(ids.iter().map(String::as_str));
+    let o = d.docker(&args);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(allocated(&d), Vec::<String>::new(), "after wait");
+    // rm -f of several running containers (the CLI removes them in parallel).
+    let o = d.docker(&["start", &ids[0], &ids[1], &ids[2], &ids[3]]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(allocated(&d).len(), 4);
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids.iter().map(String::as_str));
+    let o = d.docker(&args);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(allocated(&d), Vec::<String>::new(), "after rm -f");
+    // run --rm: returns after the removal.
+    let o = d.docker(&["run", "--rm", "busybox", "true"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(allocated(&d), Vec::<String>::new(), "after run --rm");
+}

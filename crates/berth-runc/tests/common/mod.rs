@@ -400,3 +400,26 @@ pub fn which(bin: &str) -> PathBuf {
     }
     find(bin).unwrap_or_else(|| panic!("{bin} not found in PATH"))
 }
+
+/// Wait until `p` exists (a marker a container writes once it is ready).
+pub fn wait_for_file(p: &Path, limit: Duration) {
+    let t = Instant::now();
+    while !p.exists() {
+        assert!(t.elapsed() < limit, "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Poll `f` until it gives `Some`, at most `limit`.
+pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if t.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
