@@ -159,7 +159,7 @@ impl Filters {
     /// `--filter k=v` as the docker CLI parses it.
     pub fn parse_flag(&mut self, s: &str) -> Result<(), FilterError> {
         let (k, v) = s.split_once('=').ok_or_else(|| {
-            FilterError::Other(format!("bad format of filter (expected name=value)"))
+            FilterError::Other("bad format of filter (expected name=value)".to_string())
         })?;
         self.add(&k.trim().to_ascii_lowercase(), v.trim());
         Ok(())

@@ -23,10 +23,13 @@
 //! - [`json`]: decoding request bodies with Go's error words.
 //! - [`archive`]: the docker-archive `manifest.json` of `docker save`.
 //! - [`imagespec`]: the image config JSON (Docker image spec / OCI).
+//! - [`cli`]: the docker CLI's format contexts (what `--format` templates
+//!   of `ps`, `images`, `network ls`, `version`… see).
 
 pub mod archive;
 pub mod auth;
 pub mod build;
+pub mod cli;
 pub mod container;
 pub mod events;
 pub mod exec;

@@ -65,7 +65,7 @@ pub fn unescape(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
+            b'%' if i + 2 < b.len() => {
                 let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
                 match u8::from_str_radix(hex, 16) {
                     Ok(v) => {

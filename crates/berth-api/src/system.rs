@@ -32,16 +32,32 @@ pub struct PlatformName {
     pub name: String,
 }
 
+/// A component's details: Docker's `map[string]string`, kept as the daemon
+/// sent it (the Engine gives its versions, containerd and runc their
+/// `GitCommit`; `docker version` prints whatever is there).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct ComponentDetails {
-    pub api_version: String,
-    #[serde(rename = "MinAPIVersion")]
-    pub min_api_version: String,
-    pub os: String,
-    pub arch: String,
-    pub kernel_version: String,
-    pub experimental: String,
+#[serde(transparent)]
+pub struct ComponentDetails(pub StringMap);
+
+impl ComponentDetails {
+    pub const API_VERSION: &str = "ApiVersion";
+    pub const MIN_API_VERSION: &str = "MinAPIVersion";
+    pub const OS: &str = "Os";
+    pub const ARCH: &str = "Arch";
+    pub const KERNEL_VERSION: &str = "KernelVersion";
+    pub const EXPERIMENTAL: &str = "Experimental";
+    pub const GIT_COMMIT: &str = "GitCommit";
+    pub const GO_VERSION: &str = "GoVersion";
+    pub const BUILD_TIME: &str = "BuildTime";
+
+    /// The detail `key` (one of the constants above, or any other), or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.0.get(key).map_or("", String::as_str)
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.0.insert(key.to_string(), value.into());
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +85,7 @@ pub struct Version {
     pub kernel_version: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub experimental: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub build_time: String,
 }
 
@@ -180,8 +197,22 @@ pub struct Info {
     pub live_restore_enabled: bool,
     pub isolation: String,
     pub init_binary: String,
+    pub containerd_commit: Commit,
+    pub runc_commit: Commit,
+    pub init_commit: Commit,
     pub security_options: Vec<String>,
     pub warnings: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The commit of a component `info` names (containerd, runc, init).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct Commit {
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// `Expected` of older daemons.
     #[serde(flatten)]
     pub extra: Extra,
 }

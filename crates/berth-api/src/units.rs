@@ -100,10 +100,14 @@ fn go_parse_float(s: &str) -> Option<f64> {
 
 /// Go's `%.4g`, the precision go-units prints sizes with.
 fn format_g4(v: f64) -> String {
+    format_g(v, 4)
+}
+
+/// Go's `%.*g` with `p` significant digits.
+fn format_g(v: f64, p: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let p = 4i32;
     // Exponent after rounding to p significant digits.
     let e = format!("{:.*e}", (p - 1) as usize, v);
     let (mant, exp) = e.split_once('e').expect("exponent form");
@@ -142,6 +146,19 @@ pub fn human_size(size: f64) -> String {
         1000.0,
         &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"],
     )
+}
+
+/// `HumanSizeWithPrecision`: decimal units with `precision` significant
+/// digits (the docker CLI's tables use 3: "4.26MB").
+pub fn human_size_with_precision(size: f64, precision: usize) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut size = size;
+    let mut i = 0;
+    while size >= 1000.0 && i < units.len() - 1 {
+        size /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", format_g(size, precision as i32), units[i])
 }
 
 /// `BytesSize`: binary units ("44KiB", "17MiB").
@@ -355,6 +372,9 @@ mod tests {
         assert_eq!(human_size(4_261_290.0), "4.261MB");
         assert_eq!(human_size(999_950.0), "1000kB");
         assert_eq!(human_size(1e27), "1000YB");
+        assert_eq!(human_size_with_precision(4_260_000.0, 3), "4.26MB");
+        assert_eq!(human_size_with_precision(1_234_567.0, 3), "1.23MB");
+        assert_eq!(human_size_with_precision(999.0, 3), "999B");
         assert_eq!(bytes_size(1024.0), "1KiB");
         assert_eq!(bytes_size(44.0 * 1024.0 + 100.0), "44.1KiB");
         assert_eq!(bytes_size(17.0 * 1048576.0), "17MiB");

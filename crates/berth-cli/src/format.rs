@@ -1,8 +1,6 @@
 //! Output formatting: docker's tabwriter tables, `--format` handling and the
 //! go-units human sizes and durations.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 
 use crate::template::{TVal, Template};
@@ -58,9 +56,9 @@ pub fn tabwrite_min(text: &str, minwidth: usize) -> String {
     out
 }
 
-/// Renders rows with a docker `--format` (or the default table format).
-/// `headers` maps field names to column titles.
-pub fn render(format: &str, rows: &[TVal], headers: &[(&str, &str)]) -> Result<String> {
+/// Renders rows with a docker `--format` (or the default table format);
+/// `header` is the context whose fields hold the column titles.
+pub fn render(format: &str, rows: &[TVal], header: &TVal) -> Result<String> {
     let (is_table, body) = match format.strip_prefix("table") {
         Some(rest) => (true, rest.trim_start().to_string()),
         None => (false, format.to_string()),
@@ -74,8 +72,7 @@ pub fn render(format: &str, rows: &[TVal], headers: &[(&str, &str)]) -> Result<S
     let tmpl = Template::parse(&body)?;
     let mut out = String::new();
     if is_table {
-        let map: HashMap<&str, &str> = headers.iter().copied().collect();
-        let mut hdr = crate::template::header_context(&map);
+        let mut hdr = header.clone();
         if let TVal::Obj(o) = &mut hdr {
             // .Label "x" in a header prints LABEL
             o.push(("__Label".into(), TVal::Missing));
@@ -91,96 +88,68 @@ pub fn render(format: &str, rows: &[TVal], headers: &[(&str, &str)]) -> Result<S
     Ok(if is_table { tabwrite(&out) } else { out })
 }
 
+/// A typed record as template data: its fields as serde names them, in
+/// their declared order.
+pub fn tval<T: serde::Serialize>(v: &T) -> TVal {
+    serde_json::to_value(v)
+        .and_then(serde_json::from_value)
+        .unwrap_or(TVal::Null)
+}
+
+/// A row of a docker CLI format context (berth_api::cli) as template data.
+pub fn context<T: serde::Serialize>(v: &T) -> TVal {
+    tval(v).marshals_json()
+}
+
+/// A context with a method taking a key (`{{.Label "k"}}`): the template
+/// engine looks for `__<method>` and indexes it.
+pub fn with_method(mut ctx: TVal, method: &str, map: &berth_api::StringMap) -> TVal {
+    if let TVal::Obj(o) = &mut ctx {
+        o.push((
+            format!("__{method}"),
+            TVal::Obj(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), TVal::s(v.as_str())))
+                    .collect(),
+            ),
+        ));
+    }
+    ctx
+}
+
+/// A header context with an extra column title (docker's `LABEL` for
+/// `.Label`, which is a method, not a field).
+pub fn with_title(mut header: TVal, field: &str, title: &str) -> TVal {
+    if let TVal::Obj(o) = &mut header {
+        o.push((field.to_string(), TVal::s(title)));
+    }
+    header
+}
+
 /// docker turns the two-character sequences `\t` and `\n` into real characters.
 pub fn unescape(s: &str) -> String {
     s.replace("\\t", "\t").replace("\\n", "\n")
 }
 
-/// Go's `%.*g`.
-pub fn go_g(v: f64, prec: usize) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let e = format!("{:.*e}", prec.saturating_sub(1), v);
-    let (mant, exp) = e.split_once('e').unwrap();
-    let exp: i32 = exp.parse().unwrap();
-    if exp < -4 || exp >= prec as i32 {
-        let mant = trim_zeros(mant);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
-        trim_zeros(&format!("{:.*}", decimals, v))
-    }
-}
-
-fn trim_zeros(s: &str) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s.to_string()
-    }
-}
-
-const DECIMAL: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-const BINARY: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-
-fn size_unit(mut size: f64, base: f64, units: &[&'static str]) -> (f64, &'static str) {
-    let mut i = 0;
-    while size >= base && i < units.len() - 1 {
-        size /= base;
-        i += 1;
-    }
-    (size, units[i])
-}
-
 /// go-units HumanSizeWithPrecision.
 pub fn human_size_prec(size: f64, prec: usize) -> String {
-    let (s, u) = size_unit(size, 1000.0, &DECIMAL);
-    format!("{}{u}", go_g(s, prec))
+    berth_api::units::human_size_with_precision(size, prec)
 }
 
 /// go-units HumanSize (precision 4).
 pub fn human_size(size: f64) -> String {
-    human_size_prec(size, 4)
+    berth_api::units::human_size(size)
 }
 
 /// go-units BytesSize.
 pub fn bytes_size(size: f64) -> String {
-    let (s, u) = size_unit(size, 1024.0, &BINARY);
-    format!("{}{u}", go_g(s, 4))
+    berth_api::units::bytes_size(size)
 }
 
-/// go-units HumanDuration.
+/// go-units HumanDuration of a number of seconds (negative ones, a clock
+/// ahead of the daemon's, are "Less than a second").
 pub fn human_duration(secs: f64) -> String {
-    let seconds = secs as i64;
-    if seconds < 1 {
-        return "Less than a second".into();
-    } else if seconds == 1 {
-        return "1 second".into();
-    } else if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = (secs / 60.0) as i64;
-    if minutes == 1 {
-        return "About a minute".into();
-    } else if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (secs / 3600.0).round() as i64;
-    if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", (secs / 3600.0) as i64 / 24 / 365)
-    }
+    berth_api::units::human_duration(std::time::Duration::from_secs_f64(secs.max(0.0)))
 }
 
 pub fn now_secs() -> f64 {
@@ -310,7 +279,6 @@ mod tests {
         assert_eq!(human_size_prec(0.0, 3), "0B");
         assert_eq!(human_size_prec(999.0, 3), "999B");
         assert_eq!(bytes_size(1536.0), "1.5KiB");
-        assert_eq!(go_g(1234567.0, 3), "1.23e+06");
     }
 
     #[test]

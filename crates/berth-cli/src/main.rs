@@ -1,14 +1,14 @@
 //! `berth`: a drop-in for the `docker` command line, speaking the Docker
-//! Engine API to berthd (or dockerd) over a unix socket.
+//! Engine API to berthd (or dockerd) through berth-client: unix sockets, or
+//! tcp with TLS (`-H tcp://…`, `--tlsverify`, `DOCKER_CERT_PATH`).
 
 #![recursion_limit = "512"]
 
-mod client;
 mod commands;
 mod format;
 mod opts;
-mod stream;
 mod template;
+mod term;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -116,13 +116,18 @@ fn command_path() -> String {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        if a == "-H"
-            || a == "--host"
-            || a == "-c"
-            || a == "--context"
-            || a == "--config"
-            || a == "-l"
-        {
+        if matches!(
+            a.as_str(),
+            "-H" | "--host"
+                | "-c"
+                | "--context"
+                | "--config"
+                | "-l"
+                | "--log-level"
+                | "--tlscacert"
+                | "--tlscert"
+                | "--tlskey"
+        ) {
             i += 2;
             continue;
         }

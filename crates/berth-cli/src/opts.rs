@@ -1,69 +1,39 @@
 //! Parsing helpers shared by commands: sizes, durations, env files, filters.
 
 use anyhow::{Result, anyhow, bail};
-use serde_json::{Map, Value, json};
+use berth_api::filters::Filters;
 
 /// go-units RAMInBytes: "512m", "1g", "1.5GiB", plain bytes.
 pub fn ram_in_bytes(s: &str) -> Result<i64> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let num_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(num_end);
-    let n: f64 = num.parse().map_err(|_| anyhow!("invalid size: '{s}'"))?;
-    let unit = unit.trim_end_matches('b').trim_end_matches('i');
-    let mul: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => bail!("invalid size: '{s}'"),
-    };
-    Ok((n * mul) as i64)
+    berth_api::units::ram_in_bytes(s.trim()).map_err(|_| anyhow!("invalid size: '{s}'"))
 }
 
-/// Go's time.ParseDuration, in nanoseconds.
+/// Go's time.ParseDuration, in nanoseconds, with Go's messages.
 pub fn go_duration(s: &str) -> Result<i64> {
-    if s == "0" {
-        return Ok(0);
+    if let Some(d) = berth_api::units::parse_go_duration(s) {
+        return Ok(d.as_nanos() as i64);
     }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        bail!("time: invalid duration \"{s}\"");
+    let invalid = || anyhow!("time: invalid duration \"{s}\"");
+    // Go names what is wrong with the first number's unit.
+    let Some(start) = s.find(|c: char| !(c.is_ascii_digit() || c == '.')) else {
+        return Err(if s.is_empty() {
+            invalid()
+        } else {
+            anyhow!("time: missing unit in duration \"{s}\"")
+        });
+    };
+    if start == 0 {
+        return Err(invalid());
     }
-    while !rest.is_empty() {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if end == 0 {
-            bail!("time: invalid duration \"{s}\"");
-        }
-        let n: f64 = rest[..end]
-            .parse()
-            .map_err(|_| anyhow!("time: invalid duration \"{s}\""))?;
-        rest = &rest[end..];
-        let uend = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..uend];
-        rest = &rest[uend..];
-        let mul = match unit {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => bail!("time: missing unit in duration \"{s}\""),
-            _ => bail!("time: unknown unit \"{unit}\" in duration \"{s}\""),
-        };
-        total += n * mul;
+    let rest = &s[start..];
+    let unit = &rest[..rest
+        .find(|c: char| c.is_ascii_digit() || c == '.')
+        .unwrap_or(rest.len())];
+    if matches!(unit, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
+        Err(invalid())
+    } else {
+        Err(anyhow!("time: unknown unit \"{unit}\" in duration \"{s}\""))
     }
-    Ok(total as i64)
 }
 
 /// Reads an env file: KEY=VALUE lines, `#` comments; a bare KEY takes the
@@ -98,22 +68,13 @@ pub fn io_msg(e: &std::io::Error) -> String {
     }
 }
 
-/// `-f key=value` flags → docker's filters JSON `{"key":{"value":true}}`.
-pub fn filters_json(filters: &[String]) -> Result<Option<String>> {
-    if filters.is_empty() {
-        return Ok(None);
+/// `-f key=value` flags as the `filters` parameter.
+pub fn filters(flags: &[String]) -> Result<Filters> {
+    let mut f = Filters::new();
+    for flag in flags {
+        f.parse_flag(flag).map_err(|e| anyhow!("{e}"))?;
     }
-    let mut m = Map::new();
-    for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-        let entry = m
-            .entry(k.trim().to_lowercase())
-            .or_insert_with(|| json!({}));
-        entry[v.to_string()] = Value::Bool(true);
-    }
-    Ok(Some(Value::Object(m).to_string()))
+    Ok(f)
 }
 
 /// `--since`/`--until` values: RFC3339 dates, durations ("10m") or unix
@@ -208,6 +169,18 @@ mod tests {
         assert_eq!(ram_in_bytes("100").unwrap(), 100);
         assert_eq!(go_duration("1m30s").unwrap(), 90_000_000_000);
         assert_eq!(go_duration("500ms").unwrap(), 500_000_000);
+        assert_eq!(
+            go_duration("5").unwrap_err().to_string(),
+            "time: missing unit in duration \"5\""
+        );
+        assert_eq!(
+            go_duration("5x").unwrap_err().to_string(),
+            "time: unknown unit \"x\" in duration \"5x\""
+        );
+        assert_eq!(
+            go_duration("x").unwrap_err().to_string(),
+            "time: invalid duration \"x\""
+        );
         assert_eq!(
             split_ref("localhost:5000/a/b:1"),
             ("localhost:5000/a/b".into(), "1".into())

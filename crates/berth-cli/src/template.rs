@@ -4,10 +4,10 @@
 //! plus Go's builtins (index, len, printf, print, println, eq, ne, lt, le, gt,
 //! ge, and, or, not, slice).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow, bail};
+use berth_api::cli::GO_POINTER_FIELDS;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// JSON-like value keeping object keys in their original order.
@@ -28,25 +28,30 @@ pub enum TVal {
 }
 
 impl TVal {
-    pub fn obj(pairs: Vec<(&str, TVal)>) -> TVal {
-        TVal::Obj(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
     pub fn s(v: impl Into<String>) -> TVal {
         TVal::Str(v.into())
     }
     pub fn get(&self, key: &str) -> TVal {
         match self {
-            TVal::Obj(m) => m
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(TVal::Missing),
+            TVal::Obj(m) => {
+                let find = |key: &str| m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                find(key)
+                    .or_else(|| find(&format!("{GO_NAME}{key}")))
+                    .unwrap_or(TVal::Missing)
+            }
             _ => TVal::Missing,
         }
     }
-    pub fn from_json(v: &serde_json::Value) -> TVal {
-        // serde_json::Value may have lost the order; re-parse its text form.
-        serde_json::from_str(&v.to_string()).unwrap_or(TVal::Null)
+
+    /// Adds `go_name` as another name of the field `key` (Go's field name
+    /// where it differs from the JSON key: `.APIVersion` for `ApiVersion`);
+    /// templates find it, JSON and printing do not show it.
+    pub fn alias(&mut self, key: &str, go_name: &str) {
+        if let TVal::Obj(m) = self
+            && let Some(v) = m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        {
+            m.push((format!("{GO_NAME}{go_name}"), v));
+        }
     }
     fn truthy(&self) -> bool {
         match self {
@@ -121,10 +126,43 @@ impl TVal {
                     .filter(|(k, _)| !k.starts_with("__"))
                     .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v.to_json()))
                     .collect();
-                format!("{{{}}}", parts.join(","))
+                let json = format!("{{{}}}", parts.join(","));
+                if o.iter().any(|(k, _)| k == MARSHALS_JSON) {
+                    escape_html(&json)
+                } else {
+                    json
+                }
             }
         }
     }
+
+    /// Marks a docker CLI format context: those marshal themselves with
+    /// Go's json.Marshal, which escapes `<`, `>` and `&` (`\u003cnone\u003e`).
+    pub fn marshals_json(mut self) -> TVal {
+        if let TVal::Obj(o) = &mut self {
+            o.push((MARSHALS_JSON.into(), TVal::Missing));
+        }
+        self
+    }
+}
+
+const MARSHALS_JSON: &str = "__MarshalJSON";
+/// The prefix of [`TVal::alias`] names.
+const GO_NAME: &str = "__go:";
+
+/// Go's HTML-safe JSON: `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`
+/// (inside strings, the only place they can be in JSON).
+fn escape_html(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn go_float(f: f64) -> String {
@@ -736,7 +774,7 @@ fn walk(mut v: TVal, path: &[String]) -> Result<TVal> {
         v = match &v {
             TVal::Obj(_) => match v.get(f) {
                 TVal::Missing => bail!("map has no entry for key \"{f}\""),
-                TVal::Null if !POINTER_FIELDS.contains(&f.as_str()) => TVal::NilSlice,
+                TVal::Null if !GO_POINTER_FIELDS.contains(&f.as_str()) => TVal::NilSlice,
                 x => x,
             },
             TVal::Null | TVal::Missing | TVal::NilSlice => {
@@ -750,30 +788,6 @@ fn walk(mut v: TVal, path: &[String]) -> Result<TVal> {
     }
     Ok(v)
 }
-
-/// Fields that docker's Go types hold as pointers (nil prints `<nil>`).
-const POINTER_FIELDS: &[&str] = &[
-    "Health",
-    "Healthcheck",
-    "Init",
-    "PidsLimit",
-    "OomKillDisable",
-    "StopTimeout",
-    "Error",
-    "ExitCode",
-    "Pid",
-    "Platform",
-    "Metadata",
-    "BlkioWeight",
-    "MemorySwappiness",
-    "State",
-    "Config",
-    "HostConfig",
-    "NetworkSettings",
-    "GraphDriver",
-    "RootFS",
-    "ContainerConfig",
-];
 
 fn type_name(v: &TVal) -> &'static str {
     match v {
@@ -1057,7 +1071,7 @@ fn call(name: &str, args: Vec<TVal>) -> Result<TVal> {
             }
             last
         }
-        "urlquery" => TVal::Str(crate::client::escape(&go_sprint(&args))),
+        "urlquery" => TVal::Str(berth_api::query::escape(&go_sprint(&args))),
         _ => bail!("template: function {name:?} not defined"),
     })
 }
@@ -1179,16 +1193,6 @@ pub fn sprintf(fmtstr: &str, args: &[TVal]) -> String {
     out
 }
 
-/// Header row for `table` formats: each field is replaced by its header.
-pub fn header_context(headers: &HashMap<&str, &str>) -> TVal {
-    TVal::Obj(
-        headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), TVal::s(*v)))
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1235,5 +1239,12 @@ mod tests {
         assert_eq!(r("{{- \" x \" -}}  {{.State.Pid}}", d), " x 42");
         assert_eq!(r("{{with .State}}{{.Pid}}{{end}}", d), "42");
         assert_eq!(r("{{if .N}}a{{else if .State}}b{{else}}c{{end}}", d), "b");
+        let ctx: TVal = serde_json::from_str(r#"{"Digest":"<none>","A":"x&y"}"#).unwrap();
+        let t = Template::parse("{{json .}}").unwrap();
+        assert_eq!(t.render(&ctx).unwrap(), r#"{"Digest":"<none>","A":"x&y"}"#);
+        assert_eq!(
+            t.render(&ctx.marshals_json()).unwrap(),
+            r#"{"Digest":"\u003cnone\u003e","A":"x\u0026y"}"#
+        );
     }
 }

@@ -5,185 +5,14 @@
 //! otherwise a private dockerd started under /tmp/berth-test-dockerd-<pid>
 //! (skipped, visibly, if `dockerd` or `docker` is not installed).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::{Daemon, docker, run_with};
+
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-/// A private dockerd, stopped and cleaned up on drop (also when a test fails).
-struct Daemon {
-    dir: PathBuf,
-    host: String,
-    pid: Option<i32>,
-    child: Option<std::process::Child>,
-}
-
-impl Daemon {
-    fn start() -> Option<Daemon> {
-        if let Ok(h) = std::env::var("BERTH_CLI_TEST_HOST") {
-            return Some(Daemon {
-                dir: PathBuf::new(),
-                host: h,
-                pid: None,
-                child: None,
-            });
-        }
-        if !which("dockerd") || !which("docker") {
-            eprintln!("SKIPPED: dockerd/docker not installed (apt-get install docker.io)");
-            return None;
-        }
-        let dir = PathBuf::from(format!("/tmp/berth-test-dockerd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let sock = dir.join("sock");
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new("dockerd")
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}", sock.display()))
-            .arg("--pidfile")
-            .arg(dir.join("pid"))
-            .args(["--iptables=false", "--bridge=none"])
-            .arg("--cgroup-parent")
-            .arg(format!("berth-cli-test-{}", std::process::id()))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn dockerd");
-        let mut d = Daemon {
-            host: format!("unix://{}", sock.display()),
-            dir,
-            pid: Some(child.id() as i32),
-            child: Some(child),
-        };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(30) {
-            if docker(&d.host, &["version"]).status.success() {
-                d.load_busybox();
-                return Some(d);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("dockerd did not come up; see {}/log", d.dir.display());
-    }
-
-    fn load_busybox(&mut self) {
-        let tar = self.dir.join("busybox.tar");
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-image.sh");
-        let ok = Command::new("bash")
-            .arg(script)
-            .arg(&tar)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "make-busybox-image.sh failed");
-        let out = docker(&self.host, &["load", "-i", tar.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let Some(pid) = self.pid else { return };
-        // remove the containers first so their shims exit
-        let ids = docker(&self.host, &["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            docker(&self.host, &["rm", "-f", id]);
-        }
-        // SAFETY: signalling the dockerd process this test spawned.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let t = Instant::now();
-        if let Some(child) = self.child.as_mut() {
-            while t.elapsed() < Duration::from_secs(20) {
-                if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if t.elapsed() >= Duration::from_secs(20) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-        let dir = self.dir.to_string_lossy().into_owned();
-        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut mounts: Vec<&str> = mi
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|m| m.starts_with(&dir))
-                .collect();
-            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for m in mounts {
-                let _ = Command::new("umount").args(["-l", m]).status();
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        // cgroups made under the name chosen above
-        let name = format!("berth-cli-test-{}", std::process::id());
-        // Every hierarchy (v1 controllers, the v2 tree, or both), not a fixed list.
-        let mut bases = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
-        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-            bases.extend(rd.flatten().map(|e| e.path()));
-        }
-        for base in bases {
-            let p = base.join(&name);
-            if p.is_dir() {
-                remove_cgroup(&p);
-            }
-        }
-    }
-}
-
-fn remove_cgroup(p: &Path) {
-    if let Ok(rd) = std::fs::read_dir(p) {
-        for e in rd.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_cgroup(&e.path());
-            }
-        }
-    }
-    let _ = std::fs::remove_dir(p);
-}
-
-fn which(bin: &str) -> bool {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .any(|d| Path::new(d).join(bin).is_file())
-}
-
-fn run_with(prog: &str, host: &str, args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(prog)
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut si = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = si.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = w.join();
-    out
-}
-
-fn docker(host: &str, args: &[&str]) -> Output {
-    run_with("docker", host, args, b"")
-}
 
 fn berth(host: &str, args: &[&str]) -> Output {
     run_with(BERTH, host, args, b"")
@@ -246,6 +75,11 @@ fn same_unordered(host: &str, args: &[&str]) {
 fn compare_with_docker() {
     let Some(d) = Daemon::start() else { return };
     let h = d.host.as_str();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let net = "--network=none";
 
     // run: attached, stderr, exit codes
@@ -361,6 +195,22 @@ fn compare_with_docker() {
         b"",
     );
     same(h, &["ps", "--format", "{{json .}}"], b"");
+    // the bare `json` format asks for no sizes
+    same(h, &["ps", "--format", "json"], b"");
+    same(h, &["ps", "-s"], b"");
+    same(
+        h,
+        &[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}}",
+            "c1",
+        ],
+        b"",
+    );
+    same(h, &["port", "c1"], b"");
+    same(h, &["diff", "c1"], b"");
     same(h, &["logs", "c1"], b"");
     same(h, &["exec", "c1", "sh", "-c", "exit 5"], b"");
     same(h, &["exec", "c1", "nosuch"], b"");
@@ -378,6 +228,28 @@ fn compare_with_docker() {
         b"",
     );
     same(h, &["inspect", "-f", "{{.Nope}}", "c1"], b"");
+    same(h, &["version", "--format", "{{json .Server}}"], b"");
+    same(
+        h,
+        &[
+            "version",
+            "--format",
+            "{{.Server.APIVersion}} {{.Server.Os}}",
+        ],
+        b"",
+    );
+    same(
+        h,
+        &[
+            "info",
+            "--format",
+            "{{.OSType}} {{.Driver}} {{.Swarm.LocalNodeState}}",
+        ],
+        b"",
+    );
+    same(h, &["network", "ls"], b"");
+    same(h, &["network", "ls", "--format", "{{json .}}"], b"");
+    same(h, &["network", "inspect", "none"], b"");
     // the C (cpu) column varies between calls: compare the layout only
     let (dt, bt) = (docker(h, &["top", "c1"]), berth(h, &["top", "c1"]));
     assert_eq!(
@@ -439,6 +311,10 @@ fn compare_with_docker() {
         b"",
     );
     same(h, &["history", "busybox"], b"");
+    same(h, &["history", "--format", "{{json .}}", "busybox"], b"");
+    // Go's JSON of format contexts escapes HTML: "\u003cnone\u003e"
+    same_unordered(h, &["images", "--format", "{{json .}}"]);
+    same_unordered(h, &["images", "--format", "json"]);
     let tar = format!("{tmp_s}/save.tar");
     assert!(berth(h, &["save", "-o", &tar, "mytag:v1"]).status.success());
     let o = berth(h, &["rmi", "mytag:v1"]);
@@ -452,4 +328,30 @@ fn compare_with_docker() {
     assert_eq!(text(&o.stdout), "c1\n");
     same(h, &["rm", "c1"], b"");
     same(h, &["system", "df"], b"");
+    same(h, &["system", "df", "--format", "{{json .}}"], b"");
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    for format in [
+        "{{json .}}",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ] {
+        same(
+            h,
+            &[
+                "events",
+                "--since",
+                &since,
+                "--until",
+                &until,
+                "--filter",
+                "container=c1",
+                "--format",
+                format,
+            ],
+            b"",
+        );
+    }
 }

@@ -86,6 +86,19 @@ impl Client {
         )
     }
 
+    /// The inspect answer's bytes as the daemon sent them: the docker CLI
+    /// prints them re-indented, keeping the daemon's key order and escapes.
+    pub fn container_inspect_bytes(&self, id: &str, size: bool) -> Result<Vec<u8>> {
+        self.request(
+            "GET",
+            &format!("/containers/{id}/json"),
+            &query::container::Inspect { size }.to_query(),
+            Body::None,
+            &[],
+        )?
+        .bytes()
+    }
+
     pub fn container_start(&self, id: &str) -> Result<()> {
         self.post_empty(&format!("/containers/{id}/start"), &QueryBuilder::new())
             .map(|_| ())
@@ -342,6 +355,18 @@ impl Client {
         self.get(&format!("/images/{name}/json"), &QueryBuilder::new())
     }
 
+    /// As [`Client::container_inspect_bytes`].
+    pub fn image_inspect_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        self.request(
+            "GET",
+            &format!("/images/{name}/json"),
+            &QueryBuilder::new(),
+            Body::None,
+            &[],
+        )?
+        .bytes()
+    }
+
     pub fn image_history(&self, name: &str) -> Result<Vec<image::HistoryItem>> {
         self.get(&format!("/images/{name}/history"), &QueryBuilder::new())
     }
@@ -463,6 +488,18 @@ impl Client {
         self.get(&format!("/networks/{id}"), &QueryBuilder::new())
     }
 
+    /// As [`Client::container_inspect_bytes`].
+    pub fn network_inspect_bytes(&self, id: &str, q: &query::network::Inspect) -> Result<Vec<u8>> {
+        self.request(
+            "GET",
+            &format!("/networks/{id}"),
+            &q.to_query(),
+            Body::None,
+            &[],
+        )?
+        .bytes()
+    }
+
     pub fn network_create(&self, body: &network::CreateRequest) -> Result<network::CreateResponse> {
         self.post("/networks/create", &QueryBuilder::new(), Some(body))
     }
@@ -518,6 +555,18 @@ impl Client {
 
     pub fn volume_inspect_raw(&self, name: &str) -> Result<serde_json::Value> {
         self.get(&format!("/volumes/{name}"), &QueryBuilder::new())
+    }
+
+    /// As [`Client::container_inspect_bytes`].
+    pub fn volume_inspect_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        self.request(
+            "GET",
+            &format!("/volumes/{name}"),
+            &QueryBuilder::new(),
+            Body::None,
+            &[],
+        )?
+        .bytes()
     }
 
     pub fn volume_create(&self, body: &volume::CreateRequest) -> Result<volume::Volume> {

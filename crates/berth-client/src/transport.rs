@@ -264,8 +264,9 @@ impl Response {
         } else {
             &b
         };
-        serde_json::from_slice(b)
-            .map_err(|e| Error::Decode(format!("decoding daemon response: {e}")))
+        let v: serde_json::Value = serde_json::from_slice(b)
+            .map_err(|e| Error::Decode(format!("decoding daemon response: {e}")))?;
+        from_go_json(v).map_err(|e| Error::Decode(format!("decoding daemon response: {e}")))
     }
 
     /// One line of a newline-delimited stream (None at the end).
@@ -297,7 +298,9 @@ impl Response {
             if l.trim().is_empty() {
                 continue;
             }
-            return serde_json::from_str(l.trim())
+            let v: serde_json::Value =
+                serde_json::from_str(l.trim()).map_err(|e| Error::Decode(format!("{e}: {l}")))?;
+            return from_go_json(v)
                 .map(Some)
                 .map_err(|e| Error::Decode(format!("{e}: {l}")));
         }
@@ -388,6 +391,29 @@ impl Read for Response {
     }
 }
 
+/// Decode a daemon's JSON as Go writes it: nil slices and maps are `null`
+/// where the record has a plain list or map (a daemon's `"Labels": null`,
+/// an empty `/changes` as `null`). A value that does not decode as it came
+/// is read again with those nulls as the empty values they stand for.
+fn from_go_json<T: serde::de::DeserializeOwned>(
+    mut v: serde_json::Value,
+) -> std::result::Result<T, serde_json::Error> {
+    let first = match T::deserialize(&v) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    if v.is_null() {
+        for empty in [serde_json::json!([]), serde_json::json!({})] {
+            if let Ok(t) = T::deserialize(&empty) {
+                return Ok(t);
+            }
+        }
+        return Err(first);
+    }
+    berth_api::json::strip_nulls(&mut v);
+    T::deserialize(&v).map_err(|_| first)
+}
+
 fn reason(status: u16) -> String {
     let r = match status {
         400 => "Bad Request",
@@ -473,6 +499,25 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "Error response from daemon: No such container: x"
+        );
+    }
+
+    #[test]
+    fn go_nulls_read_as_empty() {
+        let s: berth_api::image::Summary = from_go_json(serde_json::json!(
+            {"Id": "sha256:x", "Labels": null, "RepoTags": null, "Size": 3}
+        ))
+        .unwrap();
+        assert!(s.labels.is_empty() && s.repo_tags.is_empty());
+        assert_eq!(s.size, 3);
+        let v: Vec<berth_api::container::FilesystemChange> =
+            from_go_json(serde_json::Value::Null).unwrap();
+        assert!(v.is_empty());
+        // Raw values keep their nulls.
+        let raw: serde_json::Value = from_go_json(serde_json::json!({"a": null})).unwrap();
+        assert!(raw.as_object().unwrap()["a"].is_null());
+        assert!(
+            from_go_json::<berth_api::image::Summary>(serde_json::json!({"Size": "big"})).is_err()
         );
     }
 

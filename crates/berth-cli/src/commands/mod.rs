@@ -5,10 +5,12 @@ pub mod image;
 pub mod network;
 pub mod system;
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::client::{Client, resolve_host};
+use anyhow::Result;
+use berth_client::{Client, Host, TlsOptions};
+use clap::{ArgAction, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,35 @@ pub struct Cli {
     /// Name of the context to use
     #[arg(short = 'c', long = "context", hide = true)]
     pub context: Option<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(
+        long = "tls",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        default_value_t = false
+    )]
+    pub tls: bool,
+    /// Trust certs signed only by this CA (default "~/.docker/ca.pem")
+    #[arg(long = "tlscacert", value_name = "string")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default "~/.docker/cert.pem")
+    #[arg(long = "tlscert", value_name = "string")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default "~/.docker/key.pem")
+    #[arg(long = "tlskey", value_name = "string")]
+    pub tlskey: Option<PathBuf>,
+    /// Use TLS and verify the remote
+    #[arg(
+        long = "tlsverify",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        default_value_t = false
+    )]
+    pub tlsverify: bool,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -176,20 +207,46 @@ pub enum SystemCmd {
     Prune(system::PruneArgs),
 }
 
-/// What every command gets: the host and a lazily connected client.
+/// What every command gets: where the daemon is, how to talk TLS to it,
+/// and a client connected on demand.
 pub struct Ctx {
+    /// `-H`, else `BERTH_HOST`, else `DOCKER_HOST`, else berthd's socket.
     pub host: String,
+    pub tls: TlsOptions,
 }
 
 impl Ctx {
+    /// Connects (and negotiates the API version with `/_ping`).
     pub fn client(&self) -> Result<Client> {
-        Client::new(&self.host)
+        let host = Host::parse(&self.host, self.tls.enabled())?;
+        Ok(Client::new(host, &self.tls)?)
     }
+
+    /// A client that threads can share (signal forwarding, stats).
+    pub fn shared_client(&self) -> Result<Arc<Client>> {
+        self.client().map(Arc::new)
+    }
+}
+
+fn env_nonempty(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let ctx = Ctx {
-        host: resolve_host(cli.host.as_deref()),
+        host: cli
+            .host
+            .clone()
+            .or_else(|| env_nonempty("BERTH_HOST"))
+            .or_else(|| env_nonempty("DOCKER_HOST"))
+            .unwrap_or_else(|| berth_client::host::DEFAULT_HOST.to_string()),
+        tls: TlsOptions::from_flags(
+            cli.tls,
+            cli.tlsverify,
+            cli.tlscacert.clone(),
+            cli.tlscert.clone(),
+            cli.tlskey.clone(),
+        ),
     };
     use container as c;
     use image as i;
@@ -215,19 +272,17 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => c::lifecycle::kill(&ctx, a),
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => i::misc::load(&ctx, a),
         Cmd::Logs(a) | Cmd::Container(ContainerCmd::Logs(a)) => c::logs::run(&ctx, a),
-        Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
-            c::lifecycle::simple(&ctx, a, "pause")
-        }
+        Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => c::lifecycle::pause(&ctx, a),
         Cmd::Unpause(a) | Cmd::Container(ContainerCmd::Unpause(a)) => {
-            c::lifecycle::simple(&ctx, a, "unpause")
+            c::lifecycle::unpause(&ctx, a)
         }
         Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => c::misc::port(&ctx, a),
         Cmd::Container(ContainerCmd::Prune(a)) => c::misc::prune(&ctx, a),
         Cmd::Rename(a) | Cmd::Container(ContainerCmd::Rename(a)) => c::lifecycle::rename(&ctx, a),
         Cmd::Restart(a) | Cmd::Container(ContainerCmd::Restart(a)) => {
-            c::lifecycle::stop(&ctx, a, "restart")
+            c::lifecycle::stop(&ctx, a, true)
         }
-        Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => c::lifecycle::stop(&ctx, a, "stop"),
+        Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => c::lifecycle::stop(&ctx, a, false),
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => c::lifecycle::rm(&ctx, a),
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => i::misc::rmi(&ctx, a),
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => i::misc::save(&ctx, a),

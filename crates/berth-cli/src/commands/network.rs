@@ -4,15 +4,21 @@ use std::cmp::Ordering;
 use std::net::IpAddr;
 
 use anyhow::{Result, anyhow, bail};
+use berth_api::cli::NetworkContext;
+use berth_api::filters::Filters;
+use berth_api::network::{
+    ConfigReference, ConnectRequest, CreateRequest, DisconnectRequest, EndpointIpamConfig,
+    EndpointSettings, Inspect, Ipam, IpamConfig,
+};
+use berth_api::version::ApiVersion;
+use berth_api::{StringMap, query};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
 
-use crate::client::{Body, Query, is_status};
 use crate::commands::Ctx;
-use crate::commands::container::inspect::{get_raw, print_inspect};
+use crate::commands::container::inspect::print_inspect;
 use crate::commands::container::misc::confirm;
-use crate::format::{render, short_id, unescape};
-use crate::opts::filters_json;
+use crate::format::{render, short_id, tval, unescape, with_method, with_title};
+use crate::opts::filters;
 use crate::template::{TVal, Template};
 
 #[derive(Subcommand)]
@@ -257,19 +263,9 @@ fn check_filters(cmd: &str, usage: &str, flag: &str, filters: &[String]) -> Resu
     Ok(())
 }
 
-fn filters_query(filters: &[String]) -> Result<Query> {
-    let f: Vec<String> = filters
-        .iter()
-        .filter(|f| !f.is_empty())
-        .map(|f| match f.split_once('=') {
-            Some((k, v)) => format!("{}={}", k.trim(), v.trim()),
-            None => f.clone(),
-        })
-        .collect();
-    Ok(match filters_json(&f)? {
-        Some(j) => Query::new().add("filters", j),
-        None => Query::new(),
-    })
+fn filters_of(flags: &[String]) -> Result<Filters> {
+    let f: Vec<String> = flags.iter().filter(|f| !f.is_empty()).cloned().collect();
+    filters(&f)
 }
 
 /// Go's strconv.ParseBool.
@@ -281,12 +277,12 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// `k=v` flags (docker's MapOpts) into a JSON object; a bare `k` maps to "".
-fn kv_map(items: &[String]) -> Map<String, Value> {
-    let mut m = Map::new();
+/// `k=v` flags (docker's MapOpts) into a map; a bare `k` maps to "".
+fn kv_map(items: &[String]) -> StringMap {
+    let mut m = StringMap::new();
     for i in items {
         let (k, v) = i.split_once('=').unwrap_or((i, ""));
-        m.insert(k.to_string(), json!(v));
+        m.insert(k.to_string(), v.to_string());
     }
     m
 }
@@ -345,14 +341,6 @@ fn subnet_matches(subnet: &str, data: &str) -> Result<bool> {
         Some(ip) if ip.is_ipv4() == net.is_ipv4() => mask(ip, bits) == net,
         _ => false,
     })
-}
-
-#[derive(Default)]
-struct IpamConfig {
-    subnet: String,
-    ip_range: String,
-    gateway: String,
-    aux: Map<String, Value>,
 }
 
 /// docker's createIPAMConfig: ranges, gateways and auxiliary addresses
@@ -416,12 +404,13 @@ fn ipam_config(a: &CreateArgs) -> Result<Vec<IpamConfig>> {
             bail!("no matching subnet for gateway {g}");
         }
     }
-    for (k, v) in kv_map(&a.aux_address) {
-        let addr = v.as_str().unwrap_or("").to_string();
+    for (k, addr) in kv_map(&a.aux_address) {
         let mut matched = false;
         for c in cfgs.iter_mut() {
             if subnet_matches(&c.subnet, &addr)? {
-                c.aux.insert(k.clone(), json!(addr));
+                c.auxiliary_addresses
+                    .get_or_insert_default()
+                    .insert(k.clone(), addr.clone());
                 matched = true;
             }
         }
@@ -432,8 +421,8 @@ fn ipam_config(a: &CreateArgs) -> Result<Vec<IpamConfig>> {
     Ok(cfgs)
 }
 
-/// The body of `POST /networks/create`, with docker's omitempty fields.
-fn create_body(a: &CreateArgs, name: &str) -> Result<Value> {
+/// The body of `POST /networks/create`.
+fn create_body(a: &CreateArgs, name: &str) -> Result<CreateRequest> {
     const USAGE: &str = "[OPTIONS] NETWORK";
     for l in &a.label {
         let k = l.split_once('=').map_or(l.as_str(), |(k, _)| k).trim();
@@ -473,98 +462,68 @@ fn create_body(a: &CreateArgs, name: &str) -> Result<Value> {
     let ipv4 = flag_bool("--ipv4", &a.ipv4)?;
     let ipv6 = flag_bool("--ipv6", &a.ipv6)?;
     let cfgs = ipam_config(a)?;
-
-    let mut b = Map::new();
-    b.insert("Name".into(), json!(name));
-    if !a.driver.is_empty() {
-        b.insert("Driver".into(), json!(a.driver));
-    }
-    if let Some(s) = a.scope.as_deref().filter(|s| !s.is_empty()) {
-        b.insert("Scope".into(), json!(s));
-    }
-    if let Some(v) = ipv4 {
-        b.insert("EnableIPv4".into(), json!(v));
-    }
-    if let Some(v) = ipv6 {
-        b.insert("EnableIPv6".into(), json!(v));
-    }
-    let config: Vec<Value> = cfgs
-        .into_iter()
-        .map(|c| {
-            let mut m = Map::new();
-            m.insert("Subnet".into(), json!(c.subnet));
-            if !c.ip_range.is_empty() {
-                m.insert("IPRange".into(), json!(c.ip_range));
-            }
-            if !c.gateway.is_empty() {
-                m.insert("Gateway".into(), json!(c.gateway));
-            }
-            if !c.aux.is_empty() {
-                m.insert("AuxiliaryAddresses".into(), Value::Object(c.aux));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    b.insert(
-        "IPAM".into(),
-        json!({
-            "Driver": a.ipam_driver,
-            "Options": kv_map(&a.ipam_opt),
-            "Config": config,
-        }),
-    );
-    for (k, v) in [
-        ("Internal", a.internal),
-        ("Attachable", a.attachable),
-        ("Ingress", a.ingress),
-        ("ConfigOnly", a.config_only),
-    ] {
-        if v {
-            b.insert(k.into(), json!(true));
-        }
-    }
-    if let Some(c) = a.config_from.as_deref().filter(|s| !s.is_empty()) {
-        b.insert("ConfigFrom".into(), json!({ "Network": c }));
-    }
     let opts = kv_map(&a.opt);
-    if !opts.is_empty() {
-        b.insert("Options".into(), Value::Object(opts));
-    }
     let labels = kv_map(&a.label);
-    if !labels.is_empty() {
-        b.insert("Labels".into(), Value::Object(labels));
-    }
-    Ok(Value::Object(b))
+    Ok(CreateRequest {
+        name: name.to_string(),
+        driver: a.driver.clone(),
+        scope: a.scope.clone().unwrap_or_default(),
+        enable_ipv4: ipv4,
+        enable_ipv6: ipv6,
+        ipam: Some(Ipam {
+            driver: a.ipam_driver.clone(),
+            options: Some(kv_map(&a.ipam_opt)),
+            config: Some(cfgs),
+        }),
+        internal: a.internal,
+        attachable: a.attachable,
+        ingress: a.ingress,
+        config_only: a.config_only,
+        config_from: a
+            .config_from
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|c| ConfigReference { network: c.into() }),
+        options: (!opts.is_empty()).then_some(opts),
+        labels: (!labels.is_empty()).then_some(labels),
+        ..Default::default()
+    })
 }
 
 pub fn create(ctx: &Ctx, a: CreateArgs) -> Result<i32> {
     if a.names.len() != 1 {
         return Err(arity("create", "[OPTIONS] NETWORK", "requires 1 argument"));
     }
-    let body = create_body(&a, &a.names[0])?;
+    let mut body = create_body(&a, &a.names[0])?;
     let client = ctx.client()?;
-    let v = client.post_json("/networks/create", &Query::new(), Some(&body))?;
-    if let Some(w) = v["Warning"].as_str().filter(|w| !w.is_empty()) {
-        eprintln!("{w}");
+    // As the Go client: daemons before API 1.44 refuse a duplicate name
+    // only when asked to.
+    body.check_duplicate = !client.version_at_least(ApiVersion(1, 44));
+    let v = client.network_create(&body)?;
+    if !v.warning.is_empty() {
+        eprintln!("{}", v.warning);
     }
-    println!("{}", v["Id"].as_str().unwrap_or(""));
+    println!("{}", v.id);
     Ok(0)
 }
 
 // ----------------------------------------------------------------------- ls
 
-const HEADERS: &[(&str, &str)] = &[
-    ("ID", "NETWORK ID"),
-    ("Name", "NAME"),
-    ("Driver", "DRIVER"),
-    ("Scope", "SCOPE"),
-    ("IPv4", "IPV4"),
-    ("IPv6", "IPV6"),
-    ("Internal", "INTERNAL"),
-    ("Labels", "LABELS"),
-    ("Label", "LABEL"),
-    ("CreatedAt", "CREATED AT"),
-];
+fn header() -> TVal {
+    let t = |s: &str| s.to_string();
+    let h = NetworkContext {
+        created_at: t("CREATED AT"),
+        driver: t("DRIVER"),
+        id: t("NETWORK ID"),
+        ipv4: t("IPV4"),
+        ipv6: t("IPV6"),
+        internal: t("INTERNAL"),
+        labels: t("LABELS"),
+        name: t("NAME"),
+        scope: t("SCOPE"),
+    };
+    with_title(tval(&h), "Label", "LABEL")
+}
 
 const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
 
@@ -639,40 +598,25 @@ fn go_time_string(rfc: &str) -> String {
     format!("{s} {off} {zone}")
 }
 
-fn row(n: &Value, trunc: bool) -> TVal {
-    let s = |k: &str| n[k].as_str().unwrap_or("").to_string();
-    let id = s("Id");
-    let mut labels: Vec<(String, String)> = n["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    labels.sort();
-    let joined = labels
+fn row(n: &Inspect, trunc: bool) -> TVal {
+    let labels = n
+        .labels
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let b = |k: &str| TVal::Str(n[k].as_bool().unwrap_or(false).to_string());
-    // Keys in Go's JSON order (sorted), as `{{json .}}` prints them.
-    TVal::obj(vec![
-        ("CreatedAt", TVal::Str(go_time_string(&s("Created")))),
-        ("Driver", TVal::Str(s("Driver"))),
-        ("ID", TVal::Str(if trunc { short_id(&id) } else { id })),
-        ("IPv4", b("EnableIPv4")),
-        ("IPv6", b("EnableIPv6")),
-        ("Internal", b("Internal")),
-        ("Labels", TVal::Str(joined)),
-        ("Name", TVal::Str(s("Name"))),
-        ("Scope", TVal::Str(s("Scope"))),
-        (
-            "__Label",
-            TVal::Obj(labels.into_iter().map(|(k, v)| (k, TVal::Str(v))).collect()),
-        ),
-    ])
+    let ctx = NetworkContext {
+        created_at: go_time_string(&n.created),
+        driver: n.driver.clone(),
+        id: if trunc { short_id(&n.id) } else { n.id.clone() },
+        ipv4: n.enable_ipv4.to_string(),
+        ipv6: n.enable_ipv6.to_string(),
+        internal: n.internal.to_string(),
+        labels,
+        name: n.name.clone(),
+        scope: n.scope.clone(),
+    };
+    with_method(crate::format::context(&ctx), "Label", &n.labels)
 }
 
 pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
@@ -681,14 +625,10 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     }
     check_filters("ls", "[OPTIONS]", "-f, --filter", &a.filter)?;
     let client = ctx.client()?;
-    let list = client.get_json("/networks", &filters_query(&a.filter)?)?;
-    let mut items = list.as_array().cloned().unwrap_or_default();
-    items.sort_by(|x, y| {
-        natural_cmp(
-            x["Name"].as_str().unwrap_or(""),
-            y["Name"].as_str().unwrap_or(""),
-        )
-    });
+    let mut items = client.network_list(&query::network::List {
+        filters: filters_of(&a.filter)?,
+    })?;
+    items.sort_by(|x, y| natural_cmp(&x.name, &y.name));
     let format = match a.format.as_deref().unwrap_or("") {
         "" | "table" if a.quiet => "{{.ID}}",
         "" | "table" => DEFAULT_TABLE,
@@ -712,7 +652,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
         ));
     }
     let rows: Vec<TVal> = items.iter().map(|n| row(n, !a.no_trunc)).collect();
-    let text = render(format, &rows, HEADERS).map_err(|e| exec_error(body, &e.to_string()))?;
+    let text = render(format, &rows, &header()).map_err(|e| exec_error(body, &e.to_string()))?;
     print!("{text}");
     Ok(0)
 }
@@ -756,7 +696,10 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
         ));
     }
     let client = ctx.client()?;
-    let q = Query::new().add_if(a.verbose, "verbose", "true");
+    let q = query::network::Inspect {
+        verbose: a.verbose,
+        scope: String::new(),
+    };
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for n in &a.names {
@@ -764,14 +707,17 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
             errors.push("Error: No such network: ".to_string());
             continue;
         }
-        match get_raw(&client, &format!("/networks/{n}"), &q) {
+        match client.network_inspect_bytes(n, &q) {
             Ok(r) => raws.push(r),
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if a.format.as_deref() == Some("json") {
         // docker's JSON inspector: one compact array.
-        let items: Vec<String> = raws.iter().map(|r| compact_json(r)).collect();
+        let items: Vec<String> = raws
+            .iter()
+            .map(|r| compact_json(&String::from_utf8_lossy(r)))
+            .collect();
         println!("[{}]", items.join(","));
     } else {
         print_inspect(&raws, a.format.as_deref())?;
@@ -820,16 +766,11 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
     let client = ctx.client()?;
     let mut failed = false;
     for n in &a.names {
-        match client.request(
-            "DELETE",
-            &format!("/networks/{n}"),
-            &Query::new(),
-            Body::None,
-        ) {
+        match client.network_remove(n) {
             Ok(_) => println!("{n}"),
-            Err(e) if a.force && is_status(&e, 404) => {}
+            Err(e) if a.force && e.is_not_found() => {}
             Err(e) => {
-                eprintln!("{e:#}");
+                eprintln!("{e}");
                 failed = true;
             }
         }
@@ -857,18 +798,15 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
         return Ok(0);
     }
     let client = ctx.client()?;
-    let v = client.post_json("/networks/prune", &filters_query(&a.filter)?, None)?;
-    let deleted: Vec<&str> = v["NetworksDeleted"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let v = client.network_prune(&query::container::Prune {
+        filters: filters_of(&a.filter)?,
+    })?;
+    let deleted = v.networks_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         // docker prints the report with Fprintln: a blank line ends it.
         let mut out = String::from("Deleted Networks:\n");
         for d in deleted {
-            out.push_str(d);
+            out.push_str(&d);
             out.push('\n');
         }
         println!("{out}");
@@ -886,42 +824,33 @@ pub fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<i32> {
             "requires 2 arguments",
         ));
     }
-    let mut driver_opts = Map::new();
+    let mut driver_opts = StringMap::new();
     for o in &a.driver_opt {
         match o.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => {
-                driver_opts.insert(k.trim().to_string(), json!(v.trim()));
+                driver_opts.insert(k.trim().to_string(), v.trim().to_string());
             }
             _ => bail!("invalid key/value pair format in driver options"),
         }
     }
-    let mut ipam = Map::new();
-    if let Some(ip) = a.ip.as_deref().filter(|s| !s.is_empty()) {
-        ipam.insert("IPv4Address".into(), json!(ip));
-    }
-    if let Some(ip) = a.ip6.as_deref().filter(|s| !s.is_empty()) {
-        ipam.insert("IPv6Address".into(), json!(ip));
-    }
-    if !a.link_local_ip.is_empty() {
-        ipam.insert("LinkLocalIPs".into(), json!(a.link_local_ip));
-    }
-    let body = json!({
-        "Container": a.args[1],
-        "EndpointConfig": {
-            "IPAMConfig": ipam,
-            "Links": if a.link.is_empty() { Value::Null } else { json!(a.link) },
-            "Aliases": a.alias,
-            "DriverOpts": driver_opts,
-            "GwPriority": a.gw_priority,
-        },
-    });
+    let ipam = EndpointIpamConfig {
+        ipv4_address: a.ip.clone().unwrap_or_default(),
+        ipv6_address: a.ip6.clone().unwrap_or_default(),
+        link_local_ips: (!a.link_local_ip.is_empty()).then(|| a.link_local_ip.clone()),
+    };
+    let body = ConnectRequest {
+        container: a.args[1].clone(),
+        endpoint_config: Some(EndpointSettings {
+            ipam_config: Some(ipam),
+            links: (!a.link.is_empty()).then(|| a.link.clone()),
+            aliases: Some(a.alias.clone()),
+            driver_opts: Some(driver_opts),
+            gw_priority: a.gw_priority,
+            ..Default::default()
+        }),
+    };
     let client = ctx.client()?;
-    client.request(
-        "POST",
-        &format!("/networks/{}/connect", a.args[0]),
-        &Query::new(),
-        Body::Json(&body),
-    )?;
+    client.network_connect(&a.args[0], &body)?;
     Ok(0)
 }
 
@@ -933,14 +862,12 @@ pub fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<i32> {
             "requires 2 arguments",
         ));
     }
-    let body = json!({"Container": a.args[1], "Force": a.force});
+    let body = DisconnectRequest {
+        container: a.args[1].clone(),
+        force: a.force,
+    };
     let client = ctx.client()?;
-    client.request(
-        "POST",
-        &format!("/networks/{}/disconnect", a.args[0]),
-        &Query::new(),
-        Body::Json(&body),
-    )?;
+    client.network_disconnect(&a.args[0], &body)?;
     Ok(0)
 }
 
@@ -955,7 +882,7 @@ mod tests {
         a: CreateArgs,
     }
 
-    fn body(args: &[&str]) -> Result<Value> {
+    fn body(args: &[&str]) -> Result<CreateRequest> {
         let mut argv = vec!["create"];
         argv.extend_from_slice(args);
         let t = T::try_parse_from(argv).unwrap();
@@ -978,11 +905,14 @@ mod tests {
 
     #[test]
     fn create_bodies() {
+        let v = serde_json::to_value(body(&[]).unwrap()).unwrap();
+        assert_eq!(v["Name"], "n");
+        assert_eq!(v["Driver"], "bridge");
         assert_eq!(
-            body(&[]).unwrap(),
-            json!({"Name": "n", "Driver": "bridge",
-                "IPAM": {"Driver": "default", "Options": {}, "Config": []}})
+            v["IPAM"],
+            serde_json::json!({"Driver": "default", "Options": {}, "Config": []})
         );
+        assert!(v.get("EnableIPv6").is_none() && v["Labels"].is_null());
         let b = body(&[
             "--subnet",
             "10.1.2.0/24",
@@ -1001,14 +931,19 @@ mod tests {
             "com.docker.network.bridge.name=br9",
         ])
         .unwrap();
+        let v = serde_json::to_value(b).unwrap();
+        assert_eq!(v["EnableIPv6"], true);
+        assert_eq!(v["Internal"], true);
+        assert_eq!(v["Attachable"], true);
+        assert_eq!(v["Labels"], serde_json::json!({"a": "b", "c": ""}));
         assert_eq!(
-            b,
-            json!({"Name": "n", "Driver": "bridge", "EnableIPv6": true,
-                "Internal": true, "Attachable": true,
-                "Labels": {"a": "b", "c": ""},
-                "Options": {"com.docker.network.bridge.name": "br9"},
-                "IPAM": {"Driver": "default", "Options": {}, "Config": [
-                    {"Subnet": "10.1.2.0/24", "Gateway": "10.1.2.1", "IPRange": "10.1.2.128/25"}]}})
+            v["Options"],
+            serde_json::json!({"com.docker.network.bridge.name": "br9"})
+        );
+        assert_eq!(
+            v["IPAM"],
+            serde_json::json!({"Driver": "default", "Options": {}, "Config": [
+                {"Subnet": "10.1.2.0/24", "IPRange": "10.1.2.128/25", "Gateway": "10.1.2.1"}]})
         );
         let e = |args: &[&str]| body(args).unwrap_err().to_string();
         assert_eq!(

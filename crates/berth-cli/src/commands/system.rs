@@ -1,16 +1,23 @@
 //! version, info, events, generic inspect, system df, system prune.
 
 use anyhow::Result;
+use berth_api::cli::{
+    ClientInfo, ClientVersion, DiskUsageContext, GO_FIELD_NAMES, InfoContext, VersionInfo,
+    disk_usage_kind,
+};
+use berth_api::events::Message;
+use berth_api::query;
+use berth_api::system::{Component, ComponentDetails, PlatformName, Version};
+use berth_api::version::{ApiVersion, CURRENT};
+use berth_client::Client;
 use clap::Args;
-use serde_json::{Value, json};
 
-use crate::client::{Body, Client, MAX_API_VERSION, Query, is_status};
 use crate::commands::Ctx;
-use crate::commands::container::inspect::{get_raw, print_inspect};
+use crate::commands::container::inspect::print_inspect;
 use crate::commands::container::misc::{confirm, prune_containers};
 use crate::commands::image::misc::prune_images;
-use crate::format::{bytes_size, human_size, human_size_prec, render};
-use crate::opts::{filters_json, timestamp};
+use crate::format::{bytes_size, human_size, human_size_prec, render, tval};
+use crate::opts::{filters, timestamp};
 use crate::template::{TVal, Template};
 
 #[derive(Args)]
@@ -105,55 +112,61 @@ fn ansic(rfc: &str) -> String {
 }
 
 pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
-    let client_info = |api: &str| {
-        json!({
-            "Platform": {"Name": ""},
-            "Version": env!("CARGO_PKG_VERSION"),
-            "ApiVersion": api,
-            "DefaultAPIVersion": MAX_API_VERSION,
-            "GitCommit": "",
-            "GoVersion": "",
-            "Os": std::env::consts::OS,
-            "Arch": go_arch(),
-            "BuildTime": "",
-            "Context": "default",
-        })
+    let client_info = |api: ApiVersion| ClientVersion {
+        platform: Some(PlatformName::default()),
+        version: env!("CARGO_PKG_VERSION").into(),
+        api_version: api.to_string(),
+        default_api_version: CURRENT.to_string(),
+        git_commit: String::new(),
+        go_version: String::new(),
+        os: std::env::consts::OS.into(),
+        arch: go_arch().into(),
+        build_time: String::new(),
+        context: "default".into(),
     };
     let conn = ctx.client();
     let (api, server) = match &conn {
-        Ok(c) => (
-            c.api_version().to_string(),
-            Some(c.get_json("/version", &Query::new())),
-        ),
-        Err(_) => (MAX_API_VERSION.to_string(), None),
+        Ok(c) => (c.api_version(), Some(c.version())),
+        Err(_) => (CURRENT, None),
     };
-    let cinfo = client_info(&api);
+    let cinfo = client_info(api);
     let server = match server {
         Some(Ok(v)) => Some(v),
-        Some(Err(e)) => return Err(e),
+        Some(Err(e)) => return Err(e.into()),
         None => None,
     };
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
+        // As the docker CLI, the Engine's build time as a date.
+        let mut server = server;
+        for c in server.iter_mut().flat_map(|s| s.components.iter_mut()) {
+            if c.name == "Engine" && !c.details.get(ComponentDetails::BUILD_TIME).is_empty() {
+                let t = ansic(c.details.get(ComponentDetails::BUILD_TIME));
+                c.details.set(ComponentDetails::BUILD_TIME, t);
+            }
+        }
         // Go templates see docker's struct field names, which differ from
         // the JSON keys here.
-        let mut cinfo = cinfo;
-        cinfo["APIVersion"] = cinfo["ApiVersion"].clone();
-        let server = server.clone().map(|mut s| {
-            s["APIVersion"] = s["ApiVersion"].clone();
-            s
-        });
-        let data = json!({"Client": cinfo, "Server": server});
-        let t = Template::parse(&crate::format::unescape(f))?;
-        println!("{}", t.render(&TVal::from_json(&data))?);
-        if let Err(e) = conn {
-            return Err(e);
+        let data = VersionInfo {
+            client: cinfo,
+            server,
+        };
+        let mut v = tval(&data);
+        if let TVal::Obj(m) = &mut v {
+            for (_, x) in m.iter_mut() {
+                for (key, go) in GO_FIELD_NAMES {
+                    x.alias(key, go);
+                }
+            }
         }
+        let t = Template::parse(&crate::format::unescape(f))?;
+        println!("{}", t.render(&v)?);
+        conn?;
         return Ok(0);
     }
-    let api_line = if api != MAX_API_VERSION {
-        format!("{api} (downgraded from {MAX_API_VERSION})")
+    let api_line = if api != CURRENT {
+        format!("{api} (downgraded from {CURRENT})")
     } else {
-        api.clone()
+        api.to_string()
     };
     let mut out = String::from("Client:\n");
     out.push_str(&kv_lines(&[
@@ -175,70 +188,80 @@ pub fn version(ctx: &Ctx, a: VersionArgs) -> Result<i32> {
         }
         (None, Ok(_)) => return Ok(0),
     };
+    print!("{}", server_version(&server));
+    Ok(0)
+}
+
+/// The "Server:" part of `docker version`.
+fn server_version(server: &Version) -> String {
     let mut out = String::from("\nServer:");
-    if let Some(n) = server["Platform"]["Name"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-    {
+    if !server.platform.name.is_empty() {
         out.push(' ');
-        out.push_str(n);
+        out.push_str(&server.platform.name);
     }
     out.push('\n');
-    let mut comps = server["Components"].as_array().cloned().unwrap_or_default();
-    if !comps.iter().any(|c| c["Name"] == "Engine") {
+    let mut comps = server.components.clone();
+    if !comps.iter().any(|c| c.name == "Engine") {
+        let mut d = ComponentDetails::default();
+        for (k, v) in [
+            (ComponentDetails::API_VERSION, &server.api_version),
+            (ComponentDetails::MIN_API_VERSION, &server.min_api_version),
+            (ComponentDetails::GIT_COMMIT, &server.git_commit),
+            (ComponentDetails::GO_VERSION, &server.go_version),
+            (ComponentDetails::OS, &server.os),
+            (ComponentDetails::ARCH, &server.arch),
+            (ComponentDetails::BUILD_TIME, &server.build_time),
+        ] {
+            d.set(k, v.as_str());
+        }
+        d.set(
+            ComponentDetails::EXPERIMENTAL,
+            server.experimental.to_string(),
+        );
         comps.insert(
             0,
-            json!({"Name": "Engine", "Version": server["Version"], "Details": {
-            "ApiVersion": server["ApiVersion"], "MinAPIVersion": server["MinAPIVersion"],
-            "GitCommit": server["GitCommit"], "GoVersion": server["GoVersion"], "Os": server["Os"],
-            "Arch": server["Arch"], "Experimental": server["Experimental"].to_string(),
-            "BuildTime": server["BuildTime"]}}),
+            Component {
+                name: "Engine".into(),
+                version: server.version.clone(),
+                details: d,
+            },
         );
     }
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
-    };
     for c in comps {
-        out.push_str(&format!(" {}:\n", s(&c["Name"])));
-        let d = &c["Details"];
-        let lines: Vec<(String, String)> = if c["Name"] == "Engine" {
+        out.push_str(&format!(" {}:\n", c.name));
+        let d = &c.details;
+        let lines: Vec<(String, String)> = if c.name == "Engine" {
+            let g = |k| d.get(k).to_string();
             vec![
-                ("  Version:".into(), s(&c["Version"])),
+                ("  Version:".into(), c.version.clone()),
                 (
                     "  API version:".into(),
                     format!(
                         "{} (minimum version {})",
-                        s(&d["ApiVersion"]),
-                        s(&d["MinAPIVersion"])
+                        g(ComponentDetails::API_VERSION),
+                        g(ComponentDetails::MIN_API_VERSION)
                     ),
                 ),
-                ("  Go version:".into(), s(&d["GoVersion"])),
-                ("  Git commit:".into(), s(&d["GitCommit"])),
-                ("  Built:".into(), ansic(&s(&d["BuildTime"]))),
+                ("  Go version:".into(), g(ComponentDetails::GO_VERSION)),
+                ("  Git commit:".into(), g(ComponentDetails::GIT_COMMIT)),
+                (
+                    "  Built:".into(),
+                    ansic(d.get(ComponentDetails::BUILD_TIME)),
+                ),
                 (
                     "  OS/Arch:".into(),
-                    format!("{}/{}", s(&d["Os"]), s(&d["Arch"])),
+                    format!("{}/{}", g(ComponentDetails::OS), g(ComponentDetails::ARCH)),
                 ),
-                ("  Experimental:".into(), s(&d["Experimental"])),
+                ("  Experimental:".into(), g(ComponentDetails::EXPERIMENTAL)),
             ]
         } else {
-            let mut l = vec![("  Version:".to_string(), s(&c["Version"]))];
-            let mut keys: Vec<(String, String)> = d
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (format!("  {k}:"), s(v)))
-                .collect();
-            keys.sort();
-            l.extend(keys);
+            let mut l = vec![("  Version:".to_string(), c.version.clone())];
+            l.extend(d.0.iter().map(|(k, v)| (format!("  {k}:"), v.clone())));
             l
         };
         out.push_str(&kv_lines(&lines));
     }
-    print!("{out}");
-    Ok(0)
+    out
 }
 
 fn go_arch() -> &'static str {
@@ -251,111 +274,92 @@ fn go_arch() -> &'static str {
 
 pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let i = client.get_json("/info", &Query::new())?;
+    let i = client.info()?;
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
-        let mut data = i.clone();
-        data["ClientInfo"] =
-            json!({"Version": env!("CARGO_PKG_VERSION"), "Context": "default", "Debug": false});
+        let data = InfoContext {
+            info: i,
+            client_info: ClientInfo {
+                version: env!("CARGO_PKG_VERSION").into(),
+                context: "default".into(),
+                debug: false,
+            },
+        };
         let t = Template::parse(&crate::format::unescape(f))?;
-        println!("{}", t.render(&TVal::from_json(&data))?);
+        println!("{}", t.render(&tval(&data))?);
         return Ok(0);
     }
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
-    };
-    let list = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().map(s).collect() };
     let mut o = String::new();
     o.push_str(&format!(
         "Client:\n Version:    {}\n Context:    default\n Debug Mode: false\n\nServer:\n",
         env!("CARGO_PKG_VERSION")
     ));
-    o.push_str(&format!(" Containers: {}\n", s(&i["Containers"])));
-    o.push_str(&format!("  Running: {}\n", s(&i["ContainersRunning"])));
-    o.push_str(&format!("  Paused: {}\n", s(&i["ContainersPaused"])));
-    o.push_str(&format!("  Stopped: {}\n", s(&i["ContainersStopped"])));
-    o.push_str(&format!(" Images: {}\n", s(&i["Images"])));
-    o.push_str(&format!(" Server Version: {}\n", s(&i["ServerVersion"])));
-    o.push_str(&format!(" Storage Driver: {}\n", s(&i["Driver"])));
-    for pair in i["DriverStatus"].as_array().into_iter().flatten() {
-        let p = list(pair);
-        if p.len() == 2 {
-            o.push_str(&format!("  {}: {}\n", p[0], p[1]));
-        }
+    o.push_str(&format!(" Containers: {}\n", i.containers));
+    o.push_str(&format!("  Running: {}\n", i.containers_running));
+    o.push_str(&format!("  Paused: {}\n", i.containers_paused));
+    o.push_str(&format!("  Stopped: {}\n", i.containers_stopped));
+    o.push_str(&format!(" Images: {}\n", i.images));
+    o.push_str(&format!(" Server Version: {}\n", i.server_version));
+    o.push_str(&format!(" Storage Driver: {}\n", i.driver));
+    for [k, v] in &i.driver_status {
+        o.push_str(&format!("  {k}: {v}\n"));
     }
-    o.push_str(&format!(" Logging Driver: {}\n", s(&i["LoggingDriver"])));
-    o.push_str(&format!(" Cgroup Driver: {}\n", s(&i["CgroupDriver"])));
-    o.push_str(&format!(" Cgroup Version: {}\n", s(&i["CgroupVersion"])));
+    o.push_str(&format!(" Logging Driver: {}\n", i.logging_driver));
+    o.push_str(&format!(" Cgroup Driver: {}\n", i.cgroup_driver));
+    o.push_str(&format!(" Cgroup Version: {}\n", i.cgroup_version));
     o.push_str(" Plugins:\n");
-    for (k, label) in [("Volume", "Volume"), ("Network", "Network"), ("Log", "Log")] {
-        o.push_str(&format!(
-            "  {label}: {}\n",
-            list(&i["Plugins"][k]).join(" ")
-        ));
-    }
-    o.push_str(&format!(
-        " Swarm: {}\n",
-        i["Swarm"]["LocalNodeState"].as_str().unwrap_or("inactive")
-    ));
-    let mut runtimes: Vec<String> = i["Runtimes"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    runtimes.sort();
+    o.push_str(&format!("  Volume: {}\n", i.plugins.volume.join(" ")));
+    o.push_str(&format!("  Network: {}\n", i.plugins.network.join(" ")));
+    o.push_str(&format!("  Log: {}\n", i.plugins.log.join(" ")));
+    let swarm = if i.swarm.local_node_state.is_empty() {
+        "inactive"
+    } else {
+        &i.swarm.local_node_state
+    };
+    o.push_str(&format!(" Swarm: {swarm}\n"));
+    let runtimes: Vec<&str> = i.runtimes.keys().map(String::as_str).collect();
     o.push_str(&format!(" Runtimes: {}\n", runtimes.join(" ")));
-    o.push_str(&format!(" Default Runtime: {}\n", s(&i["DefaultRuntime"])));
-    o.push_str(&format!(" Init Binary: {}\n", s(&i["InitBinary"])));
+    o.push_str(&format!(" Default Runtime: {}\n", i.default_runtime));
+    o.push_str(&format!(" Init Binary: {}\n", i.init_binary));
     o.push_str(&format!(
         " containerd version: {}\n",
-        s(&i["ContainerdCommit"]["ID"])
+        i.containerd_commit.id
     ));
-    o.push_str(&format!(" runc version: {}\n", s(&i["RuncCommit"]["ID"])));
-    o.push_str(&format!(" init version: {}\n", s(&i["InitCommit"]["ID"])));
-    let sec = list(&i["SecurityOptions"]);
-    if !sec.is_empty() {
+    o.push_str(&format!(" runc version: {}\n", i.runc_commit.id));
+    o.push_str(&format!(" init version: {}\n", i.init_commit.id));
+    if !i.security_options.is_empty() {
         o.push_str(" Security Options:\n");
-        for opt in sec {
+        for opt in &i.security_options {
             let mut parts = opt.split(',');
             if let Some(name) = parts.next() {
                 o.push_str(&format!("  {}\n", name.trim_start_matches("name=")));
             }
             for p in parts {
                 if let Some((k, v)) = p.split_once('=') {
-                    let k = if k == "profile" {
-                        "Profile".to_string()
-                    } else {
-                        k.to_string()
-                    };
+                    let k = if k == "profile" { "Profile" } else { k };
                     o.push_str(&format!("   {k}: {v}\n"));
                 }
             }
         }
     }
-    o.push_str(&format!(" Kernel Version: {}\n", s(&i["KernelVersion"])));
-    o.push_str(&format!(
-        " Operating System: {}\n",
-        s(&i["OperatingSystem"])
-    ));
-    o.push_str(&format!(" OSType: {}\n", s(&i["OSType"])));
-    o.push_str(&format!(" Architecture: {}\n", s(&i["Architecture"])));
-    o.push_str(&format!(" CPUs: {}\n", s(&i["NCPU"])));
+    o.push_str(&format!(" Kernel Version: {}\n", i.kernel_version));
+    o.push_str(&format!(" Operating System: {}\n", i.operating_system));
+    o.push_str(&format!(" OSType: {}\n", i.os_type));
+    o.push_str(&format!(" Architecture: {}\n", i.architecture));
+    o.push_str(&format!(" CPUs: {}\n", i.ncpu));
     o.push_str(&format!(
         " Total Memory: {}\n",
-        bytes_size(i["MemTotal"].as_f64().unwrap_or(0.0))
+        bytes_size(i.mem_total as f64)
     ));
-    o.push_str(&format!(" Name: {}\n", s(&i["Name"])));
-    o.push_str(&format!(" ID: {}\n", s(&i["ID"])));
-    o.push_str(&format!(" Docker Root Dir: {}\n", s(&i["DockerRootDir"])));
-    o.push_str(&format!(
-        " Debug Mode: {}\n",
-        i["Debug"].as_bool().unwrap_or(false)
-    ));
-    o.push_str(&format!(
-        " Experimental: {}\n",
-        i["ExperimentalBuild"].as_bool().unwrap_or(false)
-    ));
-    let insecure = list(&i["RegistryConfig"]["InsecureRegistryCIDRs"]);
+    o.push_str(&format!(" Name: {}\n", i.name));
+    o.push_str(&format!(" ID: {}\n", i.id));
+    o.push_str(&format!(" Docker Root Dir: {}\n", i.docker_root_dir));
+    o.push_str(&format!(" Debug Mode: {}\n", i.debug));
+    o.push_str(&format!(" Experimental: {}\n", i.experimental_build));
+    let insecure = i
+        .registry_config
+        .as_ref()
+        .map(|r| r.insecure_registry_cidrs.clone())
+        .unwrap_or_default();
     if !insecure.is_empty() {
         o.push_str(" Insecure Registries:\n");
         for r in insecure {
@@ -364,10 +368,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     }
     o.push_str(&format!(
         " Live Restore Enabled: {}\n",
-        i["LiveRestoreEnabled"].as_bool().unwrap_or(false)
+        i.live_restore_enabled
     ));
     println!("{o}");
-    for w in list(&i["Warnings"]) {
+    for w in &i.warnings {
         eprintln!("{w}");
     }
     Ok(0)
@@ -396,39 +400,34 @@ pub fn events(ctx: &Ctx, a: EventsArgs) -> Result<i32> {
     let client = ctx.client()?;
     let since = a.since.as_deref().map(timestamp).transpose()?;
     let until = a.until.as_deref().map(timestamp).transpose()?;
-    let mut q = Query::new()
-        .add_if(since.is_some(), "since", since.unwrap_or_default())
-        .add_if(until.is_some(), "until", until.unwrap_or_default());
-    if let Some(f) = filters_json(&a.filter)? {
-        q = q.add("filters", f);
-    }
+    let q = query::system::Events {
+        since: since.unwrap_or_default(),
+        until: until.unwrap_or_default(),
+        filters: filters(&a.filter)?,
+    };
     let tmpl = match a.format.as_deref().filter(|f| !f.is_empty()) {
         Some("json") => Some(Template::parse("{{json .}}")?),
         Some(f) => Some(Template::parse(&crate::format::unescape(f))?),
         None => None,
     };
-    let mut resp = client.request("GET", "/events", &q, Body::None)?;
+    let mut resp = client.events(&q)?;
     while let Some(line) = resp.next_line()? {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(&line)?;
+        let m: Message = serde_json::from_str(&line)?;
         if let Some(t) = &tmpl {
-            let tv: TVal = serde_json::from_str(&line)?;
-            println!("{}", t.render(&tv)?);
+            println!("{}", t.render(&tval(&m))?);
             continue;
         }
-        let nanos = v["timeNano"]
-            .as_i64()
-            .unwrap_or(v["time"].as_i64().unwrap_or(0) * 1_000_000_000);
-        let mut attrs: Vec<(String, String)> = v["Actor"]["Attributes"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-            .collect();
-        attrs.sort();
-        let attrs = attrs
+        let nanos = if m.time_nano != 0 {
+            m.time_nano
+        } else {
+            m.time * 1_000_000_000
+        };
+        let attrs = m
+            .actor
+            .attributes
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
@@ -436,9 +435,9 @@ pub fn events(ctx: &Ctx, a: EventsArgs) -> Result<i32> {
         let mut out = format!(
             "{} {} {} {}",
             rfc3339_nano(nanos),
-            v["Type"].as_str().unwrap_or(""),
-            v["Action"].as_str().unwrap_or(""),
-            v["Actor"]["ID"].as_str().unwrap_or("")
+            m.kind.as_str(),
+            m.action,
+            m.actor.id
         );
         if !attrs.is_empty() {
             out.push_str(&format!(" ({attrs})"));
@@ -448,26 +447,32 @@ pub fn events(ctx: &Ctx, a: EventsArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn try_types(client: &Client, name: &str, typ: Option<&str>, size: bool) -> Result<Option<String>> {
+/// The object named `name` as the daemon sent it, trying each type
+/// (`--type` picks one); None if none has it.
+fn try_types(
+    client: &Client,
+    name: &str,
+    typ: Option<&str>,
+    size: bool,
+) -> Result<Option<Vec<u8>>> {
     let all = ["container", "image", "network", "volume"];
     let types: Vec<&str> = match typ {
         Some(t) => vec![t],
         None => all.to_vec(),
     };
     for t in types {
-        let path = match t {
-            "container" => format!("/containers/{name}/json"),
-            "image" => format!("/images/{name}/json"),
-            "network" => format!("/networks/{name}"),
-            "volume" => format!("/volumes/{name}"),
+        let r = match t {
+            "container" => client.container_inspect_bytes(name, size),
+            "image" => client.image_inspect_bytes(name),
+            "network" => client.network_inspect_bytes(name, &Default::default()),
+            "volume" => client.volume_inspect_bytes(name),
             other => anyhow::bail!("\"{other}\" is not a valid value for --type"),
         };
-        let q = Query::new().add_if(size && t == "container", "size", "1");
-        match get_raw(client, &path, &q) {
+        match r {
             Ok(r) => return Ok(Some(r)),
-            Err(e) if is_status(&e, 404) => continue,
+            Err(e) if e.is_not_found() => continue,
             Err(e) if e.to_string().contains("invalid reference format") => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(None)
@@ -496,12 +501,7 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
 
 pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let v = client.get_json("/system/df", &Query::new())?;
-    let arr = |k: &str| v[k].as_array().cloned().unwrap_or_default();
-    let images = arr("Images");
-    let containers = arr("Containers");
-    let volumes = arr("Volumes");
-    let cache = arr("BuildCache");
+    let v = client.disk_usage()?;
     let pct = |r: f64, t: f64| {
         if t > 0.0 {
             format!(" ({}%)", (r * 100.0 / t) as i64)
@@ -510,100 +510,84 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
         }
     };
     let h = |x: f64| human_size_prec(x, 4);
-    let img_active = images
+    let img_active = v.images.iter().filter(|i| i.containers > 0).count();
+    let img_size = v.layers_size as f64;
+    // docker's: what images with containers hold is not reclaimable
+    // (unknown sizes, -1, count as nothing held).
+    let img_used: i64 = v
+        .images
         .iter()
-        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
-        .count();
-    let img_size = v["LayersSize"].as_f64().unwrap_or(0.0);
-    let img_reclaim: f64 = images
-        .iter()
-        .filter(|i| i["Containers"].as_i64().unwrap_or(0) <= 0)
-        .map(|i| {
-            i["Size"].as_f64().unwrap_or(0.0) - i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0)
-        })
-        .sum::<f64>()
-        .min(img_size);
-    let c_active = containers
-        .iter()
-        .filter(|c| {
-            matches!(
-                c["State"].as_str(),
-                Some("running" | "paused" | "restarting")
-            )
-        })
-        .count();
-    let c_size: f64 = containers
-        .iter()
-        .map(|c| c["SizeRw"].as_f64().unwrap_or(0.0))
+        .filter(|i| i.containers != 0 && i.size != -1 && i.shared_size != -1)
+        .map(|i| i.size - i.shared_size)
         .sum();
-    let c_reclaim: f64 = containers
+    let img_reclaim = (v.layers_size - img_used) as f64;
+    let c_active = v.containers.iter().filter(|c| c.state.is_running()).count();
+    let c_size: f64 = v.containers.iter().map(|c| c.size_rw as f64).sum();
+    let c_reclaim: f64 = v
+        .containers
         .iter()
-        .filter(|c| {
-            !matches!(
-                c["State"].as_str(),
-                Some("running" | "paused" | "restarting")
-            )
-        })
-        .map(|c| c["SizeRw"].as_f64().unwrap_or(0.0))
+        .filter(|c| !c.state.is_running())
+        .map(|c| c.size_rw as f64)
         .sum();
-    let v_active = volumes
+    let usage = |x: &berth_api::volume::Volume| x.usage_data.clone().unwrap_or_default();
+    let v_active = v.volumes.iter().filter(|x| usage(x).ref_count > 0).count();
+    let v_size: f64 = v
+        .volumes
         .iter()
-        .filter(|x| x["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
-        .count();
-    let v_size: f64 = volumes
-        .iter()
-        .map(|x| x["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0))
+        .map(|x| (usage(x).size as f64).max(0.0))
         .sum();
-    let v_reclaim: f64 = volumes
+    let v_reclaim: f64 = v
+        .volumes
         .iter()
-        .filter(|x| x["UsageData"]["RefCount"].as_i64().unwrap_or(0) == 0)
-        .map(|x| x["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0))
+        .filter(|x| usage(x).ref_count == 0)
+        .map(|x| (usage(x).size as f64).max(0.0))
         .sum();
-    let b_active = cache
+    let b_active = v.build_cache.iter().filter(|x| x.in_use).count();
+    let b_size: f64 = v.build_cache.iter().map(|x| x.size as f64).sum();
+    let b_reclaim: f64 = v
+        .build_cache
         .iter()
-        .filter(|x| x["InUse"].as_bool().unwrap_or(false))
-        .count();
-    let b_size: f64 = cache
-        .iter()
-        .map(|x| x["Size"].as_f64().unwrap_or(0.0))
-        .sum();
-    let b_reclaim: f64 = cache
-        .iter()
-        .filter(|x| !x["InUse"].as_bool().unwrap_or(false))
-        .map(|x| x["Size"].as_f64().unwrap_or(0.0))
+        .filter(|x| !x.in_use)
+        .map(|x| x.size as f64)
         .sum();
     let row = |t: &str, total: usize, active: usize, size: f64, rec: String| {
-        TVal::obj(vec![
-            ("Active", TVal::Str(active.to_string())),
-            ("Reclaimable", TVal::Str(rec)),
-            ("Size", TVal::Str(h(size))),
-            ("TotalCount", TVal::Str(total.to_string())),
-            ("Type", TVal::s(t)),
-        ])
+        crate::format::context(&DiskUsageContext {
+            active: active.to_string(),
+            reclaimable: rec,
+            size: h(size),
+            total_count: total.to_string(),
+            kind: t.to_string(),
+        })
     };
     let rows = vec![
         row(
-            "Images",
-            images.len(),
+            disk_usage_kind::IMAGES,
+            v.images.len(),
             img_active,
             img_size,
             format!("{}{}", h(img_reclaim), pct(img_reclaim, img_size)),
         ),
         row(
-            "Containers",
-            containers.len(),
+            disk_usage_kind::CONTAINERS,
+            v.containers.len(),
             c_active,
             c_size,
             format!("{}{}", h(c_reclaim), pct(c_reclaim, c_size)),
         ),
         row(
-            "Local Volumes",
-            volumes.len(),
+            disk_usage_kind::LOCAL_VOLUMES,
+            v.volumes.len(),
             v_active,
             v_size,
             format!("{}{}", h(v_reclaim), pct(v_reclaim, v_size)),
         ),
-        row("Build Cache", cache.len(), b_active, b_size, h(b_reclaim)),
+        row(
+            disk_usage_kind::BUILD_CACHE,
+            v.build_cache.len(),
+            b_active,
+            b_size,
+            h(b_reclaim),
+        ),
     ];
     let format = a
         .format
@@ -612,15 +596,16 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
         .unwrap_or_else(|| {
             "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".into()
         });
-    let headers = [
-        ("Type", "TYPE"),
-        ("TotalCount", "TOTAL"),
-        ("Active", "ACTIVE"),
-        ("Size", "SIZE"),
-        ("Reclaimable", "RECLAIMABLE"),
-    ];
+    let t = |s: &str| s.to_string();
+    let header = tval(&DiskUsageContext {
+        active: t("ACTIVE"),
+        reclaimable: t("RECLAIMABLE"),
+        size: t("SIZE"),
+        total_count: t("TOTAL"),
+        kind: t("TYPE"),
+    });
     let _ = a.verbose;
-    print!("{}", render(&format, &rows, &headers)?);
+    print!("{}", render(&format, &rows, &header)?);
     Ok(0)
 }
 
@@ -647,38 +632,29 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
     let (text, space) = prune_containers(&client, &a.filter)?;
     total += space;
     print_report(&text);
-    let mut q = Query::new();
-    if let Some(f) = filters_json(&a.filter)? {
-        q = q.add("filters", f);
-    }
-    let nets = client.post_json("/networks/prune", &q, None)?;
-    let deleted: Vec<String> = nets["NetworksDeleted"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let q = query::container::Prune {
+        filters: filters(&a.filter)?,
+    };
+    let deleted = client
+        .network_prune(&q)?
+        .networks_deleted
+        .unwrap_or_default();
     if !deleted.is_empty() {
         println!("Deleted Networks:\n{}\n", deleted.join("\n"));
     }
     if a.volumes {
-        let v = client.post_json("/volumes/prune", &q, None)?;
-        let deleted: Vec<String> = v["VolumesDeleted"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        let v = client.volume_prune(&q)?;
+        let deleted = v.volumes_deleted.unwrap_or_default();
         if !deleted.is_empty() {
             println!("Deleted Volumes:\n{}\n", deleted.join("\n"));
         }
-        total += v["SpaceReclaimed"].as_u64().unwrap_or(0);
+        total += v.space_reclaimed;
     }
     let (text, space) = prune_images(&client, a.all, &a.filter)?;
     total += space;
     print_report(&text);
-    if let Ok(b) = client.post_json("/build/prune", &Query::new(), None) {
-        total += b["SpaceReclaimed"].as_u64().unwrap_or(0);
+    if let Ok(b) = client.build_prune(&Default::default()) {
+        total += b.space_reclaimed;
     }
     println!("Total reclaimed space: {}", human_size(total as f64));
     Ok(0)

@@ -1,26 +1,17 @@
 //! Attached I/O shared by `run`, `start -a`, `attach` and `exec`: the
 //! hijacked stream, stdin copying, raw tty, resize and signal forwarding.
 
-use std::io::{BufReader, Write};
-use std::net::Shutdown;
-use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
+use std::io::Write;
+use std::sync::{Arc, mpsc};
 
 use anyhow::Result;
+use berth_api::container::WaitCondition;
+use berth_api::query;
+use berth_client::{Client, Hijacked};
 use clap::Args;
-use serde_json::Value;
 
-use crate::client::{Client, Query};
 use crate::commands::Ctx;
-use crate::stream::{self, RawGuard};
-
-pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
-
-/// A hijacked attach/exec connection.
-pub struct Hijacked {
-    pub reader: BufReader<UnixStream>,
-    pub writer: UnixStream,
-}
+use crate::term::{self, RawGuard};
 
 /// What ended the streaming.
 pub enum Ended {
@@ -32,7 +23,7 @@ pub enum Ended {
 /// `tty`), stdin copied when `stdin`; with a tty, raw mode and detach keys.
 pub fn stream_io(h: Hijacked, tty: bool, stdin: bool, detach_keys: &[u8]) -> Ended {
     let (tx, rx) = mpsc::channel();
-    let _raw = if tty && stdin && stream::is_tty(0) {
+    let _raw = if tty && stdin && term::is_tty(0) {
         RawGuard::new().ok()
     } else {
         None
@@ -46,21 +37,21 @@ pub fn stream_io(h: Hijacked, tty: bool, stdin: bool, detach_keys: &[u8]) -> End
             None
         };
         std::thread::spawn(move || {
-            if stream::copy_stdin(writer, keys) {
+            if term::copy_stdin(writer, keys) {
                 let _ = tx2.send(Ended::Detached);
             }
         });
     } else {
-        let _ = writer.shutdown(Shutdown::Write);
+        writer.close_write();
     }
     std::thread::spawn(move || {
         // unlocked handles: the main thread may flush or exit meanwhile
         let mut stdout = std::io::stdout();
         let mut stderr = std::io::stderr();
         let r = if tty {
-            stream::copy_raw(reader, &mut stdout)
+            term::copy_raw(reader, &mut stdout)
         } else {
-            stream::demux(reader, &mut stdout, &mut stderr)
+            berth_api::stdcopy::demux(reader, &mut stdout, &mut stderr).map_err(Into::into)
         };
         let _ = tx.send(Ended::Output(r));
     });
@@ -69,15 +60,25 @@ pub fn stream_io(h: Hijacked, tty: bool, stdin: bool, detach_keys: &[u8]) -> End
     ended
 }
 
-/// Sends the terminal size to the container or exec (`kind` = containers|exec).
-pub fn resize(client: &Client, kind: &str, id: &str) {
-    let (h, w) = stream::term_size();
+/// What a terminal size or a signal goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Container,
+    Exec,
+}
+
+/// Sends the terminal size to the container or exec.
+pub fn resize(client: &Client, target: Target, id: &str) {
+    let (h, w) = term::term_size();
     if h == 0 && w == 0 {
         return;
     }
-    let q = Query::new().add("h", h.to_string()).add("w", w.to_string());
     for _ in 0..10 {
-        if client.post(&format!("/{kind}/{id}/resize"), &q).is_ok() {
+        let r = match target {
+            Target::Container => client.container_resize(id, h.into(), w.into()),
+            Target::Exec => client.exec_resize(id, h.into(), w.into()),
+        };
+        if r.is_ok() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -86,7 +87,7 @@ pub fn resize(client: &Client, kind: &str, id: &str) {
 
 /// Forwards signals to the container (`kill?signal=`) and re-sends the tty
 /// size on SIGWINCH, from a background thread.
-pub fn forward_signals(host: &str, kind: &'static str, id: &str, proxy: bool, tty: bool) {
+pub fn forward_signals(client: Arc<Client>, target: Target, id: &str, proxy: bool, tty: bool) {
     use signal_hook::consts::*;
     let mut sigs = vec![SIGWINCH];
     if proxy {
@@ -96,19 +97,15 @@ pub fn forward_signals(host: &str, kind: &'static str, id: &str, proxy: bool, tt
         return;
     };
     let id = id.to_string();
-    let host = host.to_string();
     std::thread::spawn(move || {
         for s in signals.forever() {
-            let Ok(client) = Client::new(&host) else {
-                continue;
-            };
             if s == SIGWINCH {
                 if tty {
-                    resize(&client, kind, &id);
+                    resize(&client, target, &id);
                 }
                 continue;
             }
-            if kind != "containers" {
+            if target != Target::Container {
                 continue;
             }
             let name = match s {
@@ -121,8 +118,7 @@ pub fn forward_signals(host: &str, kind: &'static str, id: &str, proxy: bool, tt
                 SIGALRM => "ALRM",
                 _ => continue,
             };
-            let q = Query::new().add("signal", name);
-            if let Err(e) = client.post(&format!("/containers/{id}/kill"), &q) {
+            if let Err(e) = client.container_kill(&id, name) {
                 eprintln!("error sending signal: {e}");
             }
         }
@@ -138,18 +134,24 @@ pub fn open_attach(
     stderr: bool,
     detach_keys: Option<&str>,
 ) -> Result<Hijacked> {
-    let q = Query::new()
-        .add("stream", "1")
-        .add_if(stdin, "stdin", "1")
-        .add_if(stdout, "stdout", "1")
-        .add_if(stderr, "stderr", "1")
-        .add_if(
-            detach_keys.is_some(),
-            "detachKeys",
-            detach_keys.unwrap_or_default(),
-        );
-    let (reader, writer) = client.hijack(&format!("/containers/{id}/attach"), &q, None)?;
-    Ok(Hijacked { reader, writer })
+    let q = query::container::Attach {
+        stream: true,
+        stdin,
+        stdout,
+        stderr,
+        logs: false,
+        detach_keys: detach_keys.map(str::to_string),
+    };
+    Ok(client.container_attach(id, &q)?)
+}
+
+/// The exit status a finished `wait` answer carries (its error as one).
+pub fn wait_status(resp: berth_client::Response) -> Result<i32> {
+    let w: berth_api::container::WaitResponse = resp.json()?;
+    if let Some(e) = w.error.filter(|e| !e.message.is_empty()) {
+        anyhow::bail!("{}", e.message);
+    }
+    Ok(w.status_code as i32)
 }
 
 #[derive(Args)]
@@ -167,42 +169,47 @@ pub struct AttachArgs {
 }
 
 pub fn run(ctx: &Ctx, a: AttachArgs) -> Result<i32> {
-    let client = ctx.client()?;
-    let info = client.get_json(&format!("/containers/{}/json", a.container), &Query::new())?;
-    let id = info["Id"].as_str().unwrap_or(&a.container).to_string();
-    let state = &info["State"];
-    if state["Paused"] == Value::Bool(true) {
+    let client = ctx.shared_client()?;
+    let info = client.container_inspect(&a.container, false)?;
+    let id = if info.id.is_empty() {
+        a.container.clone()
+    } else {
+        info.id.clone()
+    };
+    if info.state.paused {
         return Err(crate::status(
             1,
             "You cannot attach to a paused container, unpause it first",
         ));
     }
-    if state["Running"] != Value::Bool(true) {
+    if !info.state.running {
         return Err(crate::status(
             1,
             "You cannot attach to a stopped container, start it first",
         ));
     }
-    let tty = info["Config"]["Tty"] == Value::Bool(true);
-    let stdin = !a.no_stdin && info["Config"]["OpenStdin"] == Value::Bool(true);
-    if tty && stdin && !stream::is_tty(0) {
+    let tty = info.config.tty;
+    let stdin = !a.no_stdin && info.config.open_stdin;
+    if tty && stdin && !term::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
-    let keys_spec = a
-        .detach_keys
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
-    let keys = stream::parse_detach_keys(&keys_spec)?;
-    let wait = client.post(&format!("/containers/{id}/wait"), &Query::new())?;
+    let keys = term::detach_keys(a.detach_keys.as_deref())?;
+    let wait = client.container_wait(&id, WaitCondition::NotRunning)?;
     let h = open_attach(&client, &id, stdin, true, true, a.detach_keys.as_deref())?;
     if tty {
-        resize(&client, "containers", &id);
+        resize(&client, Target::Container, &id);
     }
-    forward_signals(&ctx.host, "containers", &id, a.sig_proxy && !tty, tty);
+    forward_signals(
+        client.clone(),
+        Target::Container,
+        &id,
+        a.sig_proxy && !tty,
+        tty,
+    );
     match stream_io(h, tty, stdin, &keys) {
         Ended::Detached => return Err(crate::status(1, "read escape sequence")),
         Ended::Output(r) => r?,
     }
-    let v = wait.json()?;
-    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
+    let w: berth_api::container::WaitResponse = wait.json()?;
+    Ok(w.status_code as i32)
 }

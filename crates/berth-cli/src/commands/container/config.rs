@@ -1,8 +1,16 @@
 //! `docker create`/`run` flags and their translation into the create body.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Result, anyhow, bail};
+use berth_api::container::{
+    BindOptions, Config, CreateRequest, DeviceMapping, HealthConfig, HostConfig, LogConfig, Mount,
+    MountType, NetworkMode, NetworkingConfig, NsMode, Resources, RestartPolicy, RestartPolicyMode,
+    StrSlice, TmpfsOptions, Ulimit, VolumeDriverConfig, VolumeOptions,
+};
+use berth_api::network::{EndpointSettings, PortBinding, PortMap};
+use berth_api::{Empty, StringMap};
 use clap::{ArgAction, Args};
-use serde_json::{Map, Value, json};
 
 use crate::opts::{env_entry, go_duration, ram_in_bytes, read_env_file};
 
@@ -232,16 +240,16 @@ pub struct ContainerOpts {
     pub help: Option<bool>,
 }
 
-fn kv_map(items: &[String]) -> Map<String, Value> {
-    let mut m = Map::new();
+fn kv_map(items: &[String]) -> StringMap {
+    let mut m = StringMap::new();
     for i in items {
         let (k, v) = i.split_once('=').unwrap_or((i, ""));
-        m.insert(k.to_string(), Value::String(v.to_string()));
+        m.insert(k.to_string(), v.to_string());
     }
     m
 }
 
-fn parse_ulimit(s: &str) -> Result<Value> {
+fn parse_ulimit(s: &str) -> Result<Ulimit> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
@@ -255,10 +263,14 @@ fn parse_ulimit(s: &str) -> Result<Value> {
     let hard: i64 = hard
         .parse()
         .map_err(|_| anyhow!("invalid ulimit hard value: {hard}"))?;
-    Ok(json!({"Name": name, "Hard": hard, "Soft": soft}))
+    Ok(Ulimit {
+        name: name.to_string(),
+        hard,
+        soft,
+    })
 }
 
-fn parse_device(s: &str) -> Result<Value> {
+fn parse_device(s: &str) -> Result<DeviceMapping> {
     let parts: Vec<&str> = s.split(':').collect();
     let (host, ctr, perms) = match parts.as_slice() {
         [h] => (*h, *h, "rwm"),
@@ -267,15 +279,23 @@ fn parse_device(s: &str) -> Result<Value> {
         [h, c, p] => (*h, *c, *p),
         _ => bail!("invalid device specification: {s}"),
     };
-    Ok(json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms}))
+    Ok(DeviceMapping {
+        path_on_host: host.to_string(),
+        path_in_container: ctr.to_string(),
+        cgroup_permissions: perms.to_string(),
+    })
 }
 
-fn parse_mount(s: &str) -> Result<Value> {
-    let mut m = Map::new();
-    let mut typ = "volume".to_string();
-    let mut bind = Map::new();
-    let mut tmpfs = Map::new();
-    let mut vol = Map::new();
+fn parse_mount(s: &str) -> Result<Mount> {
+    let mut m = Mount {
+        kind: MountType::Volume,
+        ..Default::default()
+    };
+    let mut bind = BindOptions::default();
+    let mut tmpfs = TmpfsOptions::default();
+    let mut vol = VolumeOptions::default();
+    let (mut has_bind, mut has_tmpfs, mut has_vol) = (false, false, false);
+    let mut target = false;
     for field in s.split(',') {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_lowercase(), v.to_string()),
@@ -283,66 +303,69 @@ fn parse_mount(s: &str) -> Result<Value> {
         };
         let truthy = v.is_empty() || matches!(v.as_str(), "1" | "true");
         match k.as_str() {
-            "type" => typ = v,
-            "source" | "src" => {
-                m.insert("Source".into(), json!(v));
+            "type" => {
+                m.kind = serde_json::from_value(serde_json::Value::String(v.to_lowercase()))
+                    .map_err(|_| {
+                        anyhow!("invalid mount config for type \"{v}\": mount type unknown")
+                    })?
             }
+            "source" | "src" => m.source = v,
             "target" | "destination" | "dst" => {
-                m.insert("Target".into(), json!(v));
+                m.target = v;
+                target = true;
             }
-            "readonly" | "ro" => {
-                m.insert("ReadOnly".into(), json!(truthy));
-            }
-            "consistency" => {
-                m.insert("Consistency".into(), json!(v));
-            }
+            "readonly" | "ro" => m.read_only = truthy,
+            "consistency" => m.consistency = v,
             "bind-propagation" => {
-                bind.insert("Propagation".into(), json!(v));
+                bind.propagation = v;
+                has_bind = true;
             }
             "bind-recursive" => {
-                bind.insert("NonRecursive".into(), json!(v == "disabled"));
+                bind.non_recursive = v == "disabled";
+                has_bind = true;
             }
             "bind-create-host-path" => {
-                bind.insert("CreateMountpoint".into(), json!(truthy));
+                bind.create_mountpoint = truthy;
+                has_bind = true;
             }
             "tmpfs-size" => {
-                tmpfs.insert("SizeBytes".into(), json!(ram_in_bytes(&v)?));
+                tmpfs.size_bytes = ram_in_bytes(&v)?;
+                has_tmpfs = true;
             }
             "tmpfs-mode" => {
-                let mode = u32::from_str_radix(&v, 8)
+                tmpfs.mode = u32::from_str_radix(&v, 8)
                     .map_err(|_| anyhow!("invalid value for tmpfs-mode: {v}"))?;
-                tmpfs.insert("Mode".into(), json!(mode));
+                has_tmpfs = true;
             }
             "volume-nocopy" => {
-                vol.insert("NoCopy".into(), json!(truthy));
+                vol.no_copy = truthy;
+                has_vol = true;
             }
             "volume-driver" => {
-                vol.insert("DriverConfig".into(), json!({"Name": v}));
+                vol.driver_config = Some(VolumeDriverConfig {
+                    name: v,
+                    options: None,
+                });
+                has_vol = true;
             }
             "volume-subpath" => {
-                vol.insert("Subpath".into(), json!(v));
+                vol.subpath = v;
+                has_vol = true;
             }
             _ => bail!("invalid argument for --mount: unexpected key '{k}' in '{field}'"),
         }
     }
-    if !m.contains_key("Target") {
+    if !target {
         bail!("invalid argument \"{s}\" for \"--mount\" flag: target is required");
     }
-    m.insert("Type".into(), json!(typ));
-    if !bind.is_empty() {
-        m.insert("BindOptions".into(), Value::Object(bind));
-    }
-    if !tmpfs.is_empty() {
-        m.insert("TmpfsOptions".into(), Value::Object(tmpfs));
-    }
-    if !vol.is_empty() {
-        m.insert("VolumeOptions".into(), Value::Object(vol));
-    }
-    Ok(Value::Object(m))
+    m.bind_options = has_bind.then_some(bind);
+    m.tmpfs_options = has_tmpfs.then_some(tmpfs);
+    m.volume_options = has_vol.then_some(vol);
+    Ok(m)
 }
 
 /// `-p [ip:][hostPort:]containerPort[/proto]` → (port key, binding).
-fn parse_port(s: &str) -> Result<(String, Value)> {
+fn parse_port(s: &str) -> Result<(String, PortBinding)> {
     let (spec, proto) = match s.rsplit_once('/') {
         Some((a, p)) => (a, p),
         None => (s, "tcp"),
@@ -369,18 +392,38 @@ fn parse_port(s: &str) -> Result<(String, Value)> {
     }
     Ok((
         format!("{ctr}/{proto}"),
-        json!({"HostIp": ip, "HostPort": host}),
+        PortBinding {
+            host_ip: ip,
+            host_port: host.to_string(),
+        },
     ))
 }
 
-/// Builds the create request body from the flags, image and command.
-pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) -> Result<Value> {
+/// `Some(list)`, or None (JSON null) for an empty one.
+fn non_empty(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+fn size_opt(v: &Option<String>) -> Result<i64> {
+    v.as_deref()
+        .map(ram_in_bytes)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// Builds the create request from the flags, image and command.
+pub fn build_body(
+    o: &ContainerOpts,
+    image: &str,
+    cmd: &[String],
+    detach: bool,
+) -> Result<CreateRequest> {
     let mut env = Vec::new();
     for f in &o.env_file {
         env.extend(read_env_file(f)?);
     }
     env.extend(o.env.iter().filter_map(|e| env_entry(e)));
-    let mut labels = Map::new();
+    let mut labels = StringMap::new();
     for f in &o.label_file {
         let text = std::fs::read_to_string(f)
             .map_err(|e| anyhow!("open {f}: {}", crate::opts::io_msg(&e)))?;
@@ -417,16 +460,15 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
         attach_stderr = false;
     }
 
-    let mut exposed = Map::new();
-    let mut bindings = Map::new();
+    let mut exposed = BTreeMap::new();
+    let mut bindings = PortMap::new();
     for p in &o.publish {
         let (k, b) = parse_port(p)?;
-        exposed.insert(k.clone(), json!({}));
+        exposed.insert(k.clone(), Empty {});
         bindings
             .entry(k)
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .unwrap()
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_default()
             .push(b);
     }
     for e in &o.expose {
@@ -435,27 +477,27 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
         } else {
             format!("{e}/tcp")
         };
-        exposed.insert(k, json!({}));
+        exposed.insert(k, Empty {});
     }
 
     let mut binds = Vec::new();
-    let mut volumes = Map::new();
+    let mut volumes = BTreeMap::new();
     for v in &o.volume {
         if v.contains(':') {
             binds.push(v.clone());
         } else {
-            volumes.insert(v.clone(), json!({}));
+            volumes.insert(v.clone(), Empty {});
         }
     }
-    let mounts: Vec<Value> = o
+    let mounts: Vec<Mount> = o
         .mount
         .iter()
         .map(|m| parse_mount(m))
         .collect::<Result<_>>()?;
-    let mut tmpfs = Map::new();
+    let mut tmpfs = StringMap::new();
     for t in &o.tmpfs {
         let (p, opts) = t.split_once(':').unwrap_or((t, ""));
-        tmpfs.insert(p.to_string(), json!(opts));
+        tmpfs.insert(p.to_string(), opts.to_string());
     }
 
     let restart = {
@@ -463,154 +505,171 @@ pub fn build_body(o: &ContainerOpts, image: &str, cmd: &[String], detach: bool) 
         let count: i64 = count
             .parse()
             .map_err(|_| anyhow!("invalid restart policy: {}", o.restart))?;
-        let name = if name == "no" { "no" } else { name };
         if !matches!(name, "no" | "always" | "unless-stopped" | "on-failure" | "") {
             bail!(
                 "invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
             );
         }
-        json!({"Name": name, "MaximumRetryCount": count})
+        RestartPolicy {
+            name: RestartPolicyMode::parse(name),
+            maximum_retry_count: count,
+        }
     };
     if o.rm && !matches!(o.restart.as_str(), "no" | "") {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
 
+    let duration = |v: &Option<String>| -> Result<i64> {
+        v.as_deref()
+            .map(go_duration)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
     let healthcheck = if o.no_healthcheck {
-        Some(json!({"Test": ["NONE"]}))
+        Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        })
     } else if o.health_cmd.is_some()
         || o.health_interval.is_some()
         || o.health_timeout.is_some()
         || o.health_retries.is_some()
         || o.health_start_period.is_some()
     {
-        let mut h = Map::new();
-        if let Some(c) = &o.health_cmd {
-            h.insert("Test".into(), json!(["CMD-SHELL", c]));
-        }
-        for (k, v) in [
-            ("Interval", &o.health_interval),
-            ("Timeout", &o.health_timeout),
-            ("StartPeriod", &o.health_start_period),
-            ("StartInterval", &o.health_start_interval),
-        ] {
-            if let Some(v) = v {
-                h.insert(k.into(), json!(go_duration(v)?));
-            }
-        }
-        if let Some(r) = o.health_retries {
-            h.insert("Retries".into(), json!(r));
-        }
-        Some(Value::Object(h))
+        Some(HealthConfig {
+            test: o
+                .health_cmd
+                .as_ref()
+                .map(|c| vec!["CMD-SHELL".into(), c.clone()]),
+            interval: duration(&o.health_interval)?,
+            timeout: duration(&o.health_timeout)?,
+            start_period: duration(&o.health_start_period)?,
+            start_interval: duration(&o.health_start_interval)?,
+            retries: o.health_retries.unwrap_or(0),
+        })
     } else {
         None
     };
 
     let (h, w) = if o.tty {
-        crate::stream::term_size()
+        crate::term::term_size()
     } else {
         (0, 0)
     };
     let network = o.network.clone().unwrap_or_else(|| "default".into());
 
-    let mut host = json!({
-        "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
-        "ContainerIDFile": "",
-        "LogConfig": {"Type": o.log_driver.clone().unwrap_or_default(), "Config": kv_map(&o.log_opt)},
-        "NetworkMode": network,
-        "PortBindings": bindings,
-        "RestartPolicy": restart,
-        "AutoRemove": o.rm,
-        "VolumeDriver": "",
-        "VolumesFrom": if o.volumes_from.is_empty() { Value::Null } else { json!(o.volumes_from) },
-        "ConsoleSize": [h, w],
-        "CapAdd": if o.cap_add.is_empty() { Value::Null } else { json!(o.cap_add) },
-        "CapDrop": if o.cap_drop.is_empty() { Value::Null } else { json!(o.cap_drop) },
-        "CgroupnsMode": o.cgroupns.clone().unwrap_or_default(),
-        "Dns": o.dns,
-        "DnsOptions": o.dns_option,
-        "DnsSearch": o.dns_search,
-        "ExtraHosts": if o.add_host.is_empty() { Value::Null } else { json!(o.add_host) },
-        "GroupAdd": if o.group_add.is_empty() { Value::Null } else { json!(o.group_add) },
-        "IpcMode": o.ipc.clone().unwrap_or_default(),
-        "OomScoreAdj": o.oom_score_adj.unwrap_or(0),
-        "PidMode": o.pid.clone().unwrap_or_default(),
-        "Privileged": o.privileged,
-        "PublishAllPorts": o.publish_all,
-        "ReadonlyRootfs": o.read_only,
-        "SecurityOpt": if o.security_opt.is_empty() { Value::Null } else { json!(o.security_opt) },
-        "UTSMode": o.uts.clone().unwrap_or_default(),
-        "UsernsMode": o.userns.clone().unwrap_or_default(),
-        "ShmSize": match &o.shm_size { Some(s) => ram_in_bytes(s)?, None => 0 },
-        "Runtime": o.runtime.clone().unwrap_or_default(),
-        "CgroupParent": o.cgroup_parent.clone().unwrap_or_default(),
-        "Memory": match &o.memory { Some(s) => ram_in_bytes(s)?, None => 0 },
-        "MemoryReservation": match &o.memory_reservation { Some(s) => ram_in_bytes(s)?, None => 0 },
-        "MemorySwap": match o.memory_swap.as_deref() { Some("-1") => -1, Some(s) => ram_in_bytes(s)?, None => 0 },
-        "NanoCpus": o.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
-        "CpuShares": o.cpu_shares.unwrap_or(0),
-        "CpuPeriod": o.cpu_period.unwrap_or(0),
-        "CpuQuota": o.cpu_quota.unwrap_or(0),
-        "CpusetCpus": o.cpuset_cpus.clone().unwrap_or_default(),
-        "CpusetMems": o.cpuset_mems.clone().unwrap_or_default(),
-        "Devices": o.device.iter().map(|d| parse_device(d)).collect::<Result<Vec<_>>>()?,
-        "Ulimits": o.ulimit.iter().map(|u| parse_ulimit(u)).collect::<Result<Vec<_>>>()?,
-        "OomKillDisable": o.oom_kill_disable,
-        "PidsLimit": o.pids_limit,
-        "Mounts": if mounts.is_empty() { Value::Null } else { json!(mounts) },
-    });
-    if o.init {
-        host["Init"] = json!(true);
-    }
-    if !tmpfs.is_empty() {
-        host["Tmpfs"] = Value::Object(tmpfs);
-    }
-    if !o.sysctl.is_empty() {
-        host["Sysctls"] = Value::Object(kv_map(&o.sysctl));
-    }
+    let host = HostConfig {
+        binds: non_empty(&binds),
+        log_config: LogConfig {
+            driver: o.log_driver.clone().unwrap_or_default(),
+            config: Some(kv_map(&o.log_opt)),
+        },
+        network_mode: NetworkMode(network),
+        port_bindings: Some(bindings),
+        restart_policy: restart,
+        auto_remove: o.rm,
+        volumes_from: non_empty(&o.volumes_from),
+        console_size: [h.into(), w.into()],
+        cap_add: non_empty(&o.cap_add),
+        cap_drop: non_empty(&o.cap_drop),
+        cgroupns_mode: NsMode(o.cgroupns.clone().unwrap_or_default()),
+        dns: Some(o.dns.clone()),
+        dns_options: Some(o.dns_option.clone()),
+        dns_search: Some(o.dns_search.clone()),
+        extra_hosts: non_empty(&o.add_host),
+        group_add: non_empty(&o.group_add),
+        ipc_mode: NsMode(o.ipc.clone().unwrap_or_default()),
+        oom_score_adj: o.oom_score_adj.unwrap_or(0),
+        pid_mode: NsMode(o.pid.clone().unwrap_or_default()),
+        privileged: o.privileged,
+        publish_all_ports: o.publish_all,
+        readonly_rootfs: o.read_only,
+        security_opt: non_empty(&o.security_opt),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        uts_mode: NsMode(o.uts.clone().unwrap_or_default()),
+        userns_mode: NsMode(o.userns.clone().unwrap_or_default()),
+        shm_size: size_opt(&o.shm_size)?,
+        sysctls: (!o.sysctl.is_empty()).then(|| kv_map(&o.sysctl)),
+        runtime: o.runtime.clone().unwrap_or_default(),
+        resources: Resources {
+            cgroup_parent: o.cgroup_parent.clone().unwrap_or_default(),
+            memory: size_opt(&o.memory)?,
+            memory_reservation: size_opt(&o.memory_reservation)?,
+            memory_swap: match o.memory_swap.as_deref() {
+                Some("-1") => -1,
+                Some(s) => ram_in_bytes(s)?,
+                None => 0,
+            },
+            nano_cpus: o.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+            cpu_shares: o.cpu_shares.unwrap_or(0),
+            cpu_period: o.cpu_period.unwrap_or(0),
+            cpu_quota: o.cpu_quota.unwrap_or(0),
+            cpuset_cpus: o.cpuset_cpus.clone().unwrap_or_default(),
+            cpuset_mems: o.cpuset_mems.clone().unwrap_or_default(),
+            devices: Some(
+                o.device
+                    .iter()
+                    .map(|d| parse_device(d))
+                    .collect::<Result<_>>()?,
+            ),
+            ulimits: Some(
+                o.ulimit
+                    .iter()
+                    .map(|u| parse_ulimit(u))
+                    .collect::<Result<_>>()?,
+            ),
+            oom_kill_disable: Some(o.oom_kill_disable),
+            pids_limit: o.pids_limit,
+            ..Default::default()
+        },
+        mounts,
+        init: o.init.then_some(true),
+        ..Default::default()
+    };
 
-    let mut config = json!({
-        "Hostname": o.hostname.clone().unwrap_or_default(),
-        "Domainname": o.domainname.clone().unwrap_or_default(),
-        "User": o.user.clone().unwrap_or_default(),
-        "AttachStdin": attach_stdin,
-        "AttachStdout": attach_stdout,
-        "AttachStderr": attach_stderr,
-        "Tty": o.tty,
-        "OpenStdin": o.interactive,
-        "StdinOnce": o.interactive && attach_stdin,
-        "Env": env,
-        "Cmd": if cmd.is_empty() { Value::Null } else { json!(cmd) },
-        "Image": image,
-        "Volumes": volumes,
-        "WorkingDir": o.workdir.clone().unwrap_or_default(),
-        "Entrypoint": match &o.entrypoint { Some(e) => json!([e]), None => Value::Null },
-        "OnBuild": null,
-        "Labels": labels,
-        "HostConfig": host,
-        "NetworkingConfig": {"EndpointsConfig": {}},
-    });
-    if !exposed.is_empty() {
-        config["ExposedPorts"] = Value::Object(exposed);
-    }
-    if let Some(hc) = healthcheck {
-        config["Healthcheck"] = hc;
-    }
-    if let Some(s) = &o.stop_signal {
-        config["StopSignal"] = json!(s);
-    }
-    if let Some(t) = o.stop_timeout {
-        config["StopTimeout"] = json!(t);
-    }
+    let mut endpoints = BTreeMap::new();
     if let Some(n) = &o.network {
         let builtin =
             matches!(n.as_str(), "default" | "none" | "host") || n.starts_with("container:");
         if !builtin || !o.network_alias.is_empty() {
-            let mut ep = json!({});
-            if !o.network_alias.is_empty() {
-                ep["Aliases"] = json!(o.network_alias);
-            }
-            config["NetworkingConfig"]["EndpointsConfig"][n] = ep;
+            endpoints.insert(
+                n.clone(),
+                EndpointSettings {
+                    aliases: non_empty(&o.network_alias),
+                    ..Default::default()
+                },
+            );
         }
     }
-    Ok(config)
+
+    let config = Config {
+        hostname: o.hostname.clone().unwrap_or_default(),
+        domainname: o.domainname.clone().unwrap_or_default(),
+        user: o.user.clone().unwrap_or_default(),
+        attach_stdin,
+        attach_stdout,
+        attach_stderr,
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        tty: o.tty,
+        open_stdin: o.interactive,
+        stdin_once: o.interactive && attach_stdin,
+        env: Some(env),
+        cmd: (!cmd.is_empty()).then(|| StrSlice(cmd.to_vec())),
+        healthcheck,
+        image: image.to_string(),
+        volumes: Some(volumes),
+        working_dir: o.workdir.clone().unwrap_or_default(),
+        entrypoint: o.entrypoint.as_ref().map(|e| StrSlice(vec![e.clone()])),
+        labels: Some(labels),
+        stop_signal: o.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: o.stop_timeout,
+        ..Default::default()
+    };
+    Ok(CreateRequest {
+        host_config: Some(host),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(endpoints),
+        }),
+        config,
+    })
 }

@@ -4,14 +4,14 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
-use base64::Engine;
+use berth_api::container::file_mode;
+use berth_api::query;
+use berth_client::Client;
 use clap::Args;
-use serde_json::Value;
 
-use crate::client::{Body, Client, Query, is_status};
 use crate::commands::Ctx;
 use crate::format::human_size_prec;
-use crate::stream;
+use crate::term;
 
 #[derive(Args)]
 pub struct CpArgs {
@@ -37,15 +37,6 @@ fn split_spec(s: &str) -> Option<(&str, &str)> {
     if c.contains('/') { None } else { Some((c, p)) }
 }
 
-fn path_stat(resp_header: Option<&str>) -> Value {
-    resp_header
-        .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
-}
-
-const GO_MODE_DIR: u64 = 1 << 31;
-
 pub fn run(ctx: &Ctx, a: CpArgs) -> Result<i32> {
     match (split_spec(&a.src), split_spec(&a.dest)) {
         (Some(_), Some(_)) => Err(crate::status(
@@ -68,17 +59,15 @@ pub fn run(ctx: &Ctx, a: CpArgs) -> Result<i32> {
 }
 
 fn from_container(client: &Client, c: &str, src: &str, dest: &str, quiet: bool) -> Result<i32> {
-    let q = Query::new().add("path", src);
-    let resp = client.request("GET", &format!("/containers/{c}/archive"), &q, Body::None)?;
+    let (stat, resp) = client.container_get_archive(c, src)?;
     if dest == "-" {
         let mut out = std::io::stdout().lock();
         let mut r = resp;
         std::io::copy(&mut r, &mut out)?;
         return Ok(0);
     }
-    let stat = path_stat(resp.header("X-Docker-Container-Path-Stat"));
-    let root = stat["name"].as_str().unwrap_or("").to_string();
-    let src_is_dir = stat["mode"].as_u64().unwrap_or(0) & GO_MODE_DIR != 0;
+    let root = stat.name.clone();
+    let src_is_dir = stat.mode & file_mode::DIR != 0;
     let dest_path = PathBuf::from(dest);
     let dest_exists_dir = dest_path.is_dir();
     if dest_path.exists() && !dest_exists_dir && src_is_dir {
@@ -121,7 +110,7 @@ fn from_container(client: &Client, c: &str, src: &str, dest: &str, quiet: bool) 
             .unpack(&target)
             .map_err(|e| anyhow!("{}: {e}", target.display()))?;
     }
-    if !quiet && stream::is_tty(2) {
+    if !quiet && term::is_tty(2) {
         eprintln!(
             "Successfully copied {} to {dest}",
             human_size_prec(total as f64, 3)
@@ -139,20 +128,14 @@ fn to_container(
     follow: bool,
     quiet: bool,
 ) -> Result<i32> {
-    let q = |p: &str| {
-        Query::new()
-            .add("path", p)
-            .add("noOverwriteDirNonDir", "true")
-            .add_if(archive, "copyUIDGID", "true")
+    let q = |p: &str| query::container::Archive {
+        path: p.to_string(),
+        no_overwrite_dir_non_dir: true,
+        copy_uid_gid: archive,
     };
     if src == "-" {
         let mut stdin = std::io::stdin().lock();
-        client.request(
-            "PUT",
-            &format!("/containers/{c}/archive"),
-            &q(dst),
-            Body::Stream(&mut stdin, "application/x-tar"),
-        )?;
+        client.container_put_archive(c, &q(dst), &mut stdin)?;
         return Ok(0);
     }
     let src_path = Path::new(src);
@@ -163,20 +146,14 @@ fn to_container(
     }
     .map_err(|_| anyhow!("stat {src}: no such file or directory"))?;
     // where does it go?
-    let head = client.request(
-        "HEAD",
-        &format!("/containers/{c}/archive"),
-        &Query::new().add("path", dst),
-        Body::None,
-    );
-    let dst_stat = match head {
-        Ok(r) => Some(path_stat(r.header("X-Docker-Container-Path-Stat"))),
-        Err(e) if is_status(&e, 404) => None,
-        Err(e) => return Err(e),
+    let dst_stat = match client.container_stat_path(c, dst) {
+        Ok(s) => Some(s),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
     };
     let dst_is_dir = dst_stat
         .as_ref()
-        .is_some_and(|s| s["mode"].as_u64().unwrap_or(0) & GO_MODE_DIR != 0);
+        .is_some_and(|s| s.mode & file_mode::DIR != 0);
     if dst_stat.is_none() && dst.ends_with('/') {
         bail!("Error response from daemon: Could not find the file {dst} in container {c}");
     }
@@ -222,13 +199,8 @@ fn to_container(
     let size = data.len();
     let mut r: &[u8] = &data;
     let reader: &mut dyn Read = &mut r;
-    client.request(
-        "PUT",
-        &format!("/containers/{c}/archive"),
-        &q(&upload_dir),
-        Body::Stream(reader, "application/x-tar"),
-    )?;
-    if !quiet && stream::is_tty(2) {
+    client.container_put_archive(c, &q(&upload_dir), reader)?;
+    if !quiet && term::is_tty(2) {
         eprintln!(
             "Successfully copied {} to {c}:{dst}",
             human_size_prec(size as f64, 3)

@@ -1,14 +1,13 @@
 //! `docker exec`.
 
 use anyhow::Result;
+use berth_api::exec::{CreateRequest, StartRequest};
 use clap::Args;
-use serde_json::{Value, json};
 
-use super::attach::{self, DEFAULT_DETACH_KEYS, Ended, Hijacked};
-use crate::client::Query;
+use super::attach::{self, Ended, Target};
 use crate::commands::Ctx;
 use crate::opts::{env_entry, read_env_file};
-use crate::stream;
+use crate::term;
 
 #[derive(Args)]
 pub struct ExecArgs {
@@ -45,10 +44,10 @@ pub struct ExecArgs {
 }
 
 pub fn run(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
-    let client = ctx.client()?;
+    let client = ctx.shared_client()?;
     let container = &a.args[0];
-    client.get_json(&format!("/containers/{container}/json"), &Query::new())?;
-    if a.tty && a.interactive && !a.detach && !stream::is_tty(0) {
+    client.container_inspect(container, false)?;
+    if a.tty && a.interactive && !a.detach && !term::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
     let mut env = Vec::new();
@@ -56,53 +55,44 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
         env.extend(read_env_file(f)?);
     }
     env.extend(a.env.iter().filter_map(|e| env_entry(e)));
-    let (h, w) = if a.tty { stream::term_size() } else { (0, 0) };
-    let body = json!({
-        "User": a.user.clone().unwrap_or_default(),
-        "Privileged": a.privileged,
-        "Tty": a.tty,
-        "ConsoleSize": [h, w],
-        "AttachStdin": a.interactive && !a.detach,
-        "AttachStderr": !a.detach,
-        "AttachStdout": !a.detach,
-        "DetachKeys": a.detach_keys.clone().unwrap_or_default(),
-        "Env": env,
-        "WorkingDir": a.workdir.clone().unwrap_or_default(),
-        "Cmd": &a.args[1..],
-    });
-    let created = client.post_json(
-        &format!("/containers/{container}/exec"),
-        &Query::new(),
-        Some(&body),
-    )?;
-    let eid = created["Id"].as_str().unwrap_or_default().to_string();
+    let (h, w) = if a.tty { term::term_size() } else { (0, 0) };
+    let console_size = Some([h.into(), w.into()]);
+    let body = CreateRequest {
+        user: a.user.clone().unwrap_or_default(),
+        privileged: a.privileged,
+        tty: a.tty,
+        console_size,
+        attach_stdin: a.interactive && !a.detach,
+        attach_stderr: !a.detach,
+        attach_stdout: !a.detach,
+        detach: false,
+        detach_keys: a.detach_keys.clone().unwrap_or_default(),
+        env: Some(env),
+        working_dir: a.workdir.clone().unwrap_or_default(),
+        cmd: Some(a.args[1..].to_vec()),
+    };
+    let eid = client.exec_create(container, &body)?.id;
     if eid.is_empty() {
         anyhow::bail!("exec ID empty");
     }
+    let start = StartRequest {
+        detach: a.detach,
+        tty: a.tty,
+        console_size,
+    };
     if a.detach {
-        let start = json!({"Detach": true, "Tty": a.tty, "ConsoleSize": [h, w]});
-        client.post_json(&format!("/exec/{eid}/start"), &Query::new(), Some(&start))?;
+        client.exec_start_detached(&eid, &start)?;
         return Ok(0);
     }
-    let keys_spec = a
-        .detach_keys
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
-    let keys = stream::parse_detach_keys(&keys_spec)?;
-    let start = json!({"Detach": false, "Tty": a.tty, "ConsoleSize": [h, w]});
-    let (reader, writer) =
-        client.hijack(&format!("/exec/{eid}/start"), &Query::new(), Some(&start))?;
-    if a.tty && stream::is_tty(1) {
-        attach::resize(&client, "exec", &eid);
+    let keys = term::detach_keys(a.detach_keys.as_deref())?;
+    let h = client.exec_start(&eid, &start)?;
+    if a.tty && term::is_tty(1) {
+        attach::resize(&client, Target::Exec, &eid);
     }
-    attach::forward_signals(&ctx.host, "exec", &eid, false, a.tty);
-    match attach::stream_io(Hijacked { reader, writer }, a.tty, a.interactive, &keys) {
+    attach::forward_signals(client.clone(), Target::Exec, &eid, false, a.tty);
+    match attach::stream_io(h, a.tty, a.interactive, &keys) {
         Ended::Detached => return Err(crate::status(1, "read escape sequence")),
         Ended::Output(r) => r?,
     }
-    let info = client.get_json(&format!("/exec/{eid}/json"), &Query::new())?;
-    match info["ExitCode"] {
-        Value::Number(ref n) => Ok(n.as_i64().unwrap_or(0) as i32),
-        _ => Ok(0),
-    }
+    Ok(client.exec_inspect(&eid)?.exit_code.unwrap_or(0) as i32)
 }

@@ -3,7 +3,6 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::client::{Client, Query, is_status};
 use crate::commands::Ctx;
 use crate::format::{indent_json, unescape};
 use crate::template::{TVal, Template};
@@ -20,19 +19,21 @@ pub struct ContainerInspectArgs {
     pub containers: Vec<String>,
 }
 
-/// Prints inspect results (raw JSON texts) docker's way: an indented JSON
-/// array, or one rendered template per object.
-pub fn print_inspect(raws: &[String], format: Option<&str>) -> Result<()> {
+/// Prints inspect results (the daemon's JSON, as it sent it) docker's way:
+/// an indented JSON array, or one rendered template per object.
+pub fn print_inspect(raws: &[Vec<u8>], format: Option<&str>) -> Result<()> {
     match format.filter(|f| !f.is_empty() && *f != "json") {
         None => {
-            let text = format!("[{}]", raws.join(","));
+            let texts: Vec<std::borrow::Cow<str>> =
+                raws.iter().map(|r| String::from_utf8_lossy(r)).collect();
+            let text = format!("[{}]", texts.join(","));
             println!("{}", indent_json(&text));
         }
         Some(f) => {
             let tmpl = Template::parse(&unescape(f))
                 .map_err(|e| crate::status(1, format!("template parsing error: {e}")))?;
             for r in raws {
-                let v: TVal = serde_json::from_str(r)?;
+                let v: TVal = serde_json::from_slice(r)?;
                 let out = tmpl.render(&v).map_err(|e| {
                     println!();
                     let msg = e.to_string();
@@ -54,23 +55,15 @@ pub fn print_inspect(raws: &[String], format: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Fetches one object's raw JSON.
-pub fn get_raw(client: &Client, path: &str, q: &Query) -> Result<String> {
-    client
-        .request("GET", path, q, crate::client::Body::None)?
-        .text()
-}
-
 pub fn run(ctx: &Ctx, a: ContainerInspectArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new().add_if(a.size, "size", "1");
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for c in &a.containers {
-        match get_raw(&client, &format!("/containers/{c}/json"), &q) {
+        match client.container_inspect_bytes(c, a.size) {
             Ok(r) => raws.push(r),
-            Err(e) if is_status(&e, 404) => errors.push(format!("Error: No such container: {c}")),
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) if e.is_not_found() => errors.push(format!("Error: No such container: {c}")),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     print_inspect(&raws, a.format.as_deref())?;

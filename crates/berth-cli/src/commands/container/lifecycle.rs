@@ -1,9 +1,10 @@
 //! stop, restart, kill, rm, pause, unpause, rename, wait.
 
 use anyhow::Result;
+use berth_api::container::WaitCondition;
+use berth_api::query;
 use clap::Args;
 
-use crate::client::{Body, Query, is_status};
 use crate::commands::{Ctx, for_each};
 
 #[derive(Args)]
@@ -59,17 +60,19 @@ pub struct RenameArgs {
     pub new_name: String,
 }
 
-pub fn stop(ctx: &Ctx, a: StopArgs, action: &str) -> Result<i32> {
+/// `stop`, or `restart` when `restart`.
+pub fn stop(ctx: &Ctx, a: StopArgs, restart: bool) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new()
-        .add_if(a.timeout.is_some(), "t", a.timeout.unwrap_or(0).to_string())
-        .add_if(
-            a.signal.is_some(),
-            "signal",
-            a.signal.clone().unwrap_or_default(),
-        );
+    let q = query::container::Stop {
+        t: a.timeout,
+        signal: a.signal.clone().unwrap_or_default(),
+    };
     for_each(&a.containers, |c| {
-        client.post(&format!("/containers/{c}/{action}"), &q)?;
+        if restart {
+            client.container_restart(c, &q)?;
+        } else {
+            client.container_stop(c, &q)?;
+        }
         println!("{c}");
         Ok(())
     })
@@ -77,13 +80,9 @@ pub fn stop(ctx: &Ctx, a: StopArgs, action: &str) -> Result<i32> {
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new().add_if(
-        a.signal.is_some(),
-        "signal",
-        a.signal.clone().unwrap_or_default(),
-    );
+    let signal = a.signal.clone().unwrap_or_default();
     for_each(&a.containers, |c| {
-        client.post(&format!("/containers/{c}/kill"), &q)?;
+        client.container_kill(c, &signal)?;
         println!("{c}");
         Ok(())
     })
@@ -91,18 +90,19 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
 
 pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new()
-        .add_if(a.volumes, "v", "1")
-        .add_if(a.link, "link", "1")
-        .add_if(a.force, "force", "1");
+    let q = query::container::Remove {
+        force: a.force,
+        volumes: a.volumes,
+        link: a.link,
+    };
     let mut failed = false;
     for c in &a.containers {
         let c = c.trim_start_matches('/');
-        match client.request("DELETE", &format!("/containers/{c}"), &q, Body::None) {
+        match client.container_remove(c, &q) {
             Ok(_) => println!("{c}"),
             Err(e) => {
-                eprintln!("{e:#}");
-                if !(a.force && is_status(&e, 404)) {
+                eprintln!("{e}");
+                if !(a.force && e.is_not_found()) {
                     failed = true;
                 }
             }
@@ -115,10 +115,19 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
     }
 }
 
-pub fn simple(ctx: &Ctx, a: IdsArgs, action: &str) -> Result<i32> {
+pub fn pause(ctx: &Ctx, a: IdsArgs) -> Result<i32> {
     let client = ctx.client()?;
     for_each(&a.containers, |c| {
-        client.post(&format!("/containers/{c}/{action}"), &Query::new())?;
+        client.container_pause(c)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn unpause(ctx: &Ctx, a: IdsArgs) -> Result<i32> {
+    let client = ctx.client()?;
+    for_each(&a.containers, |c| {
+        client.container_unpause(c)?;
         println!("{c}");
         Ok(())
     })
@@ -133,21 +142,15 @@ pub fn rename(ctx: &Ctx, a: RenameArgs) -> Result<i32> {
             "Error: neither old nor new names may be empty",
         ));
     }
-    client.post(
-        &format!("/containers/{}/rename", a.container),
-        &Query::new().add("name", new),
-    )?;
+    client.container_rename(&a.container, new)?;
     Ok(0)
 }
 
 pub fn wait(ctx: &Ctx, a: IdsArgs) -> Result<i32> {
     let client = ctx.client()?;
     for_each(&a.containers, |c| {
-        let v = client.post_json(&format!("/containers/{c}/wait"), &Query::new(), None)?;
-        if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
-            anyhow::bail!("{m}");
-        }
-        println!("{}", v["StatusCode"].as_i64().unwrap_or(0));
+        let resp = client.container_wait(c, WaitCondition::NotRunning)?;
+        println!("{}", super::attach::wait_status(resp)?);
         Ok(())
     })
 }

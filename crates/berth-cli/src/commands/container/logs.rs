@@ -1,13 +1,12 @@
 //! `docker logs`.
 
 use anyhow::Result;
+use berth_api::query;
 use clap::Args;
-use serde_json::Value;
 
-use crate::client::{Body, Query};
 use crate::commands::Ctx;
 use crate::opts::timestamp;
-use crate::stream;
+use crate::term;
 
 #[derive(Args)]
 pub struct LogsArgs {
@@ -34,31 +33,26 @@ pub struct LogsArgs {
 
 pub fn run(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let info = client.get_json(&format!("/containers/{}/json", a.container), &Query::new())?;
-    let tty = info["Config"]["Tty"] == Value::Bool(true);
+    let tty = client.container_inspect(&a.container, false)?.config.tty;
     let since = a.since.as_deref().map(timestamp).transpose()?;
     let until = a.until.as_deref().map(timestamp).transpose()?;
-    let q = Query::new()
-        .add("stdout", "1")
-        .add("stderr", "1")
-        .add_if(since.is_some(), "since", since.unwrap_or_default())
-        .add_if(until.is_some(), "until", until.unwrap_or_default())
-        .add_if(a.timestamps, "timestamps", "1")
-        .add_if(a.follow, "follow", "1")
-        .add("tail", a.tail.clone())
-        .add_if(a.details, "details", "1");
-    let resp = client.request(
-        "GET",
-        &format!("/containers/{}/logs", a.container),
-        &q,
-        Body::None,
-    )?;
+    let q = query::container::Logs {
+        follow: a.follow,
+        stdout: true,
+        stderr: true,
+        since: since.unwrap_or_default(),
+        until: until.unwrap_or_default(),
+        timestamps: a.timestamps,
+        tail: a.tail.clone(),
+        details: a.details,
+    };
+    let resp = client.container_logs(&a.container, &q)?;
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     if tty {
-        stream::copy_raw(resp, &mut stdout.lock())?;
+        term::copy_raw(resp, &mut stdout.lock())?;
     } else {
-        stream::demux(resp, &mut stdout.lock(), &mut stderr.lock())?;
+        berth_api::stdcopy::demux(resp, &mut stdout.lock(), &mut stderr.lock())?;
     }
     Ok(0)
 }

@@ -3,14 +3,16 @@
 use std::io::Write;
 
 use anyhow::{Result, bail};
+use berth_api::container::{Resources, RestartPolicy, RestartPolicyMode, UpdateConfig};
+use berth_api::network::PortBinding;
+use berth_api::query;
+use berth_client::{Client, Response};
 use clap::Args;
-use serde_json::{Map, Value, json};
 
-use crate::client::{Body, Query};
 use crate::commands::{Ctx, for_each};
 use crate::format::{human_size, tabwrite_min};
-use crate::opts::{filters_json, ram_in_bytes};
-use crate::stream;
+use crate::opts::{filters, ram_in_bytes};
+use crate::term;
 
 #[derive(Args)]
 pub struct IdArg {
@@ -110,24 +112,20 @@ pub struct PruneArgs {
 
 pub fn diff(ctx: &Ctx, a: IdArg) -> Result<i32> {
     let client = ctx.client()?;
-    let v = client.get_json(
-        &format!("/containers/{}/changes", a.container),
-        &Query::new(),
-    )?;
-    for c in v.as_array().into_iter().flatten() {
-        let kind = match c["Kind"].as_i64() {
-            Some(0) => "C",
-            Some(1) => "A",
-            Some(2) => "D",
+    for c in client.container_changes(&a.container)? {
+        let kind = match c.kind {
+            0 => "C",
+            1 => "A",
+            2 => "D",
             _ => "?",
         };
-        println!("{kind} {}", c["Path"].as_str().unwrap_or(""));
+        println!("{kind} {}", c.path);
     }
     Ok(0)
 }
 
 /// Copies a response body to `-o FILE` or stdout (refusing a terminal).
-pub fn save_stream(mut resp: crate::client::Response, output: Option<&str>) -> Result<()> {
+pub fn save_stream(mut resp: Response, output: Option<&str>) -> Result<()> {
     match output {
         Some(path) => {
             let tmp = format!("{path}.berth-tmp");
@@ -138,7 +136,7 @@ pub fn save_stream(mut resp: crate::client::Response, output: Option<&str>) -> R
             std::fs::rename(&tmp, path)?;
         }
         None => {
-            if stream::is_tty(1) {
+            if term::is_tty(1) {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
             let mut out = std::io::stdout().lock();
@@ -150,19 +148,14 @@ pub fn save_stream(mut resp: crate::client::Response, output: Option<&str>) -> R
 }
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
-    if a.output.is_none() && stream::is_tty(1) {
+    if a.output.is_none() && term::is_tty(1) {
         return Err(crate::status(
             1,
             "cowardly refusing to save to a terminal. Use the -o flag or redirect",
         ));
     }
     let client = ctx.client()?;
-    let resp = client.request(
-        "GET",
-        &format!("/containers/{}/export", a.container),
-        &Query::new(),
-        Body::None,
-    )?;
+    let resp = client.container_export(&a.container)?;
     save_stream(resp, a.output.as_deref())?;
     Ok(0)
 }
@@ -176,44 +169,27 @@ pub fn commit(ctx: &Ctx, a: CommitArgs) -> Result<i32> {
         }
         None => (String::new(), String::new()),
     };
-    let mut q = Query::new()
-        .add("container", a.container.clone())
-        .add("repo", repo)
-        .add("tag", tag)
-        .add("comment", a.message.clone().unwrap_or_default())
-        .add("author", a.author.clone().unwrap_or_default());
-    if !a.pause {
-        q = q.add("pause", "0");
-    }
-    for c in &a.change {
-        q = q.add("changes", c.clone());
-    }
-    let v = client.post_json("/commit", &q, None)?;
-    println!("{}", v["Id"].as_str().unwrap_or(""));
+    let q = query::container::Commit {
+        container: a.container.clone(),
+        repo,
+        tag,
+        comment: a.message.clone().unwrap_or_default(),
+        author: a.author.clone().unwrap_or_default(),
+        pause: (!a.pause).then_some(false),
+        changes: a.change.clone(),
+    };
+    println!("{}", client.commit(&q, None)?.id);
     Ok(0)
 }
 
 pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new().add_if(!a.ps_options.is_empty(), "ps_args", a.ps_options.join(" "));
-    let v = client.get_json(&format!("/containers/{}/top", a.container), &q)?;
+    let v = client.container_top(&a.container, &a.ps_options.join(" "))?;
     let mut text = String::new();
-    let titles: Vec<&str> = v["Titles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    text.push_str(&titles.join("\t"));
+    text.push_str(&v.titles.join("\t"));
     text.push('\n');
-    for p in v["Processes"].as_array().into_iter().flatten() {
-        let cells: Vec<&str> = p
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        text.push_str(&cells.join("\t"));
+    for p in &v.processes {
+        text.push_str(&p.join("\t"));
         text.push('\n');
     }
     print!("{}", tabwrite_min(&text, 20));
@@ -222,19 +198,17 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
 
 pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let v = client.get_json(&format!("/containers/{}/json", a.container), &Query::new())?;
-    let ports = v["NetworkSettings"]["Ports"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let fmt_binding = |b: &Value| {
-        let ip = b["HostIp"].as_str().unwrap_or("");
-        let ip = if ip.contains(':') {
-            format!("[{ip}]")
+    let ports = client
+        .container_inspect(&a.container, false)?
+        .network_settings
+        .ports;
+    let fmt_binding = |b: &PortBinding| {
+        let ip = if b.host_ip.contains(':') {
+            format!("[{}]", b.host_ip)
         } else {
-            ip.to_string()
+            b.host_ip.clone()
         };
-        format!("{ip}:{}", b["HostPort"].as_str().unwrap_or(""))
+        format!("{ip}:{}", b.host_port)
     };
     if let Some(p) = &a.private_port {
         let key = if p.contains('/') {
@@ -244,7 +218,7 @@ pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32> {
         };
         if let Some(bs) = ports
             .get(&key)
-            .and_then(Value::as_array)
+            .and_then(Option::as_ref)
             .filter(|b| !b.is_empty())
         {
             for b in bs {
@@ -266,7 +240,7 @@ pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32> {
         (n.parse::<u32>().unwrap_or(0), proto.to_string())
     });
     for k in keys {
-        for b in ports[k].as_array().into_iter().flatten() {
+        for b in ports[k].iter().flatten() {
             println!("{k} -> {}", fmt_binding(b));
         }
     }
@@ -275,72 +249,58 @@ pub fn port(ctx: &Ctx, a: PortArgs) -> Result<i32> {
 
 pub fn update(ctx: &Ctx, a: UpdateArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let mut body = Map::new();
-    let mut set = |k: &str, v: Value| {
-        body.insert(k.into(), v);
-    };
-    if let Some(v) = a.blkio_weight {
-        set("BlkioWeight", json!(v));
-    }
-    if let Some(v) = a.cpu_period {
-        set("CpuPeriod", json!(v));
-    }
-    if let Some(v) = a.cpu_quota {
-        set("CpuQuota", json!(v));
-    }
-    if let Some(v) = a.cpu_shares {
-        set("CpuShares", json!(v));
-    }
-    if let Some(v) = a.cpus {
-        set("NanoCpus", json!((v * 1e9) as i64));
-    }
-    if let Some(v) = &a.cpuset_cpus {
-        set("CpusetCpus", json!(v));
-    }
-    if let Some(v) = &a.cpuset_mems {
-        set("CpusetMems", json!(v));
-    }
-    if let Some(v) = &a.memory {
-        set("Memory", json!(ram_in_bytes(v)?));
-    }
-    if let Some(v) = &a.memory_reservation {
-        set("MemoryReservation", json!(ram_in_bytes(v)?));
-    }
-    if let Some(v) = &a.memory_swap {
-        set(
-            "MemorySwap",
-            json!(if v == "-1" { -1 } else { ram_in_bytes(v)? }),
-        );
-    }
-    if let Some(v) = a.pids_limit {
-        set("PidsLimit", json!(v));
-    }
-    if let Some(r) = &a.restart {
-        let (name, count) = r.split_once(':').unwrap_or((r, "0"));
-        set(
-            "RestartPolicy",
-            json!({"Name": name, "MaximumRetryCount": count.parse::<i64>().unwrap_or(0)}),
-        );
-    }
-    if body.is_empty() {
+    let given = a.blkio_weight.is_some()
+        || a.cpu_period.is_some()
+        || a.cpu_quota.is_some()
+        || a.cpu_shares.is_some()
+        || a.cpus.is_some()
+        || a.cpuset_cpus.is_some()
+        || a.cpuset_mems.is_some()
+        || a.memory.is_some()
+        || a.memory_reservation.is_some()
+        || a.memory_swap.is_some()
+        || a.pids_limit.is_some()
+        || a.restart.is_some();
+    if !given {
         return Err(crate::status(
             1,
             "you must provide one or more flags when using this command",
         ));
     }
-    let body = Value::Object(body);
+    let size = |v: &Option<String>| -> Result<i64> {
+        v.as_deref()
+            .map(ram_in_bytes)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let body = UpdateConfig {
+        resources: Resources {
+            blkio_weight: a.blkio_weight.unwrap_or(0),
+            cpu_period: a.cpu_period.unwrap_or(0),
+            cpu_quota: a.cpu_quota.unwrap_or(0),
+            cpu_shares: a.cpu_shares.unwrap_or(0),
+            nano_cpus: a.cpus.map(|v| (v * 1e9) as i64).unwrap_or(0),
+            cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+            cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+            memory: size(&a.memory)?,
+            memory_reservation: size(&a.memory_reservation)?,
+            memory_swap: match a.memory_swap.as_deref() {
+                Some("-1") => -1,
+                v => size(&v.map(str::to_string))?,
+            },
+            pids_limit: a.pids_limit,
+            ..Default::default()
+        },
+        restart_policy: a.restart.as_ref().map(|r| {
+            let (name, count) = r.split_once(':').unwrap_or((r, "0"));
+            RestartPolicy {
+                name: RestartPolicyMode::parse(name),
+                maximum_retry_count: count.parse::<i64>().unwrap_or(0),
+            }
+        }),
+    };
     for_each(&a.containers, |c| {
-        let v = client.post_json(
-            &format!("/containers/{c}/update"),
-            &Query::new(),
-            Some(&body),
-        )?;
-        for w in v["Warnings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        for w in client.container_update(c, &body)?.warnings {
             eprintln!("{w}");
         }
         println!("{c}");
@@ -368,34 +328,24 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {
 }
 
 /// Runs `POST /containers/prune`; returns the report text and reclaimed bytes.
-pub fn prune_containers(
-    client: &crate::client::Client,
-    filter: &[String],
-) -> Result<(String, u64)> {
-    let mut q = Query::new();
-    if let Some(f) = filters_json(filter)? {
-        q = q.add("filters", f);
-    }
-    let v = client.post_json("/containers/prune", &q, None)?;
+pub fn prune_containers(client: &Client, filter: &[String]) -> Result<(String, u64)> {
+    let q = query::container::Prune {
+        filters: filters(filter)?,
+    };
+    let v = client.container_prune(&q)?;
     let mut out = String::new();
-    let deleted: Vec<&str> = v["ContainersDeleted"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let deleted = v.containers_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         out.push_str("Deleted Containers:\n");
         for d in deleted {
-            out.push_str(d);
+            out.push_str(&d);
             out.push('\n');
         }
         out.push('\n');
     }
-    let space = v["SpaceReclaimed"].as_u64().unwrap_or(0);
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
-        human_size(space as f64)
+        human_size(v.space_reclaimed as f64)
     ));
-    Ok((out, space))
+    Ok((out, v.space_reclaimed))
 }

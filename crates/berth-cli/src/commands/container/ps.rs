@@ -1,13 +1,16 @@
 //! `docker ps`.
 
 use anyhow::Result;
+use berth_api::cli::ContainerContext;
+use berth_api::container::{PortSummary, Summary};
+use berth_api::query;
 use clap::Args;
-use serde_json::Value;
 
-use crate::client::Query;
 use crate::commands::Ctx;
-use crate::format::{ago, ellipsis, go_time, human_size_prec, render, short_id};
-use crate::opts::filters_json;
+use crate::format::{
+    ago, ellipsis, go_time, human_size_prec, render, short_id, tval, with_method, with_title,
+};
+use crate::opts::filters;
 use crate::template::TVal;
 
 #[derive(Args)]
@@ -38,43 +41,46 @@ pub struct PsArgs {
     pub size: bool,
 }
 
-pub const HEADERS: &[(&str, &str)] = &[
-    ("ID", "CONTAINER ID"),
-    ("Image", "IMAGE"),
-    ("Command", "COMMAND"),
-    ("CreatedAt", "CREATED AT"),
-    ("RunningFor", "CREATED"),
-    ("Ports", "PORTS"),
-    ("State", "STATE"),
-    ("Status", "STATUS"),
-    ("Size", "SIZE"),
-    ("Names", "NAMES"),
-    ("Labels", "LABELS"),
-    ("Label", "LABEL"),
-    ("Mounts", "MOUNTS"),
-    ("Networks", "NETWORKS"),
-    ("LocalVolumes", "LOCAL VOLUMES"),
-];
+/// The header row: each field's column title.
+pub fn header() -> TVal {
+    let t = |s: &str| s.to_string();
+    let h = ContainerContext {
+        command: t("COMMAND"),
+        created_at: t("CREATED AT"),
+        id: t("CONTAINER ID"),
+        image: t("IMAGE"),
+        labels: t("LABELS"),
+        local_volumes: t("LOCAL VOLUMES"),
+        mounts: t("MOUNTS"),
+        names: t("NAMES"),
+        networks: t("NETWORKS"),
+        platform: Some(serde_json::Value::String(t("PLATFORM"))),
+        ports: t("PORTS"),
+        running_for: t("CREATED"),
+        size: t("SIZE"),
+        state: t("STATE"),
+        status: t("STATUS"),
+    };
+    with_title(tval(&h), "Label", "LABEL")
+}
 
 /// docker's DisplayablePorts (without range folding).
-pub fn display_ports(ports: &Value) -> String {
-    let mut items: Vec<(String, i64, String)> = Vec::new();
-    for p in ports.as_array().into_iter().flatten() {
-        let private = p["PrivatePort"].as_i64().unwrap_or(0);
-        let typ = p["Type"].as_str().unwrap_or("tcp");
-        let s = match p["PublicPort"].as_i64() {
-            Some(public) if public != 0 => {
-                let ip = p["IP"].as_str().unwrap_or("");
-                let ip = if ip.contains(':') {
-                    format!("[{ip}]")
-                } else {
-                    ip.to_string()
-                };
-                format!("{ip}:{public}->{private}/{typ}")
-            }
-            _ => format!("{private}/{typ}"),
+pub fn display_ports(ports: &[PortSummary]) -> String {
+    let mut items: Vec<(String, u16, String)> = Vec::new();
+    for p in ports {
+        let typ = if p.kind.is_empty() { "tcp" } else { &p.kind };
+        let private = p.private_port;
+        let s = if p.public_port != 0 {
+            let ip = if p.ip.contains(':') {
+                format!("[{}]", p.ip)
+            } else {
+                p.ip.clone()
+            };
+            format!("{ip}:{}->{private}/{typ}", p.public_port)
+        } else {
+            format!("{private}/{typ}")
         };
-        items.push((p["IP"].as_str().unwrap_or("").to_string(), private, s));
+        items.push((p.ip.clone(), private, s));
     }
     items.sort();
     items.dedup_by(|a, b| a.2 == b.2);
@@ -85,52 +91,26 @@ pub fn display_ports(ports: &Value) -> String {
         .join(", ")
 }
 
-fn labels_of(v: &Value) -> (String, TVal) {
-    let mut pairs: Vec<(String, String)> = v
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    pairs.sort();
-    let s = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    (
-        s,
-        TVal::Obj(pairs.into_iter().map(|(k, v)| (k, TVal::Str(v))).collect()),
-    )
-}
-
-fn image_of(c: &Value, trunc: bool) -> String {
-    let image = c["Image"].as_str().unwrap_or("");
-    if image.is_empty() {
+fn image_of(c: &Summary, trunc: bool) -> String {
+    if c.image.is_empty() {
         return "<no image>".into();
     }
     if trunc {
-        let image_id = c["ImageID"].as_str().unwrap_or("");
-        if short_id(image_id) == short_id(image) {
-            return short_id(image);
+        if short_id(&c.image_id) == short_id(&c.image) {
+            return short_id(&c.image);
         }
-        if let Some((name, _)) = image.split_once('@') {
+        if let Some((name, _)) = c.image.split_once('@') {
             return name.to_string();
         }
     }
-    image.to_string()
+    c.image.clone()
 }
 
 /// The template context of one container (docker's ContainerContext).
-pub fn context(c: &Value, trunc: bool) -> TVal {
-    let id = c["Id"].as_str().unwrap_or("");
-    let names: Vec<String> = c["Names"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+pub fn context(c: &Summary, trunc: bool) -> TVal {
+    let names: Vec<String> = c
+        .names
+        .iter()
         .map(|n| n.get(1..).unwrap_or("").to_string())
         .collect();
     let names = if trunc {
@@ -142,76 +122,63 @@ pub fn context(c: &Value, trunc: bool) -> TVal {
     } else {
         names.join(",")
     };
-    let mut command = c["Command"].as_str().unwrap_or("").to_string();
-    if trunc {
-        command = ellipsis(&command, 20);
-    }
-    let created = c["Created"].as_i64().unwrap_or(0);
-    let size = if c.get("SizeRw").is_some() || c.get("SizeRootFs").is_some() {
-        let srw = human_size_prec(c["SizeRw"].as_f64().unwrap_or(0.0), 3);
-        let rootfs = c["SizeRootFs"].as_f64().unwrap_or(0.0);
-        if rootfs > 0.0 {
-            format!("{srw} (virtual {})", human_size_prec(rootfs, 3))
-        } else {
-            srw
-        }
+    let command = if trunc {
+        ellipsis(&c.command, 20)
     } else {
-        String::new()
+        c.command.clone()
     };
-    let (labels, label_map) = labels_of(&c["Labels"]);
-    let mounts: Vec<String> = c["Mounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let srw = human_size_prec(c.size_rw as f64, 3);
+    let size = if c.size_root_fs > 0 {
+        format!(
+            "{srw} (virtual {})",
+            human_size_prec(c.size_root_fs as f64, 3)
+        )
+    } else {
+        srw
+    };
+    let labels = c
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mounts: Vec<String> = c
+        .mounts
+        .iter()
         .map(|m| {
-            let name = m["Name"].as_str().filter(|s| !s.is_empty());
-            let n = name
-                .map(str::to_string)
-                .unwrap_or_else(|| m["Source"].as_str().unwrap_or("").to_string());
+            let n = if m.name.is_empty() {
+                m.source.clone()
+            } else {
+                m.name.clone()
+            };
             if trunc { ellipsis(&n, 15) } else { n }
         })
         .collect();
-    let local_volumes = c["Mounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["Driver"].as_str() == Some("local"))
-        .count();
-    let mut networks: Vec<String> = c["NetworkSettings"]["Networks"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    networks.sort();
-    TVal::obj(vec![
-        (
-            "Command",
-            TVal::Str(serde_json::to_string(&command).unwrap_or_default()),
-        ),
-        ("CreatedAt", TVal::Str(go_time(created))),
-        (
-            "ID",
-            TVal::Str(if trunc { short_id(id) } else { id.to_string() }),
-        ),
-        ("Image", TVal::Str(image_of(c, trunc))),
-        ("Labels", TVal::Str(labels)),
-        ("LocalVolumes", TVal::Str(local_volumes.to_string())),
-        ("Mounts", TVal::Str(mounts.join(","))),
-        ("Names", TVal::Str(names)),
-        ("Networks", TVal::Str(networks.join(","))),
-        ("Platform", TVal::Null),
-        ("Ports", TVal::Str(display_ports(&c["Ports"]))),
-        ("RunningFor", TVal::Str(ago(created))),
-        ("Size", TVal::Str(size)),
-        (
-            "State",
-            TVal::Str(c["State"].as_str().unwrap_or("").to_string()),
-        ),
-        (
-            "Status",
-            TVal::Str(c["Status"].as_str().unwrap_or("").to_string()),
-        ),
-        ("__Label", label_map),
-    ])
+    let local_volumes = c.mounts.iter().filter(|m| m.driver == "local").count();
+    let networks: Vec<&str> = c
+        .network_settings
+        .networks
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let ctx = ContainerContext {
+        command: serde_json::to_string(&command).unwrap_or_default(),
+        created_at: go_time(c.created),
+        id: if trunc { short_id(&c.id) } else { c.id.clone() },
+        image: image_of(c, trunc),
+        labels,
+        local_volumes: local_volumes.to_string(),
+        mounts: mounts.join(","),
+        names,
+        networks: networks.join(","),
+        platform: None,
+        ports: display_ports(&c.ports),
+        running_for: ago(c.created),
+        size,
+        state: c.state.as_str().to_string(),
+        status: c.status.clone(),
+    };
+    with_method(crate::format::context(&ctx), "Label", &c.labels)
 }
 
 pub fn run(ctx: &Ctx, a: PsArgs) -> Result<i32> {
@@ -219,18 +186,17 @@ pub fn run(ctx: &Ctx, a: PsArgs) -> Result<i32> {
     let format = a.format.clone().filter(|f| !f.is_empty());
     let want_size = a.size
         || format.as_deref().is_some_and(|f| {
-            f.contains(".Size") || f.replace(' ', "").contains("json.}}") || f == "json"
+            // docker's bare `json` format asks for no sizes, `{{json .}}` does
+            f.contains(".Size") || f.replace(' ', "").contains("json.}}")
         });
     let limit = if a.latest { 1 } else { a.last };
-    let mut q = Query::new()
-        .add_if(a.all, "all", "1")
-        .add_if(limit > 0, "limit", limit.to_string())
-        .add_if(want_size, "size", "1");
-    if let Some(f) = filters_json(&a.filter)? {
-        q = q.add("filters", f);
-    }
-    let list = client.get_json("/containers/json", &q)?;
-    let items = list.as_array().cloned().unwrap_or_default();
+    let q = query::container::List {
+        all: a.all,
+        limit: (limit > 0).then_some(limit),
+        size: want_size,
+        filters: filters(&a.filter)?,
+    };
+    let items = client.container_list(&q)?;
     let trunc = !a.no_trunc;
     let format = if a.quiet {
         "{{.ID}}".to_string()
@@ -245,6 +211,6 @@ pub fn run(ctx: &Ctx, a: PsArgs) -> Result<i32> {
         f
     };
     let rows: Vec<TVal> = items.iter().map(|c| context(c, trunc)).collect();
-    print!("{}", render(&format, &rows, HEADERS)?);
+    print!("{}", render(&format, &rows, &header())?);
     Ok(0)
 }

@@ -1,15 +1,18 @@
 //! `docker create` and `docker run`.
 
 use anyhow::Result;
+use berth_api::container::WaitCondition;
+use berth_api::jsonmessage::JsonMessage;
+use berth_api::query;
+use berth_api::version::ApiVersion;
+use berth_client::{Client, Response};
 use clap::Args;
-use serde_json::Value;
 
-use super::attach::{self, DEFAULT_DETACH_KEYS, Ended};
+use super::attach::{self, Ended, Target};
 use super::config::{ContainerOpts, build_body};
-use crate::client::{Body, Client, Query, is_status};
 use crate::commands::Ctx;
 use crate::opts::{normalize_name, split_ref, with_latest};
-use crate::stream;
+use crate::term;
 
 #[derive(Args)]
 #[command(disable_help_flag = true)]
@@ -46,35 +49,27 @@ pub struct CreateArgs {
 }
 
 /// Prints a pull progress stream (to stderr); fails on an error message.
-pub fn print_json_stream(resp: &mut crate::client::Response, to_stderr: bool) -> Result<()> {
+pub fn print_json_stream(resp: &mut Response, to_stderr: bool) -> Result<()> {
     while let Some(line) = resp.next_line()? {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
+        let Ok(m) = serde_json::from_str::<JsonMessage>(line) else {
             println!("{line}");
             continue;
         };
-        if let Some(e) = v.get("errorDetail").filter(|e| !e.is_null()) {
-            let msg = e["message"]
-                .as_str()
-                .or(v["error"].as_str())
-                .unwrap_or("")
-                .to_string();
-            return Err(anyhow::anyhow!("{msg}"));
-        }
-        if let Some(e) = v["error"].as_str() {
+        if let Some(e) = m.error_message() {
             return Err(anyhow::anyhow!("{e}"));
         }
-        let text = if let Some(s) = v["stream"].as_str() {
-            s.to_string()
-        } else if let Some(s) = v["status"].as_str() {
-            let mut t = match v["id"].as_str() {
+        let text = if let Some(s) = &m.stream {
+            s.clone()
+        } else if let Some(s) = &m.status {
+            let mut t = match m.id.as_deref() {
                 Some(id) if !id.is_empty() => format!("{id}: {s}"),
-                _ => s.to_string(),
+                _ => s.clone(),
             };
-            if let Some(p) = v["progress"].as_str() {
+            if let Some(p) = &m.progress {
                 t.push(' ');
                 t.push_str(p);
             }
@@ -103,17 +98,13 @@ fn pull(client: &Client, image: &str, platform: Option<&str>) -> Result<()> {
         Some((_, d)) => d.to_string(),
         None => tag,
     };
-    let q = Query::new()
-        .add("fromImage", normalize_name(&repo))
-        .add("tag", tag)
-        .add_if(platform.is_some(), "platform", platform.unwrap_or_default());
-    let mut resp = client.request_with(
-        "POST",
-        "/images/create",
-        &q,
-        Body::None,
-        &[("X-Registry-Auth", "e30=")],
-    )?;
+    let q = query::image::Create {
+        from_image: normalize_name(&repo),
+        tag,
+        platform: platform.unwrap_or_default().to_string(),
+        ..Default::default()
+    };
+    let mut resp = client.image_pull(&q, None)?;
     print_json_stream(&mut resp, true)
 }
 
@@ -127,34 +118,29 @@ pub fn create_container(
 ) -> Result<String> {
     let image = &args[0];
     let body = build_body(o, image, &args[1..], detach)?;
-    let q = Query::new()
-        .add_if(o.name.is_some(), "name", o.name.clone().unwrap_or_default())
-        .add_if(
-            o.platform.is_some(),
-            "platform",
-            o.platform.clone().unwrap_or_default(),
-        );
+    let q = query::container::Create {
+        name: o.name.clone(),
+        platform: o.platform.clone().unwrap_or_default(),
+    };
     if o.pull == "always" {
         pull(client, image, o.platform.as_deref())?;
     }
-    let resp = match client.post_json("/containers/create", &q, Some(&body)) {
+    let resp = match client.container_create(&q, &body) {
         Ok(v) => v,
-        Err(e) if is_status(&e, 404) && e.to_string().contains("No such image") => {
+        Err(e) if e.status() == Some(404) && e.to_string().contains("No such image") => {
             if o.pull == "never" {
-                return Err(e);
+                return Err(e.into());
             }
             eprintln!("Unable to find image '{}' locally", with_latest(image));
             pull(client, image, o.platform.as_deref())?;
-            client.post_json("/containers/create", &q, Some(&body))?
+            client.container_create(&q, &body)?
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    if let Some(w) = resp["Warnings"].as_array() {
-        for w in w.iter().filter_map(Value::as_str) {
-            eprintln!("WARNING: {w}");
-        }
+    for w in &resp.warnings {
+        eprintln!("WARNING: {w}");
     }
-    Ok(resp["Id"].as_str().unwrap_or_default().to_string())
+    Ok(resp.id)
 }
 
 pub fn create(ctx: &Ctx, a: CreateArgs) -> Result<i32> {
@@ -185,8 +171,8 @@ pub fn start_error_code(msg: &str) -> i32 {
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let o = &a.opts;
-    let client = ctx.client().map_err(|e| run_error(e, 125))?;
-    if a.detach && o.rm && !client.version_at_least("1.25") {
+    let client = ctx.shared_client().map_err(|e| run_error(e, 125))?;
+    if a.detach && o.rm && !client.version_at_least(ApiVersion(1, 25)) {
         return Err(run_error(
             anyhow::anyhow!("--rm and -d are incompatible"),
             125,
@@ -195,23 +181,17 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let attach_stdin = !a.detach
         && (o.interactive && o.attach.is_empty()
             || o.attach.iter().any(|s| s.eq_ignore_ascii_case("stdin")));
-    if o.tty && attach_stdin && !stream::is_tty(0) {
+    if o.tty && attach_stdin && !term::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
-    let keys_spec = o
-        .detach_keys
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
-    let keys = stream::parse_detach_keys(&keys_spec).map_err(|e| run_error(e, 125))?;
+    let keys = term::detach_keys(o.detach_keys.as_deref()).map_err(|e| run_error(e, 125))?;
     let id = create_container(&client, o, &a.args, a.detach).map_err(|e| run_error(e, 125))?;
 
     if a.detach {
-        client
-            .post(&format!("/containers/{id}/start"), &Query::new())
-            .map_err(|e| {
-                let code = start_error_code(&e.to_string());
-                run_error(e, code)
-            })?;
+        client.container_start(&id).map_err(|e| {
+            let code = start_error_code(&e.to_string());
+            run_error(e.into(), code)
+        })?;
         println!("{id}");
         return Ok(0);
     }
@@ -237,34 +217,31 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     } else {
         None
     };
-    let cond = if o.rm { "removed" } else { "next-exit" };
+    let cond = if o.rm {
+        WaitCondition::Removed
+    } else {
+        WaitCondition::NextExit
+    };
     let wait = client
-        .post(
-            &format!("/containers/{id}/wait"),
-            &Query::new().add("condition", cond),
-        )
-        .map_err(|e| run_error(e, 125))?;
-    if let Err(e) = client.post(&format!("/containers/{id}/start"), &Query::new()) {
+        .container_wait(&id, cond)
+        .map_err(|e| run_error(e.into(), 125))?;
+    if let Err(e) = client.container_start(&id) {
         drop(hijack);
         if o.rm {
             let _ = wait.text();
         }
         let code = start_error_code(&e.to_string());
-        return Err(run_error(e, code));
+        return Err(run_error(e.into(), code));
     }
-    if o.tty && stream::is_tty(1) {
-        attach::resize(&client, "containers", &id);
+    if o.tty && term::is_tty(1) {
+        attach::resize(&client, Target::Container, &id);
     }
-    attach::forward_signals(&ctx.host, "containers", &id, a.sig_proxy, o.tty);
+    attach::forward_signals(client.clone(), Target::Container, &id, a.sig_proxy, o.tty);
     if let Some(h) = hijack {
         match attach::stream_io(h, o.tty, attach_stdin, &keys) {
             Ended::Detached => return Ok(0),
             Ended::Output(r) => r.map_err(|e| run_error(e, 125))?,
         }
     }
-    let v = wait.json().map_err(|e| run_error(e, 125))?;
-    if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
-        return Err(run_error(anyhow::anyhow!("{m}"), 125));
-    }
-    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
+    attach::wait_status(wait).map_err(|e| run_error(e, 125))
 }

@@ -1,14 +1,13 @@
 //! `docker start`.
 
 use anyhow::Result;
+use berth_api::container::WaitCondition;
 use clap::Args;
-use serde_json::Value;
 
-use super::attach::{self, DEFAULT_DETACH_KEYS, Ended};
+use super::attach::{self, Ended, Target};
 use super::run::start_error_code;
-use crate::client::Query;
 use crate::commands::Ctx;
-use crate::stream;
+use crate::term;
 
 #[derive(Args)]
 pub struct StartArgs {
@@ -26,14 +25,14 @@ pub struct StartArgs {
 }
 
 pub fn run(ctx: &Ctx, a: StartArgs) -> Result<i32> {
-    let client = ctx.client()?;
+    let client = ctx.shared_client()?;
     if !(a.attach || a.interactive) {
         let mut failed = Vec::new();
         for c in &a.containers {
-            match client.post(&format!("/containers/{c}/start"), &Query::new()) {
+            match client.container_start(c) {
                 Ok(_) => println!("{c}"),
                 Err(e) => {
-                    eprintln!("{e:#}");
+                    eprintln!("{e}");
                     failed.push(c.clone());
                 }
             }
@@ -52,46 +51,36 @@ pub fn run(ctx: &Ctx, a: StartArgs) -> Result<i32> {
             "you cannot start and attach multiple containers at once",
         ));
     }
-    let info = client.get_json(
-        &format!("/containers/{}/json", a.containers[0]),
-        &Query::new(),
-    )?;
-    let id = info["Id"].as_str().unwrap_or_default().to_string();
-    let tty = info["Config"]["Tty"] == Value::Bool(true);
-    let stdin = a.interactive && info["Config"]["OpenStdin"] == Value::Bool(true);
-    if tty && stdin && !stream::is_tty(0) {
+    let info = client.container_inspect(&a.containers[0], false)?;
+    let id = info.id.clone();
+    let tty = info.config.tty;
+    let stdin = a.interactive && info.config.open_stdin;
+    if tty && stdin && !term::is_tty(0) {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
-    let keys_spec = a
-        .detach_keys
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_string());
-    let keys = stream::parse_detach_keys(&keys_spec)?;
+    let keys = term::detach_keys(a.detach_keys.as_deref())?;
     let h = attach::open_attach(&client, &id, stdin, true, true, a.detach_keys.as_deref())?;
-    let cond = if info["HostConfig"]["AutoRemove"] == Value::Bool(true) {
-        "removed"
+    let cond = if info.host_config.auto_remove {
+        WaitCondition::Removed
     } else {
-        "next-exit"
+        WaitCondition::NextExit
     };
-    let wait = client.post(
-        &format!("/containers/{id}/wait"),
-        &Query::new().add("condition", cond),
-    )?;
-    if let Err(e) = client.post(&format!("/containers/{id}/start"), &Query::new()) {
+    let wait = client.container_wait(&id, cond)?;
+    if let Err(e) = client.container_start(&id) {
         let code = start_error_code(&e.to_string());
         return Err(crate::status(
             if code == 125 { 1 } else { code },
-            format!("{e:#}"),
+            e.to_string(),
         ));
     }
-    if tty && stream::is_tty(1) {
-        attach::resize(&client, "containers", &id);
+    if tty && term::is_tty(1) {
+        attach::resize(&client, Target::Container, &id);
     }
-    attach::forward_signals(&ctx.host, "containers", &id, !tty, tty);
+    attach::forward_signals(client.clone(), Target::Container, &id, !tty, tty);
     match attach::stream_io(h, tty, stdin, &keys) {
         Ended::Detached => return Ok(0),
         Ended::Output(r) => r?,
     }
-    let v = wait.json()?;
-    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
+    let w: berth_api::container::WaitResponse = wait.json()?;
+    Ok(w.status_code as i32)
 }

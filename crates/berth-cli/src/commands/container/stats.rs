@@ -5,12 +5,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
+use berth_api::cli::StatsContext;
+use berth_api::query;
+use berth_api::stats::StatsResponse;
 use clap::Args;
-use serde_json::Value;
 
-use crate::client::{Body, Query};
 use crate::commands::Ctx;
-use crate::format::{bytes_size, human_size_prec, render, short_id};
+use crate::format::{bytes_size, human_size_prec, render, short_id, tval};
 use crate::template::TVal;
 
 #[derive(Args)]
@@ -30,116 +31,99 @@ pub struct StatsArgs {
     pub containers: Vec<String>,
 }
 
-const HEADERS: &[(&str, &str)] = &[
-    ("Container", "CONTAINER"),
-    ("ID", "CONTAINER ID"),
-    ("Name", "NAME"),
-    ("CPUPerc", "CPU %"),
-    ("MemUsage", "MEM USAGE / LIMIT"),
-    ("MemPerc", "MEM %"),
-    ("NetIO", "NET I/O"),
-    ("BlockIO", "BLOCK I/O"),
-    ("PIDs", "PIDS"),
-];
+fn header() -> TVal {
+    let t = |s: &str| s.to_string();
+    tval(&StatsContext {
+        block_io: t("BLOCK I/O"),
+        cpu_perc: t("CPU %"),
+        container: t("CONTAINER"),
+        id: t("CONTAINER ID"),
+        mem_perc: t("MEM %"),
+        mem_usage: t("MEM USAGE / LIMIT"),
+        name: t("NAME"),
+        net_io: t("NET I/O"),
+        pids: t("PIDS"),
+    })
+}
 
 const DEFAULT_FORMAT: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(0.0)
-}
-
-/// One row of stats from a stats JSON object.
-pub fn row(container: &str, s: &Value, trunc: bool) -> TVal {
-    let cpu = &s["cpu_stats"];
-    let pre = &s["precpu_stats"];
-    let cpu_delta = f(&cpu["cpu_usage"]["total_usage"]) - f(&pre["cpu_usage"]["total_usage"]);
-    let sys_delta = f(&cpu["system_cpu_usage"]) - f(&pre["system_cpu_usage"]);
-    let mut online = f(&cpu["online_cpus"]);
+/// One row of stats from a sample.
+pub fn row(container: &str, s: &StatsResponse, trunc: bool) -> TVal {
+    let cpu = &s.cpu_stats;
+    let pre = &s.precpu_stats;
+    let cpu_delta = cpu.cpu_usage.total_usage as f64 - pre.cpu_usage.total_usage as f64;
+    let sys_delta =
+        cpu.system_cpu_usage.unwrap_or(0) as f64 - pre.system_cpu_usage.unwrap_or(0) as f64;
+    let mut online = cpu.online_cpus.unwrap_or(0) as f64;
     if online == 0.0 {
-        online = cpu["cpu_usage"]["percpu_usage"]
-            .as_array()
-            .map(|a| a.len())
-            .unwrap_or(0) as f64;
+        online = cpu.cpu_usage.percpu_usage.as_ref().map_or(0, Vec::len) as f64;
     }
     let cpu_pct = if sys_delta > 0.0 && cpu_delta > 0.0 {
         cpu_delta / sys_delta * online * 100.0
     } else {
         0.0
     };
-    let mem = &s["memory_stats"];
-    let usage = f(&mem["usage"]);
-    let inactive = if mem["stats"].get("total_inactive_file").is_some() {
-        f(&mem["stats"]["total_inactive_file"])
-    } else {
-        f(&mem["stats"]["inactive_file"])
-    };
+    let mem = &s.memory_stats;
+    let usage = mem.usage.unwrap_or(0) as f64;
+    // cgroup v1 counts the hierarchy's inactive file cache, v2 its own.
+    let inactive = mem.stats.as_ref().map_or(0, |st| {
+        st.get("total_inactive_file")
+            .or_else(|| st.get("inactive_file"))
+            .copied()
+            .unwrap_or(0)
+    }) as f64;
     let used = if inactive < usage {
         usage - inactive
     } else {
         usage
     };
-    let limit = f(&mem["limit"]);
+    let limit = mem.limit.unwrap_or(0) as f64;
     let mem_pct = if limit != 0.0 {
         used / limit * 100.0
     } else {
         0.0
     };
     let (mut rx, mut tx) = (0.0, 0.0);
-    for (_, n) in s["networks"].as_object().into_iter().flatten() {
-        rx += f(&n["rx_bytes"]);
-        tx += f(&n["tx_bytes"]);
+    for n in s.networks.iter().flat_map(|m| m.values()) {
+        rx += n.rx_bytes as f64;
+        tx += n.tx_bytes as f64;
     }
     let (mut rd, mut wr) = (0.0, 0.0);
-    for e in s["blkio_stats"]["io_service_bytes_recursive"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        match e["op"]
-            .as_str()
-            .and_then(|o| o.chars().next())
-            .map(|c| c.to_ascii_lowercase())
-        {
-            Some('r') => rd += f(&e["value"]),
-            Some('w') => wr += f(&e["value"]),
+    for e in s.blkio_stats.io_service_bytes_recursive.iter().flatten() {
+        match e.op.chars().next().map(|c| c.to_ascii_lowercase()) {
+            Some('r') => rd += e.value as f64,
+            Some('w') => wr += e.value as f64,
             _ => {}
         }
     }
-    let id = s["id"].as_str().unwrap_or("");
-    let name = s["name"].as_str().unwrap_or("").trim_start_matches('/');
+    let name = s.name.trim_start_matches('/');
     let h = |x: f64| human_size_prec(x, 3);
-    TVal::obj(vec![
-        ("BlockIO", TVal::Str(format!("{} / {}", h(rd), h(wr)))),
-        ("CPUPerc", TVal::Str(format!("{cpu_pct:.2}%"))),
-        ("Container", TVal::s(container)),
-        (
-            "ID",
-            TVal::Str(if trunc { short_id(id) } else { id.to_string() }),
-        ),
-        ("MemPerc", TVal::Str(format!("{mem_pct:.2}%"))),
-        (
-            "MemUsage",
-            TVal::Str(format!("{} / {}", bytes_size(used), bytes_size(limit))),
-        ),
-        ("Name", TVal::s(name)),
-        ("NetIO", TVal::Str(format!("{} / {}", h(rx), h(tx)))),
-        (
-            "PIDs",
-            TVal::Str(s["pids_stats"]["current"].as_u64().unwrap_or(0).to_string()),
-        ),
-    ])
+    crate::format::context(&StatsContext {
+        block_io: format!("{} / {}", h(rd), h(wr)),
+        cpu_perc: format!("{cpu_pct:.2}%"),
+        container: container.to_string(),
+        id: if trunc { short_id(&s.id) } else { s.id.clone() },
+        mem_perc: format!("{mem_pct:.2}%"),
+        mem_usage: format!("{} / {}", bytes_size(used), bytes_size(limit)),
+        name: name.to_string(),
+        net_io: format!("{} / {}", h(rx), h(tx)),
+        pids: s.pids_stats.current.unwrap_or(0).to_string(),
+    })
 }
 
 pub fn run(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
-    let client = ctx.client()?;
+    let client = ctx.shared_client()?;
     let mut names = a.containers.clone();
     if names.is_empty() {
-        let list = client.get_json("/containers/json", &Query::new().add_if(a.all, "all", "1"))?;
-        names = list
-            .as_array()
+        let q = query::container::List {
+            all: a.all,
+            ..Default::default()
+        };
+        names = client
+            .container_list(&q)?
             .into_iter()
-            .flatten()
-            .filter_map(|c| c["Id"].as_str().map(str::to_string))
+            .map(|c| c.id)
             .collect();
     }
     let format = a
@@ -151,17 +135,23 @@ pub fn run(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
     if a.no_stream {
         let mut rows = Vec::new();
         let mut failed = false;
+        let q = query::container::Stats {
+            stream: Some(false),
+            one_shot: false,
+        };
         for n in &names {
-            let q = Query::new().add("stream", "0");
-            match client.get_json(&format!("/containers/{n}/stats"), &q) {
+            match client
+                .container_stats(n, &q)
+                .and_then(|r| r.json::<StatsResponse>())
+            {
                 Ok(s) => rows.push(row(n, &s, trunc)),
                 Err(e) => {
-                    eprintln!("{e:#}");
+                    eprintln!("{e}");
                     failed = true;
                 }
             }
         }
-        print!("{}", render(&format, &rows, HEADERS)?);
+        print!("{}", render(&format, &rows, &header())?);
         return if failed {
             Err(crate::status(1, ""))
         } else {
@@ -172,14 +162,15 @@ pub fn run(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
     for (i, n) in names.iter().enumerate() {
         let latest = latest.clone();
         let n = n.clone();
-        let host = ctx.host.clone();
+        let client = client.clone();
         std::thread::spawn(move || -> Result<()> {
-            let client = crate::client::Client::new(&host)?;
-            let q = Query::new().add("stream", "1");
-            let mut resp =
-                client.request("GET", &format!("/containers/{n}/stats"), &q, Body::None)?;
+            let q = query::container::Stats {
+                stream: Some(true),
+                one_shot: false,
+            };
+            let mut resp = client.container_stats(&n, &q)?;
             while let Some(line) = resp.next_line()? {
-                if let Ok(s) = serde_json::from_str::<Value>(&line) {
+                if let Ok(s) = serde_json::from_str::<StatsResponse>(&line) {
                     latest.lock().unwrap().insert(i, row(&n, &s, trunc));
                 }
             }
@@ -187,10 +178,11 @@ pub fn run(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
             Ok(())
         });
     }
+    let header = header();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(1000));
         let rows: Vec<TVal> = latest.lock().unwrap().values().cloned().collect();
-        let text = render(&format, &rows, HEADERS)?;
+        let text = render(&format, &rows, &header)?;
         let mut out = std::io::stdout().lock();
         write!(out, "\x1b[2J\x1b[H{text}")?;
         out.flush()?;

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
+use berth_api::cli::ImageContext;
+use berth_api::image::Summary;
+use berth_api::query;
 use clap::Args;
-use serde_json::Value;
 
-use crate::client::Query;
 use crate::commands::Ctx;
-use crate::format::{ago, go_time, human_size_prec, render, short_id};
-use crate::opts::filters_json;
+use crate::format::{ago, go_time, human_size_prec, render, short_id, tval};
+use crate::opts::filters;
 use crate::template::TVal;
 
 #[derive(Args)]
@@ -35,19 +36,22 @@ pub struct ImagesArgs {
     pub repository: Option<String>,
 }
 
-const HEADERS: &[(&str, &str)] = &[
-    ("ID", "IMAGE ID"),
-    ("Repository", "REPOSITORY"),
-    ("Tag", "TAG"),
-    ("Digest", "DIGEST"),
-    ("CreatedSince", "CREATED"),
-    ("CreatedAt", "CREATED AT"),
-    ("Size", "SIZE"),
-    ("Containers", "CONTAINERS"),
-    ("SharedSize", "SHARED SIZE"),
-    ("UniqueSize", "UNIQUE SIZE"),
-    ("VirtualSize", "VIRTUAL SIZE"),
-];
+fn header() -> TVal {
+    let t = |s: &str| s.to_string();
+    tval(&ImageContext {
+        containers: t("CONTAINERS"),
+        created_at: t("CREATED AT"),
+        created_since: t("CREATED"),
+        digest: t("DIGEST"),
+        id: t("IMAGE ID"),
+        repository: t("REPOSITORY"),
+        shared_size: t("SHARED SIZE"),
+        size: t("SIZE"),
+        tag: t("TAG"),
+        unique_size: t("UNIQUE SIZE"),
+        virtual_size: t("SIZE"),
+    })
+}
 
 fn split_repo(r: &str, sep: char) -> (String, String) {
     let slash = r.rfind('/').map(|i| i + 1).unwrap_or(0);
@@ -57,38 +61,22 @@ fn split_repo(r: &str, sep: char) -> (String, String) {
     }
 }
 
-fn size_str(v: &Value) -> String {
-    match v.as_i64() {
-        Some(n) if n >= 0 => human_size_prec(n as f64, 3),
-        _ => "N/A".into(),
-    }
-}
-
 /// Rows of one image: one per (repository, tag), docker's way.
-fn rows_of(img: &Value, trunc: bool, digests: bool) -> Vec<TVal> {
-    let strs = |k: &str| -> Vec<String> {
-        img[k]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect()
-    };
+fn rows_of(img: &Summary, trunc: bool, digests: bool) -> Vec<TVal> {
     let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut dgs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for t in strs("RepoTags") {
+    for t in &img.repo_tags {
         if t == "<none>:<none>" {
             continue;
         }
-        let (repo, tag) = split_repo(&t, ':');
+        let (repo, tag) = split_repo(t, ':');
         tags.entry(repo).or_default().push(tag);
     }
-    for d in strs("RepoDigests") {
+    for d in &img.repo_digests {
         if d == "<none>@<none>" {
             continue;
         }
-        let (repo, dg) = split_repo(&d, '@');
+        let (repo, dg) = split_repo(d, '@');
         dgs.entry(repo).or_default().push(dg);
     }
     let mut pairs: Vec<(String, String, String)> = Vec::new();
@@ -118,58 +106,59 @@ fn rows_of(img: &Value, trunc: bool, digests: bool) -> Vec<TVal> {
     if pairs.is_empty() {
         pairs.push(("<none>".into(), "<none>".into(), "<none>".into()));
     }
-    let id = img["Id"].as_str().unwrap_or("");
-    let created = img["Created"].as_i64().unwrap_or(0);
-    let size = img["Size"].as_i64().unwrap_or(0);
-    let shared = img["SharedSize"].as_i64().unwrap_or(-1);
+    let size = img.size;
+    let shared = img.shared_size;
+    let sizes = |n: i64| {
+        if n >= 0 {
+            human_size_prec(n as f64, 3)
+        } else {
+            "N/A".into()
+        }
+    };
     pairs
         .into_iter()
-        .map(|(repo, tag, digest)| {
-            TVal::obj(vec![
-                (
-                    "Containers",
-                    TVal::Str(match img["Containers"].as_i64() {
-                        Some(n) if n >= 0 => n.to_string(),
-                        _ => "N/A".into(),
-                    }),
-                ),
-                ("CreatedAt", TVal::Str(go_time(created))),
-                ("CreatedSince", TVal::Str(ago(created))),
-                ("Digest", TVal::Str(digest)),
-                (
-                    "ID",
-                    TVal::Str(if trunc { short_id(id) } else { id.to_string() }),
-                ),
-                ("Repository", TVal::Str(repo)),
-                ("SharedSize", TVal::Str(size_str(&img["SharedSize"]))),
-                ("Size", TVal::Str(human_size_prec(size as f64, 3))),
-                ("Tag", TVal::Str(tag)),
-                (
-                    "UniqueSize",
-                    TVal::Str(if shared >= 0 {
-                        human_size_prec((size - shared) as f64, 3)
-                    } else {
-                        "N/A".into()
-                    }),
-                ),
-                ("VirtualSize", TVal::Str(human_size_prec(size as f64, 3))),
-            ])
+        .map(|(repository, tag, digest)| {
+            crate::format::context(&ImageContext {
+                containers: if img.containers >= 0 {
+                    img.containers.to_string()
+                } else {
+                    "N/A".into()
+                },
+                created_at: go_time(img.created),
+                created_since: ago(img.created),
+                digest,
+                id: if trunc {
+                    short_id(&img.id)
+                } else {
+                    img.id.clone()
+                },
+                repository,
+                shared_size: sizes(shared),
+                size: human_size_prec(size as f64, 3),
+                tag,
+                unique_size: if shared >= 0 {
+                    human_size_prec((size - shared) as f64, 3)
+                } else {
+                    "N/A".into()
+                },
+                virtual_size: crate::format::human_size(size as f64),
+            })
         })
         .collect()
 }
 
 pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let mut filters = a.filter.clone();
+    let mut flags = a.filter.clone();
     if let Some(r) = &a.repository {
-        filters.push(format!("reference={r}"));
+        flags.push(format!("reference={r}"));
     }
-    let mut q = Query::new().add_if(a.all, "all", "1");
-    if let Some(f) = filters_json(&filters)? {
-        q = q.add("filters", f);
-    }
-    let list = client.get_json("/images/json", &q)?;
-    let items = list.as_array().cloned().unwrap_or_default();
+    let q = query::image::List {
+        all: a.all,
+        filters: filters(&flags)?,
+        ..Default::default()
+    };
+    let items = client.image_list(&q)?;
     let trunc = !a.no_trunc;
     let format = match a.format.clone().filter(|f| !f.is_empty()) {
         _ if a.quiet => "{{.ID}}".into(),
@@ -184,6 +173,6 @@ pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<i32> {
         .iter()
         .flat_map(|i| rows_of(i, trunc, a.digests))
         .collect();
-    print!("{}", render(&format, &rows, HEADERS)?);
+    print!("{}", render(&format, &rows, &header())?);
     Ok(0)
 }

@@ -3,17 +3,19 @@
 use std::io::Read;
 
 use anyhow::{Result, anyhow};
+use berth_api::cli::HistoryContext;
+use berth_api::query;
+use berth_client::Client;
 use clap::Args;
 
-use crate::client::{Body, Query, is_status};
 use crate::commands::Ctx;
-use crate::commands::container::inspect::{get_raw, print_inspect};
+use crate::commands::container::inspect::print_inspect;
 use crate::commands::container::misc::{confirm, save_stream};
 use crate::commands::container::run::print_json_stream;
-use crate::format::{ago, ellipsis, human_size, human_size_prec, render, short_id};
-use crate::opts::{filters_json, normalize_name, split_ref};
-use crate::stream;
+use crate::format::{ago, ellipsis, human_size, human_size_prec, render, short_id, tval};
+use crate::opts::{filters, normalize_name, split_ref};
 use crate::template::TVal;
+use crate::term;
 
 #[derive(Args)]
 pub struct HistoryArgs {
@@ -107,64 +109,57 @@ pub struct TagArgs {
     pub target: String,
 }
 
-const HISTORY_HEADERS: &[(&str, &str)] = &[
-    ("ID", "IMAGE"),
-    ("CreatedSince", "CREATED"),
-    ("CreatedAt", "CREATED AT"),
-    ("CreatedBy", "CREATED BY"),
-    ("Size", "SIZE"),
-    ("Comment", "COMMENT"),
-];
+fn history_header() -> TVal {
+    let t = |s: &str| s.to_string();
+    tval(&HistoryContext {
+        comment: t("COMMENT"),
+        created_at: t("CREATED AT"),
+        created_by: t("CREATED BY"),
+        created_since: t("CREATED"),
+        id: t("IMAGE"),
+        size: t("SIZE"),
+    })
+}
 
 pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let v = client.get_json(&format!("/images/{}/history", a.image), &Query::new())?;
     let trunc = !a.no_trunc;
-    let rows: Vec<TVal> = v
-        .as_array()
+    let rows: Vec<TVal> = client
+        .image_history(&a.image)?
         .into_iter()
-        .flatten()
         .map(|h| {
-            let id = h["Id"].as_str().unwrap_or("");
-            let id = if id == "<missing>" || !trunc {
-                id.to_string()
+            let id = if h.id == "<missing>" || !trunc {
+                h.id.clone()
             } else {
-                short_id(id)
+                short_id(&h.id)
             };
-            let created = h["Created"].as_i64().unwrap_or(0);
+            let created = h.created;
             let created_at = chrono::DateTime::from_timestamp(created, 0)
                 .map(|t| {
                     t.with_timezone(&chrono::Local)
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 })
                 .unwrap_or_default();
-            let by = h["CreatedBy"].as_str().unwrap_or("").replace('\t', " ");
+            let by = h.created_by.replace('\t', " ");
             let by = if trunc { ellipsis(&by, 45) } else { by };
-            let size = h["Size"].as_i64().unwrap_or(0);
-            TVal::obj(vec![
-                ("Comment", TVal::s(h["Comment"].as_str().unwrap_or(""))),
-                ("CreatedAt", TVal::Str(created_at.clone())),
-                ("CreatedBy", TVal::Str(by)),
-                (
-                    "CreatedSince",
-                    TVal::Str(if created <= 0 {
-                        "N/A".into()
-                    } else if a.human {
-                        ago(created)
-                    } else {
-                        created_at
-                    }),
-                ),
-                ("ID", TVal::Str(id)),
-                (
-                    "Size",
-                    TVal::Str(if a.human {
-                        human_size_prec(size as f64, 3)
-                    } else {
-                        size.to_string()
-                    }),
-                ),
-            ])
+            crate::format::context(&HistoryContext {
+                comment: h.comment.clone(),
+                created_at: created_at.clone(),
+                created_by: by,
+                created_since: if created <= 0 {
+                    "N/A".into()
+                } else if a.human {
+                    ago(created)
+                } else {
+                    created_at
+                },
+                id,
+                size: if a.human {
+                    human_size_prec(h.size as f64, 3)
+                } else {
+                    h.size.to_string()
+                },
+            })
         })
         .collect();
     let format = if a.quiet {
@@ -177,7 +172,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
                 "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into()
             })
     };
-    print!("{}", render(&format, &rows, HISTORY_HEADERS)?);
+    print!("{}", render(&format, &rows, &history_header())?);
     Ok(0)
 }
 
@@ -191,45 +186,28 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
         None => (String::new(), String::new()),
     };
     let is_url = a.file.starts_with("http://") || a.file.starts_with("https://");
-    let mut q = Query::new()
-        .add(
-            "fromSrc",
-            if is_url {
-                a.file.clone()
-            } else {
-                "-".to_string()
-            },
-        )
-        .add("repo", repo)
-        .add("tag", tag)
-        .add("message", a.message.clone().unwrap_or_default())
-        .add_if(
-            a.platform.is_some(),
-            "platform",
-            a.platform.clone().unwrap_or_default(),
-        );
-    for c in &a.change {
-        q = q.add("changes", c.clone());
-    }
+    let q = query::image::Create {
+        from_src: if is_url {
+            a.file.clone()
+        } else {
+            "-".to_string()
+        },
+        repo,
+        tag,
+        message: a.message.clone().unwrap_or_default(),
+        platform: a.platform.clone().unwrap_or_default(),
+        changes: a.change.clone(),
+        ..Default::default()
+    };
     let mut resp = if is_url {
-        client.request("POST", "/images/create", &q, Body::None)?
+        client.image_import(&q, &mut std::io::empty())?
     } else if a.file == "-" {
         let mut stdin = std::io::stdin().lock();
-        client.request(
-            "POST",
-            "/images/create",
-            &q,
-            Body::Stream(&mut stdin, "application/x-tar"),
-        )?
+        client.image_import(&q, &mut stdin)?
     } else {
         let mut f = std::fs::File::open(&a.file)
             .map_err(|e| anyhow!("open {}: {}", a.file, crate::opts::io_msg(&e)))?;
-        client.request(
-            "POST",
-            "/images/create",
-            &q,
-            Body::Stream(&mut f, "application/x-tar"),
-        )?
+        client.image_import(&q, &mut f)?
     };
     print_json_stream(&mut resp, false)?;
     Ok(0)
@@ -240,10 +218,10 @@ pub fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<i32> {
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for i in &a.images {
-        match get_raw(&client, &format!("/images/{i}/json"), &Query::new()) {
+        match client.image_inspect_bytes(i) {
             Ok(r) => raws.push(r),
-            Err(e) if is_status(&e, 404) => errors.push(format!("Error: No such image: {i}")),
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) if e.is_not_found() => errors.push(format!("Error: No such image: {i}")),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     print_inspect(&raws, a.format.as_deref())?;
@@ -260,7 +238,7 @@ pub fn load(ctx: &Ctx, a: LoadArgs) -> Result<i32> {
             std::fs::File::open(p).map_err(|e| anyhow!("open {p}: {}", crate::opts::io_msg(&e)))?,
         ),
         None => {
-            if stream::is_tty(0) {
+            if term::is_tty(0) {
                 return Err(crate::status(
                     1,
                     "requested load from stdin, but stdin is empty",
@@ -270,14 +248,12 @@ pub fn load(ctx: &Ctx, a: LoadArgs) -> Result<i32> {
         }
     };
     let client = ctx.client()?;
-    let q = Query::new().add("quiet", if a.quiet { "1" } else { "0" });
-    let mut resp = client.request(
-        "POST",
-        "/images/load",
-        &q,
-        Body::Stream(&mut input, "application/x-tar"),
-    )?;
-    if resp.header("Content-Type") == Some("application/json") {
+    let q = query::image::Load {
+        quiet: a.quiet,
+        ..Default::default()
+    };
+    let mut resp = client.image_load(&q, &mut input)?;
+    if resp.header("Content-Type") == Some(berth_api::system::media::JSON) {
         print_json_stream(&mut resp, false)?;
     } else {
         std::io::copy(&mut resp, &mut std::io::stdout())?;
@@ -301,58 +277,53 @@ pub fn prune(ctx: &Ctx, a: ImagePruneArgs) -> Result<i32> {
 }
 
 /// Runs `POST /images/prune`; returns the report text and reclaimed bytes.
-pub fn prune_images(
-    client: &crate::client::Client,
-    all: bool,
-    filter: &[String],
-) -> Result<(String, u64)> {
-    let mut f = filter.to_vec();
-    f.push(format!("dangling={}", !all));
-    let q = Query::new().add("filters", filters_json(&f)?.unwrap_or_default());
-    let v = client.post_json("/images/prune", &q, None)?;
+pub fn prune_images(client: &Client, all: bool, filter: &[String]) -> Result<(String, u64)> {
+    let mut f = filters(filter)?;
+    f.add("dangling", if all { "false" } else { "true" });
+    let v = client.image_prune(&query::container::Prune { filters: f })?;
     let mut out = String::new();
-    let deleted = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
+    let deleted = v.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         out.push_str("Deleted Images:\n");
         for d in &deleted {
-            if let Some(u) = d["Untagged"].as_str().filter(|s| !s.is_empty()) {
+            if let Some(u) = d.untagged.as_deref().filter(|s| !s.is_empty()) {
                 out.push_str(&format!("untagged: {u}\n"));
             }
-            if let Some(u) = d["Deleted"].as_str().filter(|s| !s.is_empty()) {
+            if let Some(u) = d.deleted.as_deref().filter(|s| !s.is_empty()) {
                 out.push_str(&format!("deleted: {u}\n"));
             }
         }
         out.push('\n');
     }
-    let space = v["SpaceReclaimed"].as_u64().unwrap_or(0);
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
-        human_size(space as f64)
+        human_size(v.space_reclaimed as f64)
     ));
-    Ok((out, space))
+    Ok((out, v.space_reclaimed))
 }
 
 pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32> {
     let client = ctx.client()?;
-    let q = Query::new()
-        .add_if(a.force, "force", "1")
-        .add_if(a.no_prune, "noprune", "1");
+    let q = query::image::Remove {
+        force: a.force,
+        noprune: a.no_prune,
+    };
     let mut failed = false;
     for img in &a.images {
-        match client.request("DELETE", &format!("/images/{img}"), &q, Body::None) {
-            Ok(r) => {
-                for d in r.json()?.as_array().into_iter().flatten() {
-                    if let Some(u) = d["Untagged"].as_str().filter(|s| !s.is_empty()) {
+        match client.image_remove(img, &q) {
+            Ok(items) => {
+                for d in items {
+                    if let Some(u) = d.untagged.filter(|s| !s.is_empty()) {
                         println!("Untagged: {u}");
                     }
-                    if let Some(u) = d["Deleted"].as_str().filter(|s| !s.is_empty()) {
+                    if let Some(u) = d.deleted.filter(|s| !s.is_empty()) {
                         println!("Deleted: {u}");
                     }
                 }
             }
             Err(e) => {
-                eprintln!("{e:#}");
-                if !(a.force && is_status(&e, 404)) {
+                eprintln!("{e}");
+                if !(a.force && e.is_not_found()) {
                     failed = true;
                 }
             }
@@ -366,18 +337,18 @@ pub fn rmi(ctx: &Ctx, a: RmiArgs) -> Result<i32> {
 }
 
 pub fn save(ctx: &Ctx, a: SaveArgs) -> Result<i32> {
-    if a.output.is_none() && stream::is_tty(1) {
+    if a.output.is_none() && term::is_tty(1) {
         return Err(crate::status(
             1,
             "cowardly refusing to save to a terminal. Use the -o flag or redirect",
         ));
     }
     let client = ctx.client()?;
-    let mut q = Query::new();
-    for i in &a.images {
-        q = q.add("names", i.clone());
-    }
-    let resp = client.request("GET", "/images/get", &q, Body::None)?;
+    let q = query::image::Save {
+        names: a.images.clone(),
+        ..Default::default()
+    };
+    let resp = client.image_save(&q)?;
     save_stream(resp, a.output.as_deref())?;
     Ok(0)
 }
@@ -390,9 +361,10 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     } else {
         tag
     };
-    let q = Query::new()
-        .add("repo", normalize_name(&repo))
-        .add("tag", tag);
-    client.post(&format!("/images/{}/tag", a.source), &q)?;
+    let q = query::image::Tag {
+        repo: normalize_name(&repo),
+        tag,
+    };
+    client.image_tag(&a.source, &q)?;
     Ok(0)
 }
