@@ -1,7 +1,8 @@
 //! Dockerfile-like `--change` instructions (`docker import`/`commit`) applied
 //! to the `config` object of an image config.
 
-use serde_json::{Map, Value, json};
+use berth_api::Empty;
+use berth_api::container::{Config, StrSlice};
 
 use crate::error::{Error, Result};
 
@@ -86,16 +87,8 @@ fn pairs(rest: &str, legacy_ok: bool, what: &str) -> Result<Vec<(String, String)
         .collect()
 }
 
-fn object<'a>(cfg: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let v = cfg.entry(key).or_insert_with(|| json!({}));
-    if !v.is_object() {
-        *v = json!({});
-    }
-    v.as_object_mut().expect("object")
-}
-
-/// Applies the instructions in order to a container `config` object.
-pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result<()> {
+/// Applies the instructions in order to a container `config`.
+pub fn apply_changes(cfg: &mut Config, changes: &[String]) -> Result<()> {
     let mut cmd_set = false;
     for change in changes {
         let change = change.trim();
@@ -108,36 +101,29 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
         let rest = rest.trim();
         match instr.to_ascii_uppercase().as_str() {
             "CMD" => {
-                cfg.insert("Cmd".into(), json!(command(rest)));
+                cfg.cmd = Some(StrSlice(command(rest)));
                 cmd_set = true;
             }
             "ENTRYPOINT" => {
-                cfg.insert("Entrypoint".into(), json!(command(rest)));
+                cfg.entrypoint = Some(StrSlice(command(rest)));
                 if !cmd_set {
-                    cfg.insert("Cmd".into(), Value::Null);
+                    cfg.cmd = None;
                 }
             }
             "ENV" => {
                 for (k, v) in pairs(rest, true, "ENV")? {
                     let entry = format!("{k}={v}");
-                    let env = cfg.entry("Env").or_insert_with(|| json!([]));
-                    if !env.is_array() {
-                        *env = json!([]);
-                    }
-                    let list = env.as_array_mut().expect("array");
+                    let list = cfg.env.get_or_insert_with(Vec::new);
                     let prefix = format!("{k}=");
-                    match list
-                        .iter_mut()
-                        .find(|e| e.as_str().is_some_and(|s| s.starts_with(&prefix)))
-                    {
-                        Some(slot) => *slot = json!(entry),
-                        None => list.push(json!(entry)),
+                    match list.iter_mut().find(|e| e.starts_with(&prefix)) {
+                        Some(slot) => *slot = entry,
+                        None => list.push(entry),
                     }
                 }
             }
             "LABEL" => {
                 for (k, v) in pairs(rest, false, "LABEL")? {
-                    object(cfg, "Labels").insert(k, json!(v));
+                    cfg.labels.get_or_insert_with(Default::default).insert(k, v);
                 }
             }
             "EXPOSE" => {
@@ -154,7 +140,9 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
                             "invalid containerPort: {num}"
                         )));
                     }
-                    object(cfg, "ExposedPorts").insert(p, json!({}));
+                    cfg.exposed_ports
+                        .get_or_insert_with(Default::default)
+                        .insert(p, Empty {});
                 }
             }
             "VOLUME" => {
@@ -165,7 +153,9 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
                     split_words(rest)?
                 };
                 for v in vols {
-                    object(cfg, "Volumes").insert(v, json!({}));
+                    cfg.volumes
+                        .get_or_insert_with(Default::default)
+                        .insert(v, Empty {});
                 }
             }
             "WORKDIR" => {
@@ -175,20 +165,19 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
                         "WORKDIR requires exactly one argument".into(),
                     ));
                 };
-                let dir = if dir.starts_with('/') {
+                cfg.working_dir = if dir.starts_with('/') {
                     dir.clone()
                 } else {
-                    let base = cfg.get("WorkingDir").and_then(Value::as_str).unwrap_or("/");
+                    let base = if cfg.working_dir.is_empty() {
+                        "/"
+                    } else {
+                        &cfg.working_dir
+                    };
                     format!("{}/{dir}", base.trim_end_matches('/'))
                 };
-                cfg.insert("WorkingDir".into(), json!(dir));
             }
-            "USER" => {
-                cfg.insert("User".into(), json!(rest));
-            }
-            "STOPSIGNAL" => {
-                cfg.insert("StopSignal".into(), json!(rest));
-            }
+            "USER" => cfg.user = rest.to_string(),
+            "STOPSIGNAL" => cfg.stop_signal = rest.to_string(),
             _ => {
                 return Err(Error::InvalidArgument(format!(
                     "{instr} is not a valid change command"
@@ -202,12 +191,13 @@ pub fn apply_changes(cfg: &mut Map<String, Value>, changes: &[String]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn apply(changes: &[&str]) -> Value {
-        let mut m = Map::new();
+        let mut m = Config::default();
         let changes: Vec<String> = changes.iter().map(|s| s.to_string()).collect();
         apply_changes(&mut m, &changes).unwrap();
-        Value::Object(m)
+        serde_json::to_value(m).unwrap()
     }
 
     #[test]
@@ -237,9 +227,12 @@ mod tests {
 
     #[test]
     fn entrypoint_resets_inherited_cmd_and_shell_form() {
-        let mut m = Map::new();
-        m.insert("Cmd".into(), json!(["old"]));
+        let mut m = Config {
+            cmd: Some(StrSlice(vec!["old".into()])),
+            ..Default::default()
+        };
         apply_changes(&mut m, &["ENTRYPOINT echo hi".to_string()]).unwrap();
+        let m = serde_json::to_value(m).unwrap();
         assert_eq!(m["Entrypoint"], json!(["/bin/sh", "-c", "echo hi"]));
         assert_eq!(m["Cmd"], Value::Null);
         let v = apply(&["CMD [\"a\"]", "ENTRYPOINT [\"e\"]"]);
@@ -248,7 +241,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        let mut m = Map::new();
+        let mut m = Config::default();
         for bad in [
             "FROM x",
             "EXPOSE abc",

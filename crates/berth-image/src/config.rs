@@ -2,145 +2,111 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use berth_api::container::Config;
 
 use crate::error::{Result, invalid_archive};
 
-/// An image config, exactly as stored (its digest is the image id).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ImageConfig(pub Value);
+/// An image config: berth-api's typed form of the stored JSON (whose
+/// digest is the image id; the bytes themselves stay in the blob store).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImageConfig(pub berth_api::imagespec::ImageConfig);
 
 /// One `history` item of the config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub empty_layer: bool,
-}
-
-fn strings(v: Option<&Value>) -> Option<Vec<String>> {
-    let arr = v?.as_array()?;
-    Some(
-        arr.iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-    )
-}
-
-fn keys(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_object)
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-fn nonempty(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
+pub type HistoryItem = berth_api::imagespec::History;
 
 impl ImageConfig {
-    /// Parses config JSON; it must be an object with `rootfs.diff_ids`.
+    /// Parses config JSON; it must have `rootfs.diff_ids` of sha256 digests.
     pub fn from_slice(data: &[u8]) -> Result<ImageConfig> {
-        let v: Value = serde_json::from_slice(data)
+        let v: serde_json::Value = serde_json::from_slice(data)
             .map_err(|e| invalid_archive(format!("image config: {e}")))?;
         if !v.is_object() {
             return Err(invalid_archive("image config: not a JSON object"));
         }
-        let c = ImageConfig(v);
-        let ids = c.0.pointer("/rootfs/diff_ids").and_then(Value::as_array);
-        match ids {
-            Some(ids)
-                if ids
-                    .iter()
-                    .all(|d| d.as_str().is_some_and(crate::digest::is_digest)) =>
-            {
-                Ok(c)
-            }
-            _ => Err(invalid_archive(
+        let ids_ok = v
+            .pointer("/rootfs/diff_ids")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|ids| {
+                ids.iter()
+                    .all(|d| d.as_str().is_some_and(crate::digest::is_digest))
+            });
+        if !ids_ok {
+            return Err(invalid_archive(
                 "image config: rootfs.diff_ids missing or not sha256 digests",
-            )),
+            ));
         }
+        let spec =
+            serde_json::from_value(v).map_err(|e| invalid_archive(format!("image config: {e}")))?;
+        Ok(ImageConfig(spec))
     }
 
-    /// The `config` object (container defaults), if any.
-    pub fn container_config(&self) -> Option<&Map<String, Value>> {
-        self.0.get("config").and_then(Value::as_object)
+    /// The bytes to store (and digest).
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).expect("image config serialises")
     }
 
-    fn field(&self, name: &str) -> Option<&Value> {
-        self.container_config()?.get(name).filter(|v| !v.is_null())
+    /// The container defaults (empty when the image has none).
+    pub fn runtime(&self) -> Config {
+        self.0.runtime()
     }
 
     /// `config.Cmd`.
     pub fn cmd(&self) -> Option<Vec<String>> {
-        strings(self.field("Cmd"))
+        self.0.config.as_ref()?.cmd.as_ref().map(|c| c.0.clone())
     }
 
     /// `config.Entrypoint`.
     pub fn entrypoint(&self) -> Option<Vec<String>> {
-        strings(self.field("Entrypoint"))
+        self.0
+            .config
+            .as_ref()?
+            .entrypoint
+            .as_ref()
+            .map(|c| c.0.clone())
     }
 
     /// `config.Env` (`K=V` strings).
     pub fn env(&self) -> Vec<String> {
-        strings(self.field("Env")).unwrap_or_default()
+        self.runtime().env.unwrap_or_default()
     }
 
     /// `config.WorkingDir`, when not empty.
     pub fn working_dir(&self) -> Option<String> {
-        nonempty(self.field("WorkingDir"))
+        Some(self.runtime().working_dir).filter(|s| !s.is_empty())
     }
 
     /// `config.User`, when not empty.
     pub fn user(&self) -> Option<String> {
-        nonempty(self.field("User"))
+        Some(self.runtime().user).filter(|s| !s.is_empty())
     }
 
     /// `config.ExposedPorts` keys (`80/tcp`).
     pub fn exposed_ports(&self) -> Vec<String> {
-        keys(self.field("ExposedPorts"))
+        self.runtime().exposed_ports().cloned().collect()
     }
 
     /// `config.Volumes` keys.
     pub fn volumes(&self) -> Vec<String> {
-        keys(self.field("Volumes"))
+        self.runtime().volumes().cloned().collect()
     }
 
     /// `config.Labels`.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.field("Labels")
-            .and_then(Value::as_object)
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.runtime().labels()
     }
 
     /// `config.StopSignal`, when not empty.
     pub fn stop_signal(&self) -> Option<String> {
-        nonempty(self.field("StopSignal"))
+        Some(self.runtime().stop_signal).filter(|s| !s.is_empty())
     }
 
-    /// `config.Healthcheck` as stored.
-    pub fn healthcheck(&self) -> Option<&Value> {
-        self.field("Healthcheck")
+    /// `config.Healthcheck`.
+    pub fn healthcheck(&self) -> Option<berth_api::container::HealthConfig> {
+        self.runtime().healthcheck
     }
 
     /// `created` (RFC3339), if present.
     pub fn created(&self) -> Option<&str> {
-        self.0.get("created").and_then(Value::as_str)
+        Some(self.0.created.as_str()).filter(|s| !s.is_empty())
     }
 
     /// `created` as unix seconds (0 when absent or unparsable).
@@ -150,30 +116,27 @@ impl ImageConfig {
 
     /// `architecture`.
     pub fn architecture(&self) -> Option<&str> {
-        self.0.get("architecture").and_then(Value::as_str)
+        Some(self.0.architecture.as_str()).filter(|s| !s.is_empty())
     }
 
     /// `os`.
     pub fn os(&self) -> Option<&str> {
-        self.0.get("os").and_then(Value::as_str)
+        Some(self.0.os.as_str()).filter(|s| !s.is_empty())
     }
 
     /// `author`.
     pub fn author(&self) -> Option<&str> {
-        self.0.get("author").and_then(Value::as_str)
+        Some(self.0.author.as_str()).filter(|s| !s.is_empty())
     }
 
     /// `rootfs.diff_ids`.
     pub fn diff_ids(&self) -> Vec<String> {
-        strings(self.0.pointer("/rootfs/diff_ids")).unwrap_or_default()
+        self.0.rootfs.diff_ids.clone()
     }
 
     /// `history`.
     pub fn history(&self) -> Vec<HistoryItem> {
-        self.0
-            .get("history")
-            .and_then(|h| serde_json::from_value(h.clone()).ok())
-            .unwrap_or_default()
+        self.0.history.clone()
     }
 }
 

@@ -7,8 +7,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, Serializer};
-
 use crate::error::{Error, IoContext, Result};
 use crate::unpack::{OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
 use crate::xattr;
@@ -22,19 +20,20 @@ pub enum ChangeKind {
     Deleted = 2,
 }
 
-impl Serialize for ChangeKind {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_u8(*self as u8)
-    }
+/// One `docker diff` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub kind: ChangeKind,
 }
 
-/// One `docker diff` entry (JSON `{"Path":"/x","Kind":1}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    #[serde(rename = "Path")]
-    pub path: String,
-    #[serde(rename = "Kind")]
-    pub kind: ChangeKind,
+impl From<Change> for berth_api::container::FilesystemChange {
+    fn from(c: Change) -> Self {
+        berth_api::container::FilesystemChange {
+            path: c.path,
+            kind: c.kind as u8,
+        }
+    }
 }
 
 /// An overlayfs whiteout: a 0/0 character device.

@@ -1,30 +1,10 @@
 //! `docker history`.
 
-use serde::Serialize;
-
 use crate::error::Result;
 use crate::store::{Image, Store};
 
-/// One row of `docker history` (JSON names as the Engine API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HistoryEntry {
-    /// The image id at this step, or `<missing>` when no local image is it.
-    #[serde(rename = "Id")]
-    pub id: String,
-    /// Unix seconds.
-    #[serde(rename = "Created")]
-    pub created: i64,
-    #[serde(rename = "CreatedBy")]
-    pub created_by: String,
-    /// Familiar tags of the image at this step.
-    #[serde(rename = "Tags")]
-    pub tags: Vec<String>,
-    /// Unpacked size of the layer this step added (0 for empty layers).
-    #[serde(rename = "Size")]
-    pub size: u64,
-    #[serde(rename = "Comment")]
-    pub comment: String,
-}
+/// One row of `docker history` (the Engine API's record).
+pub type HistoryEntry = berth_api::image::HistoryItem;
 
 impl Store {
     /// The image's history, newest first. Steps that are local images (the
@@ -38,8 +18,8 @@ impl Store {
                     id: "<missing>".into(),
                     created: image.created,
                     created_by: String::new(),
-                    tags: Vec::new(),
-                    size,
+                    tags: None,
+                    size: size as i64,
                     comment: String::new(),
                 })
                 .collect()
@@ -54,11 +34,11 @@ impl Store {
                         .map(crate::config::rfc3339_to_unix)
                         .unwrap_or(0),
                     created_by: h.created_by.clone().unwrap_or_default(),
-                    tags: Vec::new(),
+                    tags: None,
                     size: if h.empty_layer {
                         0
                     } else {
-                        layer_sizes.next().unwrap_or(0)
+                        layer_sizes.next().unwrap_or(0) as i64
                     },
                     comment: h.comment.clone().unwrap_or_default(),
                 })
@@ -75,7 +55,7 @@ impl Store {
             };
             if steps > 0 && steps <= rows.len() {
                 rows[steps - 1].id = img.id.to_string();
-                rows[steps - 1].tags = img.repo_tags.clone();
+                rows[steps - 1].tags = Some(img.repo_tags.clone());
             }
             first = false;
             cur = img

@@ -3,13 +3,14 @@
 
 use std::io::Read;
 
-use serde_json::{Map, Value, json};
+use berth_api::container::Config;
+use berth_api::imagespec::{History, ImageConfig as Spec, RootFs};
 
 use crate::changes::apply_changes;
 use crate::compression::decompress;
 use crate::config::{ImageConfig, host_architecture, now_rfc3339};
 use crate::digest::ImageId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::chain_ids;
 use crate::meta::{ImageRecord, LayerRecord, MEDIA_LAYER_TAR};
 use crate::reference::Reference;
@@ -18,8 +19,8 @@ use crate::store::{Image, Store};
 /// How `commit` builds the new image's config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageConfigPatch {
-    /// The new `config` object (the container's config); `None` keeps the parent's.
-    pub config: Option<Value>,
+    /// The new container defaults (the container's config); `None` keeps the parent's.
+    pub config: Option<Config>,
     /// Dockerfile-like instructions applied after (`--change`).
     pub changes: Vec<String>,
     /// `created_by` of the new history entry (Docker: the container's command).
@@ -28,11 +29,19 @@ pub struct ImageConfigPatch {
     pub container: Option<String>,
 }
 
-fn set_or_remove(obj: &mut Map<String, Value>, key: &str, value: &str) {
-    if value.is_empty() {
-        obj.remove(key);
-    } else {
-        obj.insert(key.into(), json!(value));
+fn nonempty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn base_config() -> Spec {
+    Spec {
+        architecture: host_architecture().into(),
+        os: "linux".into(),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: Vec::new(),
+        },
+        ..Default::default()
     }
 }
 
@@ -46,22 +55,18 @@ impl Store {
         changes: &[String],
         message: &str,
     ) -> Result<ImageId> {
-        let mut cfg = Map::new();
+        let mut cfg = Config::default();
         apply_changes(&mut cfg, changes)?;
         let created = now_rfc3339();
-        let mut history = json!({"created": created});
-        let mut config = json!({
-            "architecture": host_architecture(),
-            "os": "linux",
-            "created": created,
-            "config": cfg,
-            "rootfs": {"type": "layers", "diff_ids": []},
-        });
-        if !message.is_empty() {
-            history["comment"] = json!(message);
-            config["comment"] = json!(message);
-        }
-        config["history"] = json!([history]);
+        let mut config = base_config();
+        config.created = created.clone();
+        config.config = Some(cfg);
+        config.comment = message.to_string();
+        config.history = vec![History {
+            created: Some(created),
+            comment: nonempty(message),
+            ..Default::default()
+        }];
         self.create_image(None, r, config, reference, "import")
     }
 
@@ -79,48 +84,28 @@ impl Store {
         let parent_img = parent.map(|p| self.resolve(p.as_str())).transpose()?;
         let mut cfg = match &parent_img {
             Some(p) => p.config.0.clone(),
-            None => json!({
-                "architecture": host_architecture(),
-                "os": "linux",
-                "rootfs": {"type": "layers", "diff_ids": []},
-            }),
+            None => base_config(),
         };
-        let obj = cfg.as_object_mut().expect("config is an object");
         let mut cc = config
             .config
             .clone()
-            .or_else(|| obj.get("config").cloned())
-            .unwrap_or_else(|| json!({}));
-        if !cc.is_object() {
-            return Err(Error::InvalidArgument(
-                "commit: config must be a JSON object".into(),
-            ));
-        }
-        apply_changes(cc.as_object_mut().expect("object"), &config.changes)?;
+            .or_else(|| cfg.config.clone())
+            .unwrap_or_default();
+        apply_changes(&mut cc, &config.changes)?;
         let created = now_rfc3339();
-        obj.insert("config".into(), cc);
-        obj.insert("created".into(), json!(created));
-        obj.remove("container_config");
-        set_or_remove(obj, "author", author);
-        set_or_remove(obj, "comment", comment);
-        set_or_remove(obj, "container", config.container.as_deref().unwrap_or(""));
-        let mut h = Map::new();
-        h.insert("created".into(), json!(created));
-        set_or_remove(&mut h, "author", author);
-        set_or_remove(
-            &mut h,
-            "created_by",
-            config.created_by.as_deref().unwrap_or(""),
-        );
-        set_or_remove(&mut h, "comment", comment);
-        let history = obj.entry("history").or_insert_with(|| json!([]));
-        if !history.is_array() {
-            *history = json!([]);
-        }
-        history
-            .as_array_mut()
-            .expect("array")
-            .push(Value::Object(h));
+        cfg.config = Some(cc);
+        cfg.created = created.clone();
+        cfg.extra.remove("container_config");
+        cfg.author = author.to_string();
+        cfg.comment = comment.to_string();
+        cfg.container = config.container.clone().unwrap_or_default();
+        cfg.history.push(History {
+            created: Some(created),
+            author: nonempty(author),
+            created_by: config.created_by.as_deref().and_then(nonempty),
+            comment: nonempty(comment),
+            empty_layer: false,
+        });
         self.create_image(parent_img.as_ref(), layer_tar, cfg, reference, "commit")
     }
 
@@ -130,18 +115,15 @@ impl Store {
         &self,
         parent: Option<&Image>,
         tar: impl Read,
-        mut config: Value,
+        mut config: Spec,
         reference: Option<&Reference>,
         what: &str,
     ) -> Result<ImageId> {
         let blob = self.blobs.stage(decompress(tar)?)?;
         let diff_id = blob.digest().to_string();
-        config["rootfs"]["diff_ids"]
-            .as_array_mut()
-            .expect("diff_ids array")
-            .push(json!(diff_id));
-        let config_bytes = serde_json::to_vec(&config).expect("serialize config");
-        let image_config = ImageConfig::from_slice(&config_bytes)?;
+        config.rootfs.diff_ids.push(diff_id.clone());
+        let image_config = ImageConfig(config);
+        let config_bytes = image_config.to_vec();
         let chains = chain_ids(&image_config.diff_ids());
         let chain = chains.last().expect("at least one layer");
         let parent_chain = chains.len().checked_sub(2).map(|i| chains[i].as_str());

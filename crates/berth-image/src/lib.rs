@@ -7,6 +7,7 @@
 //! - `images/<id hex>.json`: per image, its layer blobs and diff_ids;
 //! - `repositories.json`: full reference → image id;
 //! - `layers/<chain id hex>/{diff,meta.json}`: unpacked layers;
+//! - `snapshots/<key>/`: writable overlays over layers ([`snapshot`]);
 //! - `tmp/`: staging, emptied on open.
 
 pub mod blobs;
@@ -25,6 +26,7 @@ pub mod meta;
 pub mod reference;
 mod remove;
 mod save;
+pub mod snapshot;
 mod store;
 pub mod unpack;
 mod xattr;
@@ -39,4 +41,5 @@ pub use import::ImageConfigPatch;
 pub use load::LoadedImage;
 pub use reference::Reference;
 pub use remove::{ImageUse, RemoveReport};
+pub use snapshot::Snapshotter;
 pub use store::{Image, Store};

@@ -129,15 +129,7 @@ struct Plan {
     manifest: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct DockerManifestEntry {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
+type DockerManifestEntry = berth_api::archive::ManifestEntry;
 
 #[derive(Deserialize)]
 struct Platform {

@@ -3,19 +3,32 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
 use crate::digest::ImageId;
 use crate::error::{Error, Result};
 use crate::layers::chain_ids;
 use crate::reference::Reference;
 use crate::store::{State, Store};
 
-/// One line of `docker rmi`'s answer; serializes as `{"Untagged":"…"}` / `{"Deleted":"…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One line of `docker rmi`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoveReport {
     Untagged(String),
     Deleted(String),
+}
+
+impl From<RemoveReport> for berth_api::image::DeleteResponse {
+    fn from(r: RemoveReport) -> Self {
+        match r {
+            RemoveReport::Untagged(s) => berth_api::image::DeleteResponse {
+                untagged: Some(s),
+                deleted: None,
+            },
+            RemoveReport::Deleted(s) => berth_api::image::DeleteResponse {
+                untagged: None,
+                deleted: Some(s),
+            },
+        }
+    }
 }
 
 /// A container that uses an image.

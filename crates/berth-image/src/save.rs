@@ -221,11 +221,12 @@ impl Store {
             } else {
                 Some(refs.iter().map(Reference::familiar).collect())
             };
-            docker_manifest.push(json!({
-                "Config": blob_name(img.id.as_str()),
-                "RepoTags": repo_tags,
-                "Layers": layer_paths,
-            }));
+            docker_manifest.push(berth_api::archive::ManifestEntry {
+                config: blob_name(img.id.as_str()),
+                repo_tags,
+                layers: layer_paths,
+                parent: String::new(),
+            });
         }
         out.mtime = 0;
         let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index});

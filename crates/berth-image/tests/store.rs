@@ -283,7 +283,7 @@ fn tag_and_remove_semantics() {
         Err(Error::NotFound(_))
     ));
     assert_eq!(
-        serde_json::to_string(&r[0]).unwrap(),
+        serde_json::to_string(&berth_api::image::DeleteResponse::from(r[0].clone())).unwrap(),
         r#"{"Untagged":"a:1"}"#
     );
 }
@@ -423,7 +423,7 @@ fn import_with_changes() {
         (h[0].id.as_str(), h[0].comment.as_str(), h[0].size),
         (id.as_str(), "from test", 3)
     );
-    assert_eq!(h[0].tags, ["imported:v1"]);
+    assert_eq!(h[0].tags.as_deref().unwrap(), ["imported:v1"]);
     let e = store
         .import(&rootfs[..], None, &["RUN x".to_string()], "")
         .unwrap_err();
@@ -487,7 +487,8 @@ fn commit_diff_and_history() {
         ]
     );
     assert_eq!(
-        serde_json::to_string(&ch[2]).unwrap(),
+        serde_json::to_string(&berth_api::container::FilesystemChange::from(ch[2].clone()))
+            .unwrap(),
         r#"{"Path":"/etc/added","Kind":1}"#
     );
 
@@ -552,7 +553,7 @@ fn commit_diff_and_history() {
         ),
         (id.as_str(), "sh -c touch", "msg")
     );
-    assert_eq!(h[0].tags, ["committed:1"]);
+    assert_eq!(h[0].tags.as_deref().unwrap(), ["committed:1"]);
     assert_eq!(h[1].id, base.id.to_string());
     assert_eq!(h[2].id, "<missing>");
     assert_eq!(h[2].created_by, "step 0");

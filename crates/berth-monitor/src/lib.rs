@@ -23,6 +23,7 @@
 
 mod exit;
 mod logfile;
+pub mod protocol;
 mod serve;
 
 use std::io::{BufRead, Write};
@@ -72,10 +73,10 @@ pub fn run(o: Options) -> i32 {
         && berth_runtime::exeseal::ptrace_exposed(spec, None)
         && let Err(e) = berth_runtime::exeseal::reexec::ensure_sealed(&o.dir)
     {
-        let _ = writeln!(
+        let _ = write!(
             std::io::stdout(),
             "{}",
-            serde_json::json!({ "error": e.to_string() })
+            protocol::Reply::failed(&e).to_line()
         );
         return 1;
     }
@@ -95,30 +96,30 @@ pub fn run(o: Options) -> i32 {
             nix::sys::signal::SigHandler::SigIgn,
         );
     }
-    let reply = |out: &mut std::fs::File, v: serde_json::Value| {
-        let _ = writeln!(out, "{v}");
+    let reply = |out: &mut std::fs::File, r: protocol::Reply| {
+        let _ = out.write_all(r.to_line().as_bytes());
         let _ = out.flush();
     };
     match setup(&o, terminal) {
         Err(e) => {
-            reply(&mut ctl_out, serde_json::json!({ "error": e }));
+            reply(&mut ctl_out, e);
             1
         }
         Ok(mut m) => {
-            reply(&mut ctl_out, serde_json::json!({ "pid": m.held.pid() }));
+            reply(&mut ctl_out, protocol::Reply::Created { pid: m.held.pid() });
             let mut line = String::new();
-            let go = ctl_in.read_line(&mut line).is_ok() && line.trim() == "start";
+            let go = ctl_in.read_line(&mut line).is_ok() && line.trim() == protocol::START;
             if !go {
                 m.abort();
                 return 1;
             }
             m.accept_pending();
             if let Err(e) = m.rt.start_held(&m.held) {
-                reply(&mut ctl_out, serde_json::json!({ "error": e.to_string() }));
+                reply(&mut ctl_out, protocol::Reply::failed(&e));
                 m.cleanup_failed_start();
                 return 1;
             }
-            reply(&mut ctl_out, serde_json::json!({ "started": true }));
+            reply(&mut ctl_out, protocol::Reply::Started { started: true });
             drop(ctl_out);
             drop(ctl_in);
             m.serve();
@@ -149,7 +150,7 @@ fn dup2(from: &impl AsRawFd, to: i32) -> Result<(), String> {
 
 /// Create the container with its stdio connected to us.
 /// `terminal`: the bundle's process wants a pty.
-fn setup(o: &Options, terminal: bool) -> Result<serve::Monitor, String> {
+fn setup(o: &Options, terminal: bool) -> Result<serve::Monitor, protocol::Reply> {
     let sock = &o.socket;
     let _ = std::fs::remove_file(sock);
     let listener =
@@ -201,7 +202,7 @@ fn setup(o: &Options, terminal: bool) -> Result<serve::Monitor, String> {
             let _ = dup2(&devnull, 2);
         }
     }
-    let mut held = created.map_err(|e| e.to_string())?;
+    let mut held = created.map_err(|e| protocol::Reply::failed(&e))?;
     let master = held.take_console().map_err(|e| e.to_string())?;
     if let Some(m) = &master {
         outputs.push((1u8, m.try_clone().map_err(|e| e.to_string())?));

@@ -103,40 +103,41 @@ impl Monitor {
             return;
         };
         let _ = sock.set_read_timeout(None);
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let flag = |i: usize| words.get(i).is_some_and(|w| *w == "1");
-        match words.first().copied() {
-            Some("attach") => self.clients.push(Client {
+        match crate::protocol::Request::parse(&line) {
+            Some(crate::protocol::Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+            }) => self.clients.push(Client {
                 kind: Kind::Attach {
-                    stdin: flag(1),
-                    stdout: flag(2),
-                    stderr: flag(3),
+                    stdin,
+                    stdout,
+                    stderr,
                 },
-                reading: flag(1),
+                reading: stdin,
                 sock,
             }),
-            Some("wait") => self.clients.push(Client {
+            Some(crate::protocol::Request::Wait) => self.clients.push(Client {
                 sock,
                 kind: Kind::Wait,
                 reading: false,
             }),
-            Some("resize") => {
-                let h = words.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-                let w = words.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
-                let answer = match &self.master {
-                    Some(m) => match berth_sys::pty::set_winsize(
+            Some(crate::protocol::Request::Resize { height, width }) => {
+                let answer = crate::protocol::resize_answer(match &self.master {
+                    Some(m) => berth_sys::pty::set_winsize(
                         m.as_fd(),
-                        berth_sys::pty::WinSize { rows: h, cols: w },
-                    ) {
-                        Ok(()) => "ok\n".to_string(),
-                        Err(e) => format!("error {e}\n"),
-                    },
-                    None => "error the container has no tty\n".to_string(),
-                };
+                        berth_sys::pty::WinSize {
+                            rows: height,
+                            cols: width,
+                        },
+                    )
+                    .map_err(|e| e.to_string()),
+                    None => Err("the container has no tty".into()),
+                });
                 let mut s = sock;
                 let _ = s.write_all(answer.as_bytes());
             }
-            _ => {}
+            None => {}
         }
     }
 
@@ -313,10 +314,11 @@ impl Monitor {
         if let Err(e) = rt.finish_held(held) {
             eprintln!("berth-monitor: clean up {}: {e}", o.id);
         }
-        let line = format!(
-            "{}\n",
-            serde_json::json!({"exit_code": code, "oom_killed": oom})
-        );
+        let line = crate::protocol::ExitLine {
+            exit_code: code,
+            oom_killed: oom,
+        }
+        .to_line();
         for mut c in clients {
             if matches!(c.kind, Kind::Wait) {
                 let _ = c.sock.write_all(line.as_bytes());

@@ -245,6 +245,9 @@ pub struct ExecArgs {
     /// Allow exec in a paused container (accepted for compatibility)
     #[arg(long = "ignore-paused", hide = true)]
     pub ignore_paused: bool,
+    /// Write a start failure's typed reason to this file (berth's daemon uses it)
+    #[arg(long, hide = true)]
+    pub report: Option<std::path::PathBuf>,
     pub id: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

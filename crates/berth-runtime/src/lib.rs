@@ -27,6 +27,7 @@ pub mod lsm;
 pub mod namespaces;
 pub mod paths;
 pub mod process;
+pub mod report;
 pub mod rootfs;
 pub mod seccomp;
 pub mod signals;

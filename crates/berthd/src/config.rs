@@ -66,6 +66,12 @@ pub struct Flags {
     /// Path to TLS key file
     #[arg(long)]
     pub tlskey: Option<PathBuf>,
+    /// Default driver for container logs
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Default driver options for container logs
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
 }
 
 /// TLS settings for tcp:// hosts.
@@ -97,6 +103,8 @@ pub struct Config {
     pub dns: Vec<std::net::IpAddr>,
     /// daemon.json `default-address-pools`: where automatic subnets come from.
     pub address_pools: Vec<AddressPool>,
+    pub log_driver: String,
+    pub log_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// A `default-address-pools` entry: subnets of `size` bits carved from `base`.
@@ -127,6 +135,8 @@ struct File {
     tlscacert: Option<PathBuf>,
     tlscert: Option<PathBuf>,
     tlskey: Option<PathBuf>,
+    log_driver: Option<String>,
+    log_opts: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Where a static init is found when none is configured: berth's own name,
@@ -176,6 +186,22 @@ impl Config {
             })
             .collect();
         let debug = f.debug || file.debug.unwrap_or(false);
+        let mut log_opts = file.log_opts.unwrap_or_default();
+        for o in &f.log_opt {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| format!("invalid --log-opt {o:?}: expected key=value"))?;
+            log_opts.insert(k.to_string(), v.to_string());
+        }
+        let log_driver = f
+            .log_driver
+            .or(file.log_driver)
+            .unwrap_or_else(|| "json-file".into());
+        if !berth_engine::container::create::LOG_DRIVERS.contains(&log_driver.as_str()) {
+            return Err(format!(
+                "logger: no log driver named '{log_driver}' is registered"
+            ));
+        }
         Ok(Config {
             hosts,
             data_root: f
@@ -201,6 +227,8 @@ impl Config {
             bip: f.bip.or(file.bip),
             mtu: f.mtu.or(file.mtu).unwrap_or(1500),
             address_pools: file.default_address_pools.unwrap_or_default(),
+            log_driver,
+            log_opts,
             dns: if f.dns.is_empty() {
                 file.dns.unwrap_or_default()
             } else {
@@ -221,6 +249,29 @@ impl Config {
                     .unwrap_or_else(|| "info".into())
             },
         })
+    }
+}
+
+impl Config {
+    /// What the engine needs of the configuration.
+    pub fn engine(&self) -> berth_engine::EngineConfig {
+        berth_engine::EngineConfig {
+            data_root: self.data_root.clone(),
+            exec_root: self.exec_root.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
+            init_path: self.init_path.clone(),
+            bridge: self.bridge.clone(),
+            bip: self.bip.clone(),
+            mtu: self.mtu,
+            dns: self.dns.clone(),
+            address_pools: self
+                .address_pools
+                .iter()
+                .map(|p| (p.base.clone(), p.size))
+                .collect(),
+            log_driver: self.log_driver.clone(),
+            log_opts: self.log_opts.clone(),
+        }
     }
 }
 

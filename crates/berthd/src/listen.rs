@@ -65,14 +65,22 @@ pub async fn bind(cfg: &Config) -> Result<Vec<Listener>, String> {
     for host in &cfg.hosts {
         if let Some(path) = host.strip_prefix("unix://") {
             if let Some(dir) = Path::new(path).parent() {
-                let _ = std::fs::create_dir_all(dir);
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("create {}: {e}", dir.display()))?;
             }
-            let _ = std::fs::remove_file(path);
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(format!("remove the old socket {path}: {e}"));
+                }
+                _ => {}
+            }
             let l = tokio::net::UnixListener::bind(path)
                 .map_err(|e| format!("listen on {path}: {e}"))?;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660));
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+                .map_err(|e| format!("chmod {path}: {e}"))?;
             if let Some(gid) = config::group_id("berth") {
-                let _ = nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)));
+                nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+                    .map_err(|e| format!("chown {path}: {e}"))?;
             }
             tracing::info!("API listening on {path}");
             out.push(Listener::Unix(l, PathBuf::from(path)));

@@ -4,8 +4,6 @@
 
 mod api;
 mod config;
-mod engine;
-mod error;
 mod listen;
 
 use std::sync::Arc;
@@ -38,8 +36,10 @@ fn main() {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("berthd={level},berth={level}"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "berthd={level},berth={level},berth_engine={level},berth_image={level},berth_net={level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -56,26 +56,26 @@ async fn serve(cfg: config::Config) -> i32 {
         Ok(l) => l,
         Err(e) => {
             eprintln!("berthd: {e}");
-            let _ = std::fs::remove_file(&cfg.pidfile);
+            remove_logged(&cfg.pidfile);
             return 1;
         }
     };
-    let engine = match engine::Engine::open(&cfg).await {
+    let engine = match berth_engine::Engine::open(cfg.engine()).await {
         Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("berthd: {e}");
             for l in &listeners {
                 if let Some(p) = l.unix_path() {
-                    let _ = std::fs::remove_file(p);
+                    remove_logged(p);
                 }
             }
-            let _ = std::fs::remove_file(&cfg.pidfile);
+            remove_logged(&cfg.pidfile);
             return 1;
         }
     };
     // The version prefix is stripped before routing, so the layer wraps the router.
     let app = axum::Router::new().fallback_service(tower::Layer::layer(
-        &axum::middleware::from_fn_with_state(engine.clone(), api::versioned),
+        &axum::middleware::from_fn(api::versioned),
         api::router(engine.clone()),
     ));
     let mut servers = Vec::new();
@@ -108,8 +108,17 @@ async fn serve(cfg: config::Config) -> i32 {
         s.abort();
     }
     for path in sockets {
-        let _ = std::fs::remove_file(path);
+        remove_logged(&path);
     }
-    let _ = std::fs::remove_file(&cfg.pidfile);
+    remove_logged(&cfg.pidfile);
     0
+}
+
+/// Remove a file the daemon made; a failure is logged, not dropped.
+fn remove_logged(p: &std::path::Path) {
+    if let Err(e) = std::fs::remove_file(p)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("remove {}: {e}", p.display());
+    }
 }

@@ -93,5 +93,12 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
         detach: a.detach,
         preserve_fds: a.preserve_fds,
     };
-    rt.exec(&a.id, &opts)
+    let r = rt.exec(&a.id, &opts);
+    if let (Err(e), Some(path)) = (&r, &a.report)
+        && let Some(rep) = berth_runtime::report::StartReport::of(e)
+        && let Err(err) = rep.save(path)
+    {
+        eprintln!("berth-runc: write {}: {err}", path.display());
+    }
+    r
 }

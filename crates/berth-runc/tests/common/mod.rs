@@ -106,15 +106,12 @@ impl Rt {
     /// of container processes reparented to us are reaped, as a shim would: a
     /// dying container init waits for them (delete --force would stall).
     pub fn exec(&self, args: &[&str]) -> Output {
-        let child = self
-            .cmd(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let _guard = Spawned::register(pid);
+        let (child, _guard) = Spawned::spawn(
+            self.cmd(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|s| {
             let h = s.spawn(|| {
@@ -123,7 +120,7 @@ impl Rt {
                 out
             });
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                reap_zombies_except(&Spawned::all());
+                Spawned::reap_others();
                 std::thread::sleep(Duration::from_millis(10));
             }
             h.join().unwrap()
@@ -171,13 +168,12 @@ impl Rt {
         let mut args = vec!["create", "--bundle", b.path().to_str().unwrap()];
         args.extend_from_slice(extra);
         args.push(id);
-        let status = self
-            .cmd(&args)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .status()
-            .unwrap();
+        let status = Spawned::status(
+            self.cmd(&args)
+                .stdin(Stdio::null())
+                .stdout(f.try_clone().unwrap())
+                .stderr(f),
+        );
         Output {
             status,
             stdout: Vec::new(),
@@ -190,13 +186,12 @@ impl Rt {
     pub fn exec_detached(&self, args: &[&str], b: &Bundle) -> Output {
         let out_path = b.path().join("out-detached");
         let f = std::fs::File::create(&out_path).unwrap();
-        let status = self
-            .cmd(args)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .status()
-            .unwrap();
+        let status = Spawned::status(
+            self.cmd(args)
+                .stdin(Stdio::null())
+                .stdout(f.try_clone().unwrap())
+                .stderr(f),
+        );
         Output {
             status,
             stdout: Vec::new(),
@@ -271,7 +266,7 @@ impl Drop for Rt {
 /// Reap exited children (we are their subreaper), except runtime commands
 /// another thread waits for.
 pub fn reap() {
-    reap_zombies_except(&Spawned::all());
+    Spawned::reap_others();
 }
 
 /// Runtime commands being waited for by a `Child` (not to be reaped by others).
@@ -280,18 +275,35 @@ struct Spawned(i32);
 static SPAWNED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
 
 impl Spawned {
-    fn register(pid: i32) -> Spawned {
-        SPAWNED.lock().unwrap().push(pid);
-        Spawned(pid)
+    /// Spawn and register under the lock the reaper holds, so a child that
+    /// exits at once is never reaped by another thread before it is known.
+    fn spawn(c: &mut Command) -> (std::process::Child, Spawned) {
+        let mut list = SPAWNED.lock().unwrap_or_else(|e| e.into_inner());
+        let child = c.spawn().unwrap();
+        list.push(child.id() as i32);
+        let pid = child.id() as i32;
+        (child, Spawned(pid))
     }
-    fn all() -> Vec<i32> {
-        SPAWNED.lock().unwrap().clone()
+
+    /// Run to completion, safe from other threads' reaping.
+    fn status(c: &mut Command) -> std::process::ExitStatus {
+        let (mut child, _guard) = Spawned::spawn(c);
+        child.wait().unwrap()
+    }
+
+    /// Reap zombie children that no `Child` waits for.
+    fn reap_others() {
+        let list = SPAWNED.lock().unwrap_or_else(|e| e.into_inner());
+        reap_zombies_except(&list);
     }
 }
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        SPAWNED.lock().unwrap().retain(|p| *p != self.0);
+        SPAWNED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| *p != self.0);
     }
 }
 

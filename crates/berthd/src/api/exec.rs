@@ -1,26 +1,25 @@
 //! `/containers/{id}/exec` and `/exec/{id}/…`.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use berth_api::exec::{CreateRequest, StartRequest};
+use berth_api::query::container as q;
 
-use super::query::Query;
-use super::{Shared, upgraded_response};
-use crate::error::{ApiError, ApiResult};
+use super::extract::{DockerJson, Params};
+use super::{ApiError, ApiResult, Shared, json, ok_json, on_upgrade, upgraded_response};
 
 pub async fn create(
     State(e): State<Shared>,
     Path(id): Path<String>,
-    body: Bytes,
+    DockerJson(body): DockerJson<CreateRequest>,
 ) -> ApiResult<Response> {
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::bad_request(format!("invalid JSON: {err}")))?;
     let eid = e.exec_create(&id, body)?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": eid}))).into_response())
+    Ok(json(
+        StatusCode::CREATED,
+        &berth_api::IdResponse { id: eid },
+    ))
 }
 
 pub async fn start(
@@ -29,74 +28,49 @@ pub async fn start(
     mut req: Request,
 ) -> ApiResult<Response> {
     let body = std::mem::take(req.body_mut());
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .map_err(|err| ApiError::bad_request(err.to_string()))?;
-    let opts: Value = if bytes.is_empty() {
-        json!({})
+    let bytes = super::extract::read_limited(body, super::extract::JSON_LIMIT).await?;
+    let opts: StartRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|err| ApiError::bad_request(format!("invalid JSON: {err}")))?
+        berth_api::json::decode(&bytes, "ExecStartConfig")?
     };
-    let inst = e.exec_get(&id)?;
-    let tty =
-        opts["Tty"].as_bool().unwrap_or(false) || inst.config["Tty"].as_bool().unwrap_or(false);
-    if opts["Detach"].as_bool().unwrap_or(false) {
-        e.exec_start(&id, tty, None).await?;
-        return Ok((StatusCode::OK, "").into_response());
+    if opts.detach {
+        e.exec_start(&id, opts, None).await?;
+        // Nothing more comes: the client may read the socket to its end.
+        let mut r = Response::new(Body::empty());
+        r.headers_mut()
+            .insert("Connection", HeaderValue::from_static("close"));
+        return Ok(r);
     }
     // Check before answering 101: afterwards errors can only end the stream.
-    let c = e.get(&inst.container)?;
-    if c.state.status != "running" {
-        return Err(ApiError::conflict(format!(
-            "Container {} is not running",
-            c.id
-        )));
-    }
-    let on = hyper::upgrade::on(&mut req);
+    e.exec_check_start(&id)?;
+    let raw = opts.tty;
+    let io = on_upgrade(&mut req);
     let eng = e.clone();
     let eid = id.clone();
     tokio::spawn(async move {
-        if let Ok(up) = on.await
-            && let Err(err) = eng.exec_start(&eid, tty, Some(TokioIo::new(up))).await
-        {
+        let Ok(io) = io.await else { return };
+        if let Err(err) = eng.exec_start(&eid, opts, Some(io)).await {
             tracing::warn!("exec {eid}: {err}");
         }
     });
-    Ok(upgraded_response(&req, tty, true))
+    Ok(upgraded_response(&req, raw))
 }
 
 pub async fn resize(
     State(e): State<Shared>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Params(p): Params<q::Resize>,
 ) -> ApiResult<Response> {
-    let q = Query::parse(q.as_deref());
-    let (Some(h), Some(w)) = (
-        q.get("h").and_then(|v| v.parse().ok()),
-        q.get("w").and_then(|v| v.parse().ok()),
-    ) else {
+    let (Some(h), Some(w)) = (p.h, p.w) else {
         return Err(ApiError::bad_request(
             "invalid resize parameters: h and w are required",
         ));
     };
-    e.exec_resize(&id, h, w)?;
-    Ok((StatusCode::OK, "").into_response())
+    e.exec_resize(&id, h as u16, w as u16)?;
+    Ok(Response::new(Body::empty()))
 }
 
-pub async fn inspect(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let x = e.exec_get(&id)?;
-    Ok(Json(json!({
-        "ID": x.id,
-        "Running": x.running,
-        "ExitCode": x.exit_code,
-        "ProcessConfig": {"tty": x.config["Tty"], "entrypoint": x.config["Cmd"][0], "arguments": x.config["Cmd"].as_array().map(|a| a[1..].to_vec()).unwrap_or_default(), "privileged": x.config["Privileged"], "user": x.config["User"]},
-        "OpenStdin": x.config["AttachStdin"],
-        "OpenStderr": x.config["AttachStderr"],
-        "OpenStdout": x.config["AttachStdout"],
-        "CanRemove": false,
-        "ContainerID": x.container,
-        "DetachKeys": "",
-        "Pid": x.pid,
-    })))
+pub async fn inspect(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(ok_json(&e.exec_inspect(&id)?))
 }

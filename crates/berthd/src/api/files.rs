@@ -1,93 +1,79 @@
 //! `/containers/{id}/archive`, `/export` and `/changes`: a container's files.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use serde_json::Value;
+use berth_api::container::PathStat;
+use berth_api::query::container as q;
+use berth_api::system::{headers, media};
 
-use super::query::Query;
-use super::{Shared, channel_body};
-use crate::error::{ApiError, ApiResult};
+use super::extract::Params;
+use super::{ApiError, ApiResult, Shared, channel_body, ok_json};
 
-fn path_param(q: &Query) -> ApiResult<String> {
-    match q.get("path") {
-        Some(p) if !p.is_empty() => Ok(p.to_string()),
-        _ => Err(ApiError::bad_request("path is required")),
+fn path_param(p: &q::Archive) -> ApiResult<&str> {
+    if p.path.is_empty() {
+        return Err(ApiError::bad_request("path is required"));
     }
+    Ok(&p.path)
 }
 
-fn stat_header(stat: &Value) -> HeaderValue {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(stat.to_string());
+fn stat_header(stat: &PathStat) -> HeaderValue {
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(serde_json::to_vec(stat).expect("stat serialises"));
     HeaderValue::from_str(&b64).expect("base64 is a valid header value")
 }
 
 pub async fn archive_head(
     State(e): State<Shared>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Params(p): Params<q::Archive>,
 ) -> ApiResult<Response> {
-    let q = Query::parse(q.as_deref());
-    let path = path_param(&q)?;
-    let stat = e.archive_stat(&id, &path).await?;
+    let stat = e.container_stat_path(&id, path_param(&p)?).await?;
     let mut r = StatusCode::OK.into_response();
     r.headers_mut()
-        .insert("X-Docker-Container-Path-Stat", stat_header(&stat));
+        .insert(headers::PATH_STAT, stat_header(&stat));
     Ok(r)
 }
 
 pub async fn archive_get(
     State(e): State<Shared>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Params(p): Params<q::Archive>,
 ) -> ApiResult<Response> {
-    let q = Query::parse(q.as_deref());
-    let path = path_param(&q)?;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let stat = e.archive_get(&id, &path, tx).await?;
+    let stat = e.container_get_archive(&id, path_param(&p)?, tx).await?;
     let mut r = Response::new(channel_body(rx));
     let h = r.headers_mut();
-    h.insert("X-Docker-Container-Path-Stat", stat_header(&stat));
-    h.insert(
-        "Content-Type",
-        HeaderValue::from_static("application/x-tar"),
-    );
+    h.insert(headers::PATH_STAT, stat_header(&stat));
+    h.insert("Content-Type", HeaderValue::from_static(media::TAR));
     Ok(r)
 }
 
 pub async fn archive_put(
     State(e): State<Shared>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
+    Params(p): Params<q::Archive>,
+    req: Request,
 ) -> ApiResult<Response> {
-    let q = Query::parse(q.as_deref());
-    let path = path_param(&q)?;
-    e.archive_put(
-        &id,
-        &path,
-        body,
-        q.bool("noOverwriteDirNonDir"),
-        q.bool("copyUIDGID"),
-    )
-    .await?;
+    let path = path_param(&p)?.to_string();
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .map_err(|err| ApiError::bad_request(format!("reading the request body: {err}")))?;
+    e.container_put_archive(&id, &path, body, p.no_overwrite_dir_non_dir, p.copy_uid_gid)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn export(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    e.export(&id, tx).await?;
+    e.container_export(&id, tx).await?;
     let mut r = Response::new(channel_body(rx));
-    r.headers_mut().insert(
-        "Content-Type",
-        HeaderValue::from_static("application/x-tar"),
-    );
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(media::TAR));
     Ok(r)
 }
 
-pub async fn changes(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let ch = e.changes(&id).await?;
-    Ok(Json(serde_json::to_value(ch).expect("json")))
+pub async fn changes(State(e): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(ok_json(&e.container_changes(&id).await?))
 }

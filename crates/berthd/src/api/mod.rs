@@ -1,13 +1,16 @@
-//! The Docker Engine API over HTTP/1.1: routing (with the `/v1.NN` prefix
-//! stripped and checked first), Docker's common headers, hijacking.
+//! The Docker Engine API over HTTP/1.1: routing (the `/v1.NN` prefix
+//! stripped and checked first), extraction, statuses, Docker's headers,
+//! hijacked 101 streams. Everything else is the engine's.
 
 mod containers;
+mod error;
 mod exec;
+mod extract;
 mod files;
 mod images;
 mod networks;
-mod query;
 mod stats;
+mod swarm;
 mod system;
 
 use std::sync::Arc;
@@ -16,70 +19,53 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, head, post};
+use axum::routing::{delete, get, head, post};
+use berth_api::system::{headers, media};
+use berth_api::version;
+use berth_engine::Engine;
 
-use crate::engine::Engine;
-use crate::error::ApiError;
-
-/// The API version berthd speaks (what the docker 28.5 CLI tops out at).
-pub const API_VERSION: &str = "1.51";
-/// The oldest accepted in a path prefix.
-pub const MIN_API_VERSION: &str = "1.24";
+pub use error::{ApiError, ApiResult};
 
 pub type Shared = Arc<Engine>;
 
-fn version_num(v: &str) -> Option<(u32, u32)> {
-    let (a, b) = v.split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
 /// Strip and check `/v1.NN`; add Docker's headers to every response.
-pub async fn versioned(
-    axum::extract::State(_): axum::extract::State<Shared>,
-    mut req: Request,
-    next: axum::middleware::Next,
-) -> Response {
+pub async fn versioned(mut req: Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path().to_string();
-    if let Some(rest) = path.strip_prefix("/v")
-        && let Some((ver, tail)) = rest.split_once('/')
-        && ver.chars().next().is_some_and(|c| c.is_ascii_digit())
-    {
-        let (Some(v), Some(max), Some(min)) = (
-            version_num(ver),
-            version_num(API_VERSION),
-            version_num(MIN_API_VERSION),
-        ) else {
-            return ApiError::bad_request(format!("invalid API version: {ver}")).into_response();
-        };
-        if v > max {
-            return ApiError::bad_request(format!(
-                "client version {ver} is too new. Maximum supported API version is {API_VERSION}"
-            ))
-            .into_response();
+    if let Some((ver, tail)) = version::split_path(&path) {
+        if let Err(e) = version::check(ver) {
+            return ApiError::bad_request(e.to_string()).into_response();
         }
-        if v < min {
-            return ApiError::bad_request(format!(
-                "client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
-            ))
-            .into_response();
-        }
-        let mut uri = format!("/{tail}");
+        let mut uri = tail.to_string();
         if let Some(q) = req.uri().query() {
             uri.push('?');
             uri.push_str(q);
         }
-        *req.uri_mut() = uri.parse().expect("valid uri");
+        match uri.parse() {
+            Ok(u) => *req.uri_mut() = u,
+            Err(_) => {
+                return ApiError::bad_request(format!("invalid path: {path}")).into_response();
+            }
+        }
     }
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
-    h.insert("Ostype", HeaderValue::from_static("linux"));
-    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert(
-        "Server",
+        headers::API_VERSION,
+        HeaderValue::from_static(concat_version()),
+    );
+    h.insert(headers::OS_TYPE, HeaderValue::from_static("linux"));
+    h.insert(headers::EXPERIMENTAL, HeaderValue::from_static("false"));
+    h.insert(
+        headers::SERVER,
         HeaderValue::from_static(concat!("Docker/", env!("CARGO_PKG_VERSION"), " (linux)")),
     );
     resp
+}
+
+/// The current API version as a static header value.
+fn concat_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| version::CURRENT.to_string())
 }
 
 async fn not_found() -> Response {
@@ -120,11 +106,9 @@ pub fn router(engine: Shared) -> Router {
                 .head(files::archive_head)
                 .put(files::archive_put),
         )
+        .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/{link}", delete(containers::remove_link))
         .route("/commit", post(images::commit))
-        .route(
-            "/containers/{id}",
-            axum::routing::delete(containers::remove),
-        )
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
@@ -149,9 +133,12 @@ pub fn router(engine: Shared) -> Router {
         )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
-        .route("/plugins/{*rest}", head(not_found).get(not_found))
+        .route("/plugins", get(swarm::plugins))
+        .route("/plugins/{*rest}", head(swarm::plugin).get(swarm::plugin))
+        .merge(swarm::routes())
         .fallback(not_found)
-        // Image archives and imports are large; dockerd sets no limit either.
+        // Image archives and imports are large: JSON bodies are bounded by
+        // their extractor, streams are read as they come.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(engine)
 }
@@ -165,14 +152,39 @@ pub fn channel_body(rx: tokio::sync::mpsc::Receiver<axum::body::Bytes>) -> axum:
     ))
 }
 
+/// A JSON answer with dockerd's exact Content-Type.
+pub fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
+    let mut r = (status, serde_json::to_vec(v).expect("answer serialises")).into_response();
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(media::JSON));
+    r
+}
+
+pub fn ok_json<T: serde::Serialize>(v: &T) -> Response {
+    json(StatusCode::OK, v)
+}
+
+/// A JSON message stream answer (`{"stream": …}\r\n` lines).
+pub fn json_stream(msgs: &[berth_api::jsonmessage::JsonMessage]) -> Response {
+    let body: String = msgs.iter().map(|m| m.to_line()).collect();
+    let mut r = Response::new(axum::body::Body::from(body));
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(media::JSON));
+    r
+}
+
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// Answer 101 to a hijack request (`Upgrade: tcp`), 200 with the raw stream
 /// to old clients that do not ask for an upgrade.
-pub fn upgraded_response(req: &Request, tty: bool, multiplexed_ok: bool) -> Response {
+pub fn upgraded_response(req: &Request, raw: bool) -> Response {
     let wants_upgrade = req.headers().contains_key(axum::http::header::UPGRADE);
-    let ctype = if tty || !multiplexed_ok {
-        "application/vnd.docker.raw-stream"
+    let ctype = if raw {
+        media::RAW_STREAM
     } else {
-        "application/vnd.docker.multiplexed-stream"
+        media::MULTIPLEXED_STREAM
     };
     let mut r = Response::new(axum::body::Body::empty());
     if wants_upgrade {
@@ -185,4 +197,17 @@ pub fn upgraded_response(req: &Request, tty: bool, multiplexed_ok: bool) -> Resp
     r.headers_mut()
         .insert("Content-Type", HeaderValue::from_static(ctype));
     r
+}
+
+/// The upgraded connection, handed to the engine once the 101 is out.
+pub fn on_upgrade(req: &mut Request) -> tokio::sync::oneshot::Receiver<berth_engine::model::Io> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let on = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        if let Ok(up) = on.await {
+            let io: berth_engine::model::Io = Box::new(hyper_util::rt::TokioIo::new(up));
+            let _ = tx.send(io);
+        }
+    });
+    rx
 }

@@ -1,44 +1,43 @@
 //! `GET /containers/{id}/stats`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
+use berth_api::query::container as q;
+use berth_api::system::media;
 
-use super::query::Query;
-use super::{Shared, channel_body};
-use crate::error::ApiResult;
+use super::extract::Params;
+use super::{ApiResult, Shared, channel_body};
 
-/// `GET /containers/{id}/stats`: one object (`stream=false`; after a second
-/// so that CPU percentages can be computed, unless `one-shot`), or one per
-/// second.
+/// One object (`stream=false`; after a second so that CPU percentages
+/// can be computed, unless `one-shot`), or one per second.
 pub async fn stats(
     State(e): State<Shared>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Params(p): Params<q::Stats>,
 ) -> ApiResult<Response> {
-    let q = Query::parse(q.as_deref());
-    let stream = q.get("stream").is_none_or(|v| v == "1" || v == "true");
-    let one_shot = q.bool("one-shot");
-    let c = e.get(&id)?;
+    let stream = p.stream.unwrap_or(true);
+    let c = e.containers.get(&id)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
         let mut pre = None;
-        let mut preread = "0001-01-01T00:00:00Z".to_string();
+        let mut preread = berth_api::ZERO_TIME.to_string();
         let mut c = c;
-        if !stream && !one_shot && c.running() {
+        if !stream && !p.one_shot && c.running() {
             pre = e.sample(&c);
-            preread = crate::engine::now_rfc3339();
+            preread = berth_engine::util::now_rfc3339();
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
         loop {
-            if let Ok(fresh) = e.get(&c.id) {
+            if let Ok(fresh) = e.containers.get(&c.id) {
                 c = fresh;
             }
             let cur = e.sample(&c);
-            let v = e.stats_json(&c, cur.as_ref(), pre.as_ref(), &preread);
-            preread = v["read"].as_str().unwrap_or_default().to_string();
-            if tx.send(Bytes::from(format!("{v}\n"))).await.is_err() || !stream {
+            let v = e.stats_response(&c, cur.as_ref(), pre.as_ref(), &preread);
+            preread = v.read.clone();
+            let line = format!("{}\n", serde_json::to_string(&v).expect("stats serialise"));
+            if tx.send(Bytes::from(line)).await.is_err() || !stream {
                 break;
             }
             pre = cur;
@@ -47,6 +46,6 @@ pub async fn stats(
     });
     let mut r = Response::new(channel_body(rx));
     r.headers_mut()
-        .insert("Content-Type", HeaderValue::from_static("application/json"));
+        .insert("Content-Type", HeaderValue::from_static(media::JSON));
     Ok(r)
 }

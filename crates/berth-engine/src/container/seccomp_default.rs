@@ -1,5 +1,5 @@
 //! berth's built-in seccomp profile: the same filter Docker applies by default,
-//! produced directly as the OCI `linux.seccomp` object.
+//! produced directly as oci-spec's `LinuxSeccomp`.
 //!
 //! Docker describes its default as one table of rules, each optionally gated on
 //! the host architecture, the container's bounding capabilities or the kernel
@@ -9,7 +9,10 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder,
+    LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscall, LinuxSyscallBuilder,
+};
 
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
@@ -582,7 +585,7 @@ struct Host<'a> {
 /// berth's default seccomp profile for a container whose bounding capability set is
 /// `caps` (names such as "CAP_SYS_ADMIN"), as the OCI `linux.seccomp` object for
 /// the daemon's architecture: equivalent to Docker's default profile.
-pub fn default_profile(caps: &[String]) -> Value {
+pub fn default_profile(caps: &[String]) -> LinuxSeccomp {
     let host = Host {
         arch: std::env::consts::ARCH,
         little_endian: cfg!(target_endian = "little"),
@@ -591,7 +594,50 @@ pub fn default_profile(caps: &[String]) -> Value {
     profile_for(&host, caps)
 }
 
-fn profile_for(host: &Host, caps: &[String]) -> Value {
+fn rule(
+    names: Vec<String>,
+    action: LinuxSeccompAction,
+    errno: Option<u32>,
+    args: Vec<LinuxSeccompArg>,
+) -> LinuxSyscall {
+    let mut b = LinuxSyscallBuilder::default().names(names).action(action);
+    if let Some(e) = errno {
+        b = b.errno_ret(e);
+    }
+    if !args.is_empty() {
+        b = b.args(args);
+    }
+    b.build().expect("a syscall rule has every field")
+}
+
+fn allow_if(
+    name: &str,
+    index: usize,
+    op: LinuxSeccompOperator,
+    value: u64,
+    value_two: Option<u64>,
+) -> LinuxSyscall {
+    let mut a = LinuxSeccompArgBuilder::default()
+        .index(index)
+        .value(value)
+        .op(op);
+    if let Some(v2) = value_two {
+        a = a.value_two(v2);
+    }
+    rule(
+        vec![name.to_string()],
+        LinuxSeccompAction::ScmpActAllow,
+        None,
+        vec![a.build().expect("an argument rule has every field")],
+    )
+}
+
+/// A libseccomp architecture name (`SCMP_ARCH_X86_64`) as oci-spec's type.
+fn arch(name: &str) -> Option<Arch> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
+fn profile_for(host: &Host, caps: &[String]) -> LinuxSeccomp {
     let caps: BTreeSet<String> = caps.iter().map(|c| normalise_cap(c)).collect();
     let has = |c: &str| caps.contains(c);
 
@@ -613,26 +659,22 @@ fn profile_for(host: &Host, caps: &[String]) -> Value {
         }
     }
 
-    let mut syscalls = vec![json!({
-        "names": allowed.into_iter().collect::<Vec<_>>(),
-        "action": "SCMP_ACT_ALLOW",
-    })];
-    let allow_if = |name: &str, index: u32, op: &str, value: u64, value_two: Option<u64>| {
-        let mut arg = json!({"index": index, "value": value, "op": op});
-        if let Some(v2) = value_two {
-            arg["valueTwo"] = json!(v2);
-        }
-        json!({"names": [name], "action": "SCMP_ACT_ALLOW", "args": [arg]})
-    };
+    use LinuxSeccompOperator::{ScmpCmpEq, ScmpCmpGt, ScmpCmpLt, ScmpCmpMaskedEq};
+    let mut syscalls = vec![rule(
+        allowed.into_iter().map(String::from).collect(),
+        LinuxSeccompAction::ScmpActAllow,
+        None,
+        Vec::new(),
+    )];
 
     // socket(2) for every address family but AF_ALG and AF_VSOCK (each rule is an
     // alternative). On 32-bit x86, socketcall(2) still reaches both.
-    syscalls.push(allow_if("socket", 0, "SCMP_CMP_LT", AF_ALG, None));
-    syscalls.push(allow_if("socket", 0, "SCMP_CMP_EQ", AF_ALG + 1, None));
-    syscalls.push(allow_if("socket", 0, "SCMP_CMP_GT", AF_VSOCK, None));
+    syscalls.push(allow_if("socket", 0, ScmpCmpLt, AF_ALG, None));
+    syscalls.push(allow_if("socket", 0, ScmpCmpEq, AF_ALG + 1, None));
+    syscalls.push(allow_if("socket", 0, ScmpCmpGt, AF_VSOCK, None));
 
     for &p in PERSONALITIES {
-        syscalls.push(allow_if("personality", 0, "SCMP_CMP_EQ", p, None));
+        syscalls.push(allow_if("personality", 0, ScmpCmpEq, p, None));
     }
 
     if !has("CAP_SYS_ADMIN") {
@@ -645,34 +687,42 @@ fn profile_for(host: &Host, caps: &[String]) -> Value {
         syscalls.push(allow_if(
             "clone",
             flags_arg,
-            "SCMP_CMP_MASKED_EQ",
+            ScmpCmpMaskedEq,
             CLONE_NAMESPACE_FLAGS,
             Some(0),
         ));
         // clone3's flags live in memory a filter cannot inspect: report it missing
         // so that libc falls back to clone, which is filtered above.
-        syscalls.push(json!({
-            "names": ["clone3"],
-            "action": "SCMP_ACT_ERRNO",
-            "errnoRet": ENOSYS,
-        }));
+        syscalls.push(rule(
+            vec!["clone3".into()],
+            LinuxSeccompAction::ScmpActErrno,
+            Some(ENOSYS),
+            Vec::new(),
+        ));
     }
 
-    let mut profile = json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": EPERM,
-        "syscalls": syscalls,
-    });
-    let arches = architectures(host.arch, host.little_endian);
+    let mut b = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActErrno)
+        .default_errno_ret(EPERM)
+        .syscalls(syscalls);
+    let arches: Vec<Arch> = architectures(host.arch, host.little_endian)
+        .iter()
+        .filter_map(|a| arch(a))
+        .collect();
     if !arches.is_empty() {
-        profile["architectures"] = json!(arches);
+        b = b.architectures(arches);
     }
-    profile
+    b.build().expect("a profile has every field")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    fn v(p: LinuxSeccomp) -> Value {
+        serde_json::to_value(p).unwrap()
+    }
 
     const X86_64: Host = Host {
         arch: "x86_64",
@@ -682,7 +732,7 @@ mod tests {
 
     /// Docker's default bounding set.
     fn docker_caps() -> Vec<String> {
-        crate::engine::spec::DEFAULT_CAPS
+        crate::container::spec::DEFAULT_CAPS
             .iter()
             .map(|c| c.to_string())
             .collect()
@@ -715,7 +765,7 @@ mod tests {
 
     #[test]
     fn oci_shape() {
-        let p = profile_for(&X86_64, &docker_caps());
+        let p = v(profile_for(&X86_64, &docker_caps()));
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(p["defaultErrnoRet"], 1);
         assert_eq!(
@@ -774,7 +824,7 @@ mod tests {
 
     #[test]
     fn default_caps() {
-        let p = profile_for(&X86_64, &docker_caps());
+        let p = v(profile_for(&X86_64, &docker_caps()));
         let a = allowed(&p);
         for n in [
             "read",
@@ -814,7 +864,7 @@ mod tests {
         // 360 common names + ptrace/process_vm_{readv,writev} + arch_prctl,
         // modify_ldt + chroot (CAP_SYS_CHROOT).
         assert_eq!(a.len(), 366);
-        assert_eq!(allowed(&profile_for(&X86_64, &[])).len(), 365);
+        assert_eq!(allowed(&v(profile_for(&X86_64, &[]))).len(), 365);
 
         let clone = rules_for(&p, "clone");
         assert_eq!(clone.len(), 1);
@@ -857,7 +907,7 @@ mod tests {
     fn sys_admin_unlocks_mount_and_namespaces() {
         let mut c = docker_caps();
         c.push("CAP_SYS_ADMIN".into());
-        let p = profile_for(&X86_64, &c);
+        let p = v(profile_for(&X86_64, &c));
         let a = allowed(&p);
         for n in [
             "mount", "umount2", "unshare", "setns", "clone", "clone3", "bpf", "syslog", "fsopen",
@@ -893,17 +943,17 @@ mod tests {
             ("CAP_BPF", &["bpf"]),
             ("CAP_PERFMON", &["perf_event_open"]),
         ];
-        let base = allowed(&profile_for(&X86_64, &[]));
+        let base = allowed(&v(profile_for(&X86_64, &[])));
         for (cap, names) in cases {
-            let a = allowed(&profile_for(&X86_64, &caps(&[cap])));
+            let a = allowed(&v(profile_for(&X86_64, &caps(&[cap]))));
             for n in *names {
                 assert!(!base.contains(*n) && a.contains(*n), "{cap}: {n}");
             }
             assert!(!a.contains("mount"), "{cap}");
         }
         // Spellings without the prefix or in lower case name the same capability.
-        assert!(allowed(&profile_for(&X86_64, &caps(&["sys_admin"]))).contains("mount"));
-        assert!(allowed(&profile_for(&X86_64, &caps(&["SYS_BOOT"]))).contains("reboot"));
+        assert!(allowed(&v(profile_for(&X86_64, &caps(&["sys_admin"])))).contains("mount"));
+        assert!(allowed(&v(profile_for(&X86_64, &caps(&["SYS_BOOT"])))).contains("reboot"));
     }
 
     #[test]
@@ -913,7 +963,7 @@ mod tests {
             little_endian: true,
             kernel_4_8: true,
         };
-        let p = profile_for(&arm, &[]);
+        let p = v(profile_for(&arm, &[]));
         assert_eq!(
             p["architectures"],
             json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
@@ -927,7 +977,7 @@ mod tests {
             little_endian: false,
             kernel_4_8: true,
         };
-        let p = profile_for(&s390, &[]);
+        let p = v(profile_for(&s390, &[]));
         assert_eq!(rules_for(&p, "clone")[0]["args"][0]["index"], 1);
 
         let riscv = Host {
@@ -935,14 +985,14 @@ mod tests {
             little_endian: true,
             kernel_4_8: true,
         };
-        assert!(allowed(&profile_for(&riscv, &[])).contains("riscv_hwprobe"));
+        assert!(allowed(&v(profile_for(&riscv, &[]))).contains("riscv_hwprobe"));
 
         let ppc = Host {
             arch: "powerpc64",
             little_endian: true,
             kernel_4_8: true,
         };
-        let p = profile_for(&ppc, &[]);
+        let p = v(profile_for(&ppc, &[]));
         assert!(p.get("architectures").is_none());
         assert!(allowed(&p).contains("swapcontext"));
     }
@@ -954,8 +1004,8 @@ mod tests {
             little_endian: true,
             kernel_4_8: false,
         };
-        assert!(!allowed(&profile_for(&old, &[])).contains("ptrace"));
-        assert!(allowed(&profile_for(&old, &caps(&["CAP_SYS_PTRACE"]))).contains("ptrace"));
+        assert!(!allowed(&v(profile_for(&old, &[]))).contains("ptrace"));
+        assert!(allowed(&v(profile_for(&old, &caps(&["CAP_SYS_PTRACE"])))).contains("ptrace"));
         assert!(kernel_at_least("6.18.44-fc-v782", 4, 8));
         assert!(kernel_at_least("4.8.0", 4, 8));
         assert!(!kernel_at_least("4.4.0-210-generic", 4, 8));
@@ -965,10 +1015,10 @@ mod tests {
 
     #[test]
     fn host_profile() {
-        let p = default_profile(&docker_caps());
+        let p = v(default_profile(&docker_caps()));
         assert!(allowed(&p).contains("read"));
         if std::env::consts::ARCH == "x86_64" {
-            assert_eq!(p, profile_for(&X86_64, &docker_caps()));
+            assert_eq!(p, v(profile_for(&X86_64, &docker_caps())));
         }
     }
 }

@@ -11,25 +11,26 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use berth_api::container::{PathStat, file_mode};
 use bytes::Bytes;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Container, Engine, off_thread, rootfs};
-use crate::error::{ApiError, ApiResult};
+use crate::model::Container;
+use crate::util::blocking;
+use crate::{Engine, Error, Result};
 
 /// A container's root for the duration of one operation; an overlay mounted
 /// only for it is unmounted on drop.
 pub struct FsRoot {
     fd: OwnedFd,
-    unmount: Option<PathBuf>,
+    unmount: Option<(berth_image::Snapshotter, String)>,
 }
 
 impl Drop for FsRoot {
     fn drop(&mut self) {
-        if let Some(cdir) = self.unmount.take() {
-            rootfs::unmount(&cdir);
+        if let Some((s, key)) = self.unmount.take() {
+            s.unmount(&key);
         }
     }
 }
@@ -73,31 +74,31 @@ fn go_mode(m: &std::fs::Metadata) -> u32 {
     let ft = m.file_type();
     let mut mode = m.mode() & 0o777;
     if ft.is_dir() {
-        mode |= 1 << 31;
+        mode |= file_mode::DIR;
     }
     if ft.is_symlink() {
-        mode |= 1 << 27;
+        mode |= file_mode::SYMLINK;
     }
     if ft.is_block_device() {
-        mode |= 1 << 26;
+        mode |= file_mode::DEVICE;
     }
     if ft.is_char_device() {
-        mode |= (1 << 26) | (1 << 21);
+        mode |= file_mode::DEVICE | file_mode::CHAR_DEVICE;
     }
     if ft.is_fifo() {
-        mode |= 1 << 25;
+        mode |= file_mode::NAMED_PIPE;
     }
     if ft.is_socket() {
-        mode |= 1 << 24;
+        mode |= file_mode::SOCKET;
     }
     if m.mode() & 0o4000 != 0 {
-        mode |= 1 << 23;
+        mode |= file_mode::SETUID;
     }
     if m.mode() & 0o2000 != 0 {
-        mode |= 1 << 22;
+        mode |= file_mode::SETGID;
     }
     if m.mode() & 0o1000 != 0 {
-        mode |= 1 << 20;
+        mode |= file_mode::STICKY;
     }
     mode
 }
@@ -128,7 +129,7 @@ impl Located {
     }
 
     /// The `X-Docker-Container-Path-Stat` value (before base64).
-    pub fn stat(&self, path: &str) -> Value {
+    pub fn stat(&self, path: &str) -> PathStat {
         let link = if self.meta.file_type().is_symlink() {
             std::fs::read_link(self.host_path())
                 .map(|p| p.display().to_string())
@@ -144,29 +145,36 @@ impl Located {
         } else {
             self.base.clone()
         };
-        json!({
-            "name": if name.is_empty() || name == "." { "/".to_string() } else { name },
-            "size": self.meta.len(),
-            "mode": go_mode(&self.meta),
-            "mtime": chrono::DateTime::from_timestamp(self.meta.mtime(), self.meta.mtime_nsec() as u32)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            "linkTarget": link,
-        })
+        PathStat {
+            name: if name.is_empty() || name == "." {
+                "/".to_string()
+            } else {
+                name
+            },
+            size: self.meta.len() as i64,
+            mode: go_mode(&self.meta),
+            mtime: chrono::DateTime::from_timestamp(
+                self.meta.mtime(),
+                self.meta.mtime_nsec() as u32,
+            )
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            link_target: link,
+        }
     }
 }
 
-fn not_found(path: &str, c: &Container) -> ApiError {
-    ApiError::not_found(format!(
+fn not_found(path: &str, c: &Container) -> Error {
+    Error::not_found(format!(
         "Could not find the file {path} in container {}",
-        c.name.trim_start_matches('/')
+        c.bare_name()
     ))
 }
 
 impl Engine {
     /// The container's root: its process's view while it runs, else its
     /// overlay (mounted for the time of the operation).
-    fn fs_root(&self, c: &Container) -> ApiResult<FsRoot> {
+    fn fs_root(&self, c: &Container) -> Result<FsRoot> {
         if c.running() && c.state.pid > 0 {
             let p = format!("/proc/{}/root", c.state.pid);
             if let Ok(fd) = nix::fcntl::open(
@@ -187,10 +195,10 @@ impl Engine {
             fd: match fd {
                 Ok(fd) => fd,
                 Err(e) => {
-                    if let Some(cdir) = unmount {
-                        rootfs::unmount(&cdir);
+                    if let Some((s, key)) = unmount {
+                        s.unmount(&key);
                     }
-                    return Err(ApiError::internal(format!("open rootfs: {e}")));
+                    return Err(Error::system(format!("open rootfs: {e}")));
                 }
             },
             unmount,
@@ -201,17 +209,26 @@ impl Engine {
     /// The container's overlay, mounted unless it already is: (merged
     /// directory, the container directory to unmount afterwards if we
     /// mounted it).
-    fn mount_rootfs(&self, c: &Container) -> ApiResult<(PathBuf, Option<PathBuf>)> {
-        let cdir = self.container_dir(&c.id);
-        let was_mounted = rootfs::is_mounted(&rootfs::paths(&cdir).merged);
-        let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
-        let layers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
-        let merged = rootfs::mount(&cdir, &layers, false)?;
-        Ok((merged, (!was_mounted).then_some(cdir)))
+    #[allow(clippy::type_complexity)]
+    fn mount_rootfs(
+        &self,
+        c: &Container,
+    ) -> Result<(PathBuf, Option<(berth_image::Snapshotter, String)>)> {
+        let was_mounted = self.snapshots.is_mounted(&c.id);
+        if !self.snapshots.exists(&c.id) {
+            let img = self.images.resolve(&c.image)?;
+            let layers = self.images.layer_dirs(&img)?;
+            self.snapshots.prepare(&c.id, &layers)?;
+        }
+        let merged = self.snapshots.mount(&c.id, false)?;
+        Ok((
+            merged,
+            (!was_mounted).then(|| (self.snapshots.clone(), c.id.clone())),
+        ))
     }
 
     /// Find `path` inside the container (not following a final symlink).
-    fn locate(&self, c: &Container, path: &str) -> ApiResult<Located> {
+    fn locate(&self, c: &Container, path: &str) -> Result<Located> {
         let root = self.fs_root(c)?;
         let (parent, base) = split(path);
         let pfd =
@@ -219,7 +236,7 @@ impl Engine {
         let meta =
             std::fs::symlink_metadata(fd_path(&pfd).join(&base)).map_err(|_| not_found(path, c))?;
         if path.ends_with('/') && !meta.is_dir() && !meta.file_type().is_symlink() {
-            return Err(ApiError::bad_request(format!("not a directory: {path}")));
+            return Err(Error::invalid(format!("not a directory: {path}")));
         }
         Ok(Located {
             _root: root,
@@ -230,37 +247,37 @@ impl Engine {
     }
 
     /// `HEAD /containers/{id}/archive`: the stat of `path`.
-    pub async fn archive_stat(
+    pub async fn container_stat_path(
         self: &std::sync::Arc<Self>,
         r: &str,
         path: &str,
-    ) -> ApiResult<Value> {
-        let c = self.get(r)?;
-        let lock = self.op_lock(&c.id)?;
+    ) -> Result<PathStat> {
+        let c = self.containers.get(r)?;
+        let lock = self.containers.op_lock(&c.id)?;
         let _g = lock.lock().await;
         let this = self.clone();
         let path = path.to_string();
-        off_thread(move || Ok(this.locate(&c, &path)?.stat(&path))).await
+        blocking(move || Ok(this.locate(&c, &path)?.stat(&path))).await
     }
 
     /// `GET /containers/{id}/archive`: the stat, and a tar of `path` whose
     /// entries are named after its last component, streamed into `tx`.
-    pub async fn archive_get(
+    pub async fn container_get_archive(
         self: &std::sync::Arc<Self>,
         r: &str,
         path: &str,
         tx: mpsc::Sender<Bytes>,
-    ) -> ApiResult<Value> {
-        let c = self.get(r)?;
-        let lock = self.op_lock(&c.id)?.lock_owned().await;
+    ) -> Result<PathStat> {
+        let c = self.containers.get(r)?;
+        let lock = self.containers.op_lock(&c.id)?.lock_owned().await;
         let this = self.clone();
         let path = path.to_string();
         let loc = {
             let (c, path) = (c.clone(), path.clone());
-            off_thread(move || this.locate(&c, &path)).await?
+            blocking(move || this.locate(&c, &path)).await?
         };
         let stat = loc.stat(&path);
-        self.emit(&c, "archive-path", &[]);
+        self.emit_container(&c, "archive-path", &[]);
         tokio::task::spawn_blocking(move || {
             let _lock = lock;
             let mut b = tar::Builder::new(ChannelWriter(tx));
@@ -282,31 +299,28 @@ impl Engine {
     /// `PUT /containers/{id}/archive`: unpack a tar into the directory
     /// `path`, owned by the container's root (or by its user with
     /// `copyUIDGID`).
-    pub async fn archive_put(
+    pub async fn container_put_archive(
         self: &std::sync::Arc<Self>,
         r: &str,
         path: &str,
         body: Bytes,
         no_overwrite_dir_non_dir: bool,
         copy_uid_gid: bool,
-    ) -> ApiResult<()> {
-        let c = self.get(r)?;
-        let lock = self.op_lock(&c.id)?;
+    ) -> Result<()> {
+        let c = self.containers.get(r)?;
+        let lock = self.containers.op_lock(&c.id)?;
         let _g = lock.lock().await;
-        if c.host_config["ReadonlyRootfs"].as_bool() == Some(true) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "container rootfs is marked read-only",
-            ));
+        if c.host_config.readonly_rootfs {
+            return Err(Error::forbidden("container rootfs is marked read-only"));
         }
         let this = self.clone();
         let path = path.to_string();
         let c2 = c.clone();
-        off_thread(move || {
+        blocking(move || {
             let root = this.fs_root(&c2)?;
             open_in_root(&root.fd, &path, OFlag::O_DIRECTORY).map_err(|e| {
                 if e == nix::errno::Errno::ENOTDIR {
-                    ApiError::bad_request("extraction point is not a directory")
+                    Error::invalid("extraction point is not a directory")
                 } else {
                     not_found(&path, &c2)
                 }
@@ -320,20 +334,20 @@ impl Engine {
             )
         })
         .await?;
-        self.emit(&c, "extract-to-dir", &[]);
+        self.emit_container(&c, "extract-to-dir", &[]);
         Ok(())
     }
 
     /// `GET /containers/{id}/export`: the whole root filesystem as a tar.
-    pub async fn export(
+    pub async fn container_export(
         self: &std::sync::Arc<Self>,
         r: &str,
         tx: mpsc::Sender<Bytes>,
-    ) -> ApiResult<()> {
-        let c = self.get(r)?;
-        let lock = self.op_lock(&c.id)?.lock_owned().await;
+    ) -> Result<()> {
+        let c = self.containers.get(r)?;
+        let lock = self.containers.op_lock(&c.id)?.lock_owned().await;
         let (merged, unmount) = self.mount_rootfs(&c)?;
-        self.emit(&c, "export", &[]);
+        self.emit_container(&c, "export", &[]);
         tokio::task::spawn_blocking(move || {
             let _lock = lock;
             let mut b = tar::Builder::new(ChannelWriter(tx));
@@ -342,26 +356,25 @@ impl Engine {
                 tracing::warn!("export: {e}");
             }
             drop(b);
-            if let Some(cdir) = unmount {
-                rootfs::unmount(&cdir);
+            if let Some((s, key)) = unmount {
+                s.unmount(&key);
             }
         });
         Ok(())
     }
 
     /// `GET /containers/{id}/changes`.
-    pub async fn changes(&self, r: &str) -> ApiResult<Vec<berth_image::diff::Change>> {
-        let c = self.get(r)?;
-        let img = self.images.resolve(&c.image).map_err(ApiError::from)?;
-        let mut lowers = self.images.layer_dirs(&img).map_err(ApiError::from)?;
-        let p = rootfs::paths(&self.container_dir(&c.id));
-        lowers.push(p.init);
-        let upper = p.upper;
-        off_thread(move || {
-            if !upper.exists() {
+    pub async fn container_changes(
+        &self,
+        r: &str,
+    ) -> Result<Vec<berth_api::container::FilesystemChange>> {
+        let c = self.containers.get(r)?;
+        let snaps = self.snapshots.clone();
+        blocking(move || {
+            if !snaps.exists(&c.id) {
                 return Ok(Vec::new());
             }
-            berth_image::diff::changes(&upper, &lowers).map_err(ApiError::from)
+            Ok(snaps.changes(&c.id)?.into_iter().map(Into::into).collect())
         })
         .await
     }
@@ -377,8 +390,8 @@ fn unpack(
     tar: &[u8],
     no_overwrite_dir_non_dir: bool,
     keep_owners: bool,
-) -> ApiResult<()> {
-    let bad = |m: String| ApiError::bad_request(m);
+) -> Result<()> {
+    let bad = |m: String| Error::invalid(m);
     let mut a = tar::Archive::new(tar);
     a.set_preserve_permissions(true);
     a.set_preserve_mtime(true);
@@ -401,7 +414,7 @@ fn unpack(
         let Some(name) = parts.pop() else { continue };
         let parent_rel = format!("{}/{}", dest.trim_end_matches('/'), parts.join("/"));
         let pfd = open_in_root(root, &parent_rel, OFlag::O_DIRECTORY)
-            .map_err(|e| ApiError::internal(format!("{parent_rel}: {e}")))?;
+            .map_err(|e| Error::system(format!("{parent_rel}: {e}")))?;
         let target = fd_path(&pfd).join(&name);
         let is_dir_entry = entry.header().entry_type().is_dir();
         if let Ok(m) = std::fs::symlink_metadata(&target) {
@@ -412,7 +425,7 @@ fn unpack(
                         Path::new(&parent_rel).join(&name).display()
                     )));
                 }
-                let _ = std::fs::remove_dir_all(&target);
+                std::fs::remove_dir_all(&target)?;
             } else if !m.is_dir() {
                 if is_dir_entry && no_overwrite_dir_non_dir {
                     return Err(bad(format!(
@@ -436,16 +449,16 @@ fn unpack(
                 link.display()
             ));
             let lfd = open_in_root(root, &lp, OFlag::O_DIRECTORY)
-                .map_err(|e| ApiError::internal(format!("{}: {e}", link.display())))?;
+                .map_err(|e| Error::system(format!("{}: {e}", link.display())))?;
             std::fs::hard_link(fd_path(&lfd).join(lb), &target)?;
             continue;
         }
         entry
             .unpack(&target)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", rel.display())))?;
+            .map_err(|e| Error::system(format!("{}: {e}", rel.display())))?;
         if !keep_owners {
             // Docker: files copied in belong to the container's root.
-            let _ = std::os::unix::fs::lchown(&target, Some(0), Some(0));
+            std::os::unix::fs::lchown(&target, Some(0), Some(0))?;
         }
     }
     Ok(())

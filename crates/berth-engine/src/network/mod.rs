@@ -19,67 +19,28 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub mod ports;
+pub mod settings;
+
+pub use settings::{ps_ports, settings};
+
 use berth_net::{Netlink, Pool, PortMap, Ruleset, ipam};
 use ipnet::Ipv4Net;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
-use super::{Container, Engine, now_rfc3339};
-use crate::error::{ApiError, ApiResult};
+use berth_api::container::HostConfig;
+use berth_api::filters::Filters;
+use berth_api::network::{
+    CreateRequest as NetCreate, CreateResponse as NetCreateResponse, EndpointSettings,
+    Inspect as NetInspect, IpamConfig,
+};
+
+use crate::model::{Attachment, Container, EndpointRequest, NetDef};
+use crate::util::{new_id, now_rfc3339, warn_on_err};
+use crate::{Engine, Error, Result};
 
 /// The default network's name, as Docker calls it.
 pub const DEFAULT: &str = "bridge";
 const DNS_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
-
-/// A container's place on one network (kept in its record while it runs).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Attachment {
-    pub ip: Option<Ipv4Addr>,
-    pub prefix: u8,
-    pub gateway: Option<Ipv4Addr>,
-    pub mac: String,
-    pub veth: String,
-    #[serde(default)]
-    pub ports: Vec<PortMap>,
-    #[serde(default)]
-    pub network_id: String,
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    /// The interface name inside the container (eth0, eth1, …).
-    #[serde(default)]
-    pub dev: String,
-}
-
-/// What a container asked of a network (kept while it is stopped too).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct EndpointRequest {
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    #[serde(default)]
-    pub ipv4: Option<Ipv4Addr>,
-    /// `--mac-address`.
-    #[serde(default)]
-    pub mac: Option<String>,
-}
-
-/// A network as persisted in `<data-root>/network/<id>.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct NetDef {
-    pub id: String,
-    pub name: String,
-    /// The Linux bridge.
-    pub iface: String,
-    pub pool: Pool,
-    #[serde(default)]
-    pub ip_range: Option<Ipv4Net>,
-    #[serde(default)]
-    pub internal: bool,
-    #[serde(default)]
-    pub labels: Map<String, Value>,
-    #[serde(default)]
-    pub options: Map<String, Value>,
-    pub created: String,
-}
 
 pub struct BridgeNet {
     def: Mutex<NetDef>,
@@ -128,6 +89,11 @@ impl BridgeNet {
         self.with(|d| d.name.clone())
     }
 
+    /// The bridge's own address (the containers' gateway).
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.with(|d| d.pool.gateway)
+    }
+
     fn table(&self) -> String {
         self.with(|d| {
             if d.iface == "berth0" {
@@ -155,7 +121,7 @@ impl BridgeNet {
     }
 
     /// The bridge exists, up, with the gateway address; sysctls set.
-    async fn ensure(&self) -> Result<u32, String> {
+    async fn ensure(&self) -> std::result::Result<u32, String> {
         let d = self.def();
         let nl = Netlink::host().map_err(|e| e.to_string())?;
         let i = nl
@@ -178,7 +144,7 @@ impl BridgeNet {
         Ok(i)
     }
 
-    fn allocate(&self, owner: &str, want: Option<Ipv4Addr>) -> ApiResult<Ipv4Addr> {
+    fn allocate(&self, owner: &str, want: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
         let ip = {
             let mut d = self.def.lock().unwrap();
             let NetDef {
@@ -196,15 +162,12 @@ impl BridgeNet {
                 a
             } else if let Some(w) = want {
                 if !pool.subnet.contains(&w) || w == pool.gateway {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(Error::invalid(format!(
                         "Invalid address {w}: It does not belong to any of this network's subnets"
                     )));
                 }
                 if pool.allocated.contains_key(&w) {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::FORBIDDEN,
-                        format!("Address already in use: {w}"),
-                    ));
+                    return Err(Error::forbidden(format!("Address already in use: {w}")));
                 }
                 pool.allocated.insert(w, owner.to_string());
                 w
@@ -214,7 +177,7 @@ impl BridgeNet {
                     pool.subnet.contains(a) && *a != pool.gateway && !pool.allocated.contains_key(a)
                 });
                 let Some(free) = free else {
-                    return Err(ApiError::internal(format!(
+                    return Err(Error::system(format!(
                         "no available IPv4 addresses on this network's address pools: {name}"
                     )));
                 };
@@ -228,11 +191,11 @@ impl BridgeNet {
 
     /// `owner`'s endpoint on this network as `req` asks (address, MAC),
     /// seen inside the container as `dev`; no ports yet.
-    fn endpoint(&self, owner: &str, req: &EndpointRequest, dev: String) -> ApiResult<Attachment> {
+    fn endpoint(&self, owner: &str, req: &EndpointRequest, dev: String) -> Result<Attachment> {
         let mac = match &req.mac {
             Some(m) => Some(
                 ipam::parse_mac(m)
-                    .ok_or_else(|| ApiError::bad_request(format!("invalid MAC address: {m}")))?,
+                    .ok_or_else(|| Error::invalid(format!("invalid MAC address: {m}")))?,
             ),
             None => None,
         };
@@ -243,7 +206,7 @@ impl BridgeNet {
             gateway: Some(d.pool.gateway),
             mac: ipam::mac_string(mac.unwrap_or_else(|| ipam::mac_for(ip))),
             // Unique per start: the last run's veth may still be going away.
-            veth: format!("veth{}", &super::names::new_id()[..7]),
+            veth: format!("veth{}", &new_id()[..7]),
             ports: Vec::new(),
             network_id: d.id.clone(),
             aliases: req.aliases.clone(),
@@ -251,7 +214,7 @@ impl BridgeNet {
         }))
     }
 
-    fn release(&self, owner: &str) {
+    pub fn release(&self, owner: &str) {
         self.def.lock().unwrap().pool.release(owner);
         self.save();
     }
@@ -274,22 +237,19 @@ pub struct Networks {
 
 /// The subnets of daemon.json's `default-address-pools` (at most 4096 per
 /// pool), or Docker's defaults.
-pub fn candidates(pools: &[crate::config::AddressPool]) -> Result<Vec<Ipv4Net>, String> {
+pub fn candidates(pools: &[(String, u8)]) -> std::result::Result<Vec<Ipv4Net>, String> {
     if pools.is_empty() {
         return Ok(ipam::default_candidates());
     }
     let mut out = Vec::new();
-    for p in pools {
-        let base: Ipv4Net = p
-            .base
+    for (base_s, size) in pools {
+        let base: Ipv4Net = base_s
             .parse()
-            .map_err(|e| format!("default-address-pools: invalid base {}: {e}", p.base))?;
-        let subs = base.trunc().subnets(p.size).map_err(|_| {
-            format!(
-                "default-address-pools: size {} does not fit in {}",
-                p.size, p.base
-            )
-        })?;
+            .map_err(|e| format!("default-address-pools: invalid base {base_s}: {e}"))?;
+        let subs = base
+            .trunc()
+            .subnets(*size)
+            .map_err(|_| format!("default-address-pools: size {size} does not fit in {base_s}"))?;
         out.extend(subs.take(4096));
     }
     Ok(out)
@@ -312,7 +272,7 @@ impl Networks {
         mtu: u32,
         upstream: Vec<std::net::IpAddr>,
         candidates: Vec<Ipv4Net>,
-    ) -> Result<Networks, String> {
+    ) -> std::result::Result<Networks, String> {
         let dir = data_root.join("network");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let mut list = Vec::new();
@@ -345,7 +305,10 @@ impl Networks {
             if keep.is_none() {
                 if let Some(i) = existing {
                     let old = list.remove(i);
-                    let _ = std::fs::remove_file(&old.state);
+                    warn_on_err(
+                        "remove the old default bridge's state",
+                        std::fs::remove_file(&old.state),
+                    );
                 }
                 let others: Vec<Arc<BridgeNet>> = list.clone();
                 let pool = match want {
@@ -357,14 +320,18 @@ impl Networks {
                     }
                 };
                 let def = NetDef {
-                    id: super::names::new_id(),
+                    id: new_id(),
                     name: DEFAULT.into(),
                     iface: bridge.into(),
                     pool,
                     ip_range: None,
                     internal: false,
-                    labels: Map::new(),
-                    options: Map::new(),
+                    labels: Default::default(),
+                    options: Default::default(),
+                    aux_addresses: Default::default(),
+                    ipv6_configs: Vec::new(),
+                    enable_ipv6: false,
+                    attachable: false,
                     created: now_rfc3339(),
                 };
                 let n = Arc::new(BridgeNet::new(def, &dir, mtu));
@@ -419,149 +386,66 @@ impl Networks {
     }
 }
 
-/// `80/tcp` → (80, "tcp").
-fn port_proto(k: &str) -> Option<(u16, String)> {
-    let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
-    Some((p.parse().ok()?, proto.to_string()))
-}
-
-fn host_port_free(proto: &str, ip: Option<Ipv4Addr>, port: u16) -> bool {
-    let addr = (ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port);
-    match proto {
-        "udp" => std::net::UdpSocket::bind(addr).is_ok(),
-        _ => std::net::TcpListener::bind(addr).is_ok(),
-    }
-}
-
-fn forbidden(m: impl Into<String>) -> ApiError {
-    ApiError::new(axum::http::StatusCode::FORBIDDEN, m)
-}
-
-/// The body of `POST /networks/create`, checked.
-pub struct CreateNetwork {
-    pub name: String,
-    pub subnet: Option<String>,
-    pub gateway: Option<String>,
-    pub ip_range: Option<String>,
-    pub internal: bool,
-    pub labels: Map<String, Value>,
-    pub options: Map<String, Value>,
-    pub driver: String,
-}
-
 impl Engine {
-    fn nets(&self) -> ApiResult<&Networks> {
+    fn nets(&self) -> Result<&Networks> {
         self.networks
             .as_ref()
-            .ok_or_else(|| ApiError::internal("networking is not available"))
+            .ok_or_else(|| Error::unavailable("networking is not available"))
     }
 
-    pub fn network(&self, r: &str) -> ApiResult<Arc<BridgeNet>> {
+    pub fn network(&self, r: &str) -> Result<Arc<BridgeNet>> {
         self.nets()?
             .find(r)
-            .ok_or_else(|| ApiError::not_found(format!("network {r} not found")))
+            .ok_or_else(|| Error::not_found(format!("network {r} not found")))
     }
 
     /// Ports already published by running containers.
     fn published(&self) -> Vec<PortMap> {
-        self.list()
+        self.containers
+            .scan(|c| {
+                c.running().then(|| {
+                    c.endpoints
+                        .values()
+                        .flat_map(|a| a.ports.clone())
+                        .collect::<Vec<_>>()
+                })
+            })
             .into_iter()
-            .filter(|c| c.running())
-            .flat_map(|c| c.endpoints.into_values())
-            .flat_map(|a| a.ports)
+            .flatten()
             .collect()
     }
 
     /// The host ports a container asks for, chosen and checked before
     /// anything is set up ("port is already allocated").
-    fn plan_ports(&self, c: &Container, ip: Ipv4Addr) -> ApiResult<Vec<PortMap>> {
-        let mut wanted: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        if let Some(pb) = c.host_config["PortBindings"].as_object() {
-            for (k, v) in pb {
-                wanted.insert(k.clone(), v.as_array().cloned().unwrap_or_default());
-            }
-        }
-        if c.host_config["PublishAllPorts"].as_bool() == Some(true)
-            && let Some(exposed) = c.config["ExposedPorts"].as_object()
-        {
-            for k in exposed.keys() {
-                wanted
-                    .entry(k.clone())
-                    .or_insert_with(|| vec![json!({"HostIp": "", "HostPort": ""})]);
-            }
-        }
+    fn plan_ports(&self, c: &Container, ip: Ipv4Addr) -> Result<Vec<PortMap>> {
+        let wanted = ports::wanted(&c.config, &c.host_config);
         if wanted.is_empty() {
             // Most containers publish nothing: no need to look at the others.
             return Ok(Vec::new());
         }
-        let mut taken = self.published();
-        let mut out = Vec::new();
-        for (k, binds) in wanted {
-            let Some((cport, proto)) = port_proto(&k) else {
-                return Err(ApiError::bad_request(format!(
-                    "invalid port specification: \"{k}\""
-                )));
-            };
-            for b in binds {
-                let host_ip = b["HostIp"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        s.parse::<Ipv4Addr>()
-                            .map_err(|_| ApiError::bad_request(format!("invalid IP address: {s}")))
-                    })
-                    .transpose()?;
-                let clash = |p: &PortMap, port: u16| {
-                    p.proto == proto
-                        && p.host_port == port
-                        && (p.host_ip.is_none() || host_ip.is_none() || p.host_ip == host_ip)
-                };
-                let hp = b["HostPort"].as_str().unwrap_or("");
-                let port = if hp.is_empty() || hp == "0" {
-                    (49153..=60999)
-                        .find(|p| {
-                            !taken.iter().any(|t| clash(t, *p))
-                                && host_port_free(&proto, host_ip, *p)
-                        })
-                        .ok_or_else(|| ApiError::internal("no free host port to publish"))?
-                } else {
-                    let p: u16 = hp
-                        .parse()
-                        .map_err(|_| ApiError::bad_request(format!("invalid host port: {hp}")))?;
-                    if taken.iter().any(|t| clash(t, p)) || !host_port_free(&proto, host_ip, p) {
-                        return Err(ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: Bind for {}:{p} failed: port is already allocated",
-                            c.name.trim_start_matches('/'),
-                            host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)
-                        )));
-                    }
-                    p
-                };
-                let m = PortMap {
-                    proto: proto.clone(),
-                    host_ip,
-                    host_port: port,
-                    container: ip,
-                    container_port: cport,
-                };
-                taken.push(m.clone());
-                out.push(m);
-            }
-        }
-        Ok(out)
+        ports::plan(
+            c.bare_name(),
+            &wanted,
+            ip,
+            &self.published(),
+            &ports::host_port_free,
+        )
     }
 
     /// Rewrite one network's table from the running containers' ports on
     /// it (plus `extra`, a container being started).
-    pub async fn apply_firewall(&self, net: &BridgeNet, extra: &[PortMap]) -> ApiResult<()> {
+    pub async fn apply_firewall(&self, net: &BridgeNet, extra: &[PortMap]) -> Result<()> {
         let _g = net.fw.lock().await;
         let d = net.def();
         let mut ports: Vec<PortMap> = self
-            .list()
+            .containers
+            .scan(|c| {
+                c.running()
+                    .then(|| c.endpoints.get(&d.name).map(|a| a.ports.clone()))
+                    .flatten()
+            })
             .into_iter()
-            .filter(|c| c.running())
-            .filter_map(|c| c.endpoints.get(&d.name).cloned())
-            .flat_map(|a| a.ports)
+            .flatten()
             .collect();
         ports.extend(extra.iter().cloned());
         berth_net::firewall::apply(&Ruleset {
@@ -572,7 +456,7 @@ impl Engine {
             internal: d.internal,
         })
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))
+        .map_err(|e| Error::system(e.to_string()))
     }
 
     /// Every table, from the records (daemon start).
@@ -587,7 +471,7 @@ impl Engine {
 
     /// Before the container's process exists: an address on each of its
     /// networks, its ports (published on the first network).
-    pub fn plan_network(&self, c: &Container) -> ApiResult<BTreeMap<String, Attachment>> {
+    pub fn plan_network(&self, c: &Container) -> Result<BTreeMap<String, Attachment>> {
         let mut out = BTreeMap::new();
         if self.networks.is_none() {
             return Ok(out);
@@ -602,7 +486,7 @@ impl Engine {
                 {
                     a.ports = self.plan_ports(c, ip)?;
                 }
-                Ok::<_, ApiError>(a)
+                Ok::<_, Error>(a)
             })();
             match res {
                 Ok(a) => {
@@ -632,17 +516,17 @@ impl Engine {
         a: &Attachment,
         pid: i32,
         default_route: bool,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let n = self.network(name)?;
         let (Some(ip), Some(gw)) = (a.ip, a.gateway) else {
             return Ok(());
         };
-        let fail = |e: berth_net::Error| ApiError::internal(format!("network setup: {e}"));
+        let fail = |e: berth_net::Error| Error::system(format!("network setup: {e}"));
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-            .map_err(|e| ApiError::internal(format!("network namespace of {pid}: {e}")))?;
+            .map_err(|e| Error::system(format!("network namespace of {pid}: {e}")))?;
         let host = Netlink::host().map_err(fail)?;
         let br = match n.index.load(Ordering::Relaxed) {
-            0 => n.ensure().await.map_err(ApiError::internal)?,
+            0 => n.ensure().await.map_err(Error::system)?,
             i => i,
         };
         let mac = ipam::parse_mac(&a.mac).unwrap_or_else(|| ipam::mac_for(ip));
@@ -658,7 +542,7 @@ impl Engine {
             .configure_container(&a.dev, ip, a.prefix, route)
             .await
         {
-            let _ = host.delete(&a.veth).await;
+            warn_on_err("delete the veth", host.delete(&a.veth).await);
             return Err(fail(e));
         }
         // Outgoing NAT is in place since the network exists; only published
@@ -666,7 +550,7 @@ impl Engine {
         if !a.ports.is_empty()
             && let Err(e) = self.apply_firewall(&n, &a.ports).await
         {
-            let _ = host.delete(&a.veth).await;
+            warn_on_err("delete the veth", host.delete(&a.veth).await);
             return Err(e);
         }
         Ok(())
@@ -679,7 +563,7 @@ impl Engine {
         c: &Container,
         eps: &BTreeMap<String, Attachment>,
         pid: i32,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         // The default route goes with the first network the user named.
         let first = c.net_requests.keys().next().cloned();
         for (name, a) in eps {
@@ -696,7 +580,7 @@ impl Engine {
     /// veth with it (deleting it ourselves would only wait for the kernel).
     pub async fn disconnect_endpoint(&self, id: &str, name: &str, a: &Attachment, exited: bool) {
         if !exited && let Ok(nl) = Netlink::host() {
-            let _ = nl.delete(&a.veth).await;
+            warn_on_err("delete the veth", nl.delete(&a.veth).await);
         }
         if let Ok(n) = self.network(name) {
             n.release(id);
@@ -721,26 +605,25 @@ impl Engine {
     }
 
     /// The embedded DNS server inside the container's namespace.
-    pub fn start_dns(self: &Arc<Self>, id: &str, pid: i32) -> ApiResult<()> {
+    pub fn start_dns(self: &Arc<Self>, id: &str, pid: i32) -> Result<()> {
         let Ok(nets) = self.nets() else { return Ok(()) };
         if nets.dns.lock().unwrap().contains_key(id) {
             return Ok(());
         }
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-            .map_err(|e| ApiError::internal(format!("network namespace of {pid}: {e}")))?;
-        let (udp, tcp) = bind_in_netns(&ns)
-            .map_err(|e| ApiError::internal(format!("embedded DNS server: {e}")))?;
+            .map_err(|e| Error::system(format!("network namespace of {pid}: {e}")))?;
+        let (udp, tcp) =
+            bind_in_netns(&ns).map_err(|e| Error::system(format!("embedded DNS server: {e}")))?;
         let weak = Arc::downgrade(self);
         let cid = id.to_string();
         let lookup: berth_net::dns::Lookup =
             Arc::new(move |name: &str| weak.upgrade().and_then(|e| e.resolve_name(&cid, name)));
         let own: Vec<std::net::SocketAddr> = self
-            .get(id)
-            .ok()
-            .and_then(|c| c.host_config["Dns"].as_array().cloned())
+            .containers
+            .with(id, |c| c.host_config.dns.clone().unwrap_or_default())
             .unwrap_or_default()
             .iter()
-            .filter_map(|v| v.as_str()?.parse::<std::net::IpAddr>().ok())
+            .filter_map(|v| v.parse::<std::net::IpAddr>().ok())
             .map(|a| std::net::SocketAddr::new(a, 53))
             .collect();
         let upstream = if !own.is_empty() {
@@ -774,7 +657,7 @@ impl Engine {
     /// `asker` are found by name, alias and short id, at their address on
     /// that network.
     fn resolve_name(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
-        let map = self.containers.lock().unwrap();
+        let map = self.containers.map.lock().unwrap();
         let me = &map.get(asker)?.c;
         let mine: Vec<&String> = me.endpoints.keys().filter(|n| *n != DEFAULT).collect();
         let mut out = Vec::new();
@@ -786,9 +669,7 @@ impl Engine {
                 let hit = c.name.trim_start_matches('/').eq_ignore_ascii_case(name)
                     || a.aliases.iter().any(|x| x.eq_ignore_ascii_case(name))
                     || (name.len() == 12 && c.id.starts_with(name))
-                    || c.config["Hostname"]
-                        .as_str()
-                        .is_some_and(|h| h.eq_ignore_ascii_case(name));
+                    || c.config.hostname.eq_ignore_ascii_case(name);
                 if hit && let Some(ip) = a.ip {
                     out.push(ip);
                 }
@@ -799,184 +680,220 @@ impl Engine {
 
     // ------------------------------------------------------------ network API
 
-    pub async fn create_network(&self, r: CreateNetwork) -> ApiResult<String> {
+    /// `POST /networks/create`.
+    pub async fn network_create(&self, r: NetCreate) -> Result<NetCreateResponse> {
         let nets = self.nets()?;
-        if r.driver != "bridge" {
-            return Err(ApiError::not_found(format!(
-                "plugin \"{}\" not found",
-                r.driver
-            )));
+        let driver = if r.driver.is_empty() {
+            "bridge"
+        } else {
+            r.driver.as_str()
+        };
+        if driver != "bridge" {
+            return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
         }
-        if r.name.is_empty() || !super::names::valid(&r.name) && r.name.len() > 1 {
-            return Err(ApiError::bad_request(format!(
-                "invalid network name: {}",
-                r.name
-            )));
+        let name = r.name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::invalid("network name is required"));
         }
-        if nets.find(&r.name).is_some_and(|n| n.name() == r.name)
-            || ["host", "none", DEFAULT].contains(&r.name.as_str())
+        if name.contains('/') {
+            return Err(Error::invalid(format!("invalid network name: {name}")));
+        }
+        if nets.find(&name).is_some_and(|n| n.name() == name)
+            || ["host", "none", DEFAULT].contains(&name.as_str())
         {
-            return Err(ApiError::conflict(format!(
-                "network with name {} already exists",
-                r.name
+            return Err(Error::conflict(format!(
+                "network with name {name} already exists"
             )));
         }
         let all = nets.all();
-        let cidr = |s: &str| -> ApiResult<Ipv4Net> {
+        let configs = r
+            .ipam
+            .as_ref()
+            .and_then(|i| i.config.clone())
+            .unwrap_or_default();
+        let is_v6 = |c: &IpamConfig| c.subnet.contains(':');
+        let v4 = configs
+            .iter()
+            .find(|c| !is_v6(c))
+            .cloned()
+            .unwrap_or_default();
+        let v6: Vec<IpamConfig> = configs.iter().filter(|c| is_v6(c)).cloned().collect();
+        for c in &v6 {
+            c.subnet
+                .parse::<ipnet::Ipv6Net>()
+                .map_err(|_| Error::invalid(format!("invalid CIDR address: {}", c.subnet)))?;
+        }
+        let cidr = |s: &str| -> Result<Ipv4Net> {
             s.parse::<Ipv4Net>()
-                .map_err(|_| ApiError::bad_request(format!("invalid CIDR address: {s}")))
+                .map_err(|_| Error::invalid(format!("invalid CIDR address: {s}")))
         };
-        let subnet = match &r.subnet {
-            Some(s) => {
-                let net = cidr(s)?.trunc();
-                if let Some(o) = ipam::overlapping(&net, &taken_subnets(&all)) {
-                    return Err(forbidden(format!(
-                        "Pool overlaps with other one on this address space ({o})"
-                    )));
-                }
-                net
+        let subnet = if v4.subnet.is_empty() {
+            ipam::choose_subnet(&nets.candidates, &taken_subnets(&all)).ok_or_else(|| {
+                Error::invalid(
+                    "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                )
+            })?
+        } else {
+            let net = cidr(&v4.subnet)?.trunc();
+            if let Some(o) = ipam::overlapping(&net, &taken_subnets(&all)) {
+                return Err(Error::forbidden(format!(
+                    "Pool overlaps with other one on this address space ({o})"
+                )));
             }
-            None => ipam::choose_subnet(&nets.candidates, &taken_subnets(&all))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
-                    )
-                })?,
+            net
         };
-        let gateway = match &r.gateway {
-            Some(g) => {
+        let gateway = match v4.gateway.as_str() {
+            "" => None,
+            g => {
                 let g: Ipv4Addr = g
                     .parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid gateway address: {g}")))?;
+                    .map_err(|_| Error::invalid(format!("invalid gateway address: {g}")))?;
                 if !subnet.contains(&g) {
-                    return Err(forbidden(format!("no matching subnet for gateway {g}")));
+                    return Err(Error::forbidden(format!(
+                        "no matching subnet for gateway {g}"
+                    )));
                 }
                 Some(g)
             }
-            None => None,
         };
-        let ip_range = match &r.ip_range {
-            Some(s) => {
+        let ip_range = match v4.ip_range.as_str() {
+            "" => None,
+            s => {
                 let range = cidr(s)?.trunc();
                 if !subnet.contains(&range.network()) || range.prefix_len() < subnet.prefix_len() {
-                    return Err(forbidden(format!("no matching subnet for range {range}")));
+                    return Err(Error::forbidden(format!(
+                        "no matching subnet for range {range}"
+                    )));
                 }
                 Some(range)
             }
-            None => None,
         };
-        let id = super::names::new_id();
-        let iface = r
-            .options
-            .get("com.docker.network.bridge.name")
-            .unwrap_or(&Value::Null)
-            .as_str()
-            .map(String::from)
+        let mut pool = Pool::new(subnet, gateway);
+        let aux = v4.auxiliary_addresses.clone().unwrap_or_default();
+        for (k, a) in &aux {
+            let ip: Ipv4Addr = a
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid auxiliary address {k}: {a}")))?;
+            if !subnet.contains(&ip) {
+                return Err(Error::forbidden(format!(
+                    "no matching subnet for aux-address {ip}"
+                )));
+            }
+            pool.allocated.insert(ip, format!("aux:{k}"));
+        }
+        let id = new_id();
+        let options = r.options.clone().unwrap_or_default();
+        let iface = options
+            .get(berth_api::network::bridge_opts::NAME)
+            .cloned()
             .unwrap_or_else(|| format!("br-{}", &id[..12]));
         if iface.len() > 15 {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "bridge name {iface} is longer than 15 characters"
             )));
         }
         let def = NetDef {
             id: id.clone(),
-            name: r.name,
+            name,
             iface,
-            pool: Pool::new(subnet, gateway),
+            pool,
             ip_range,
             internal: r.internal,
-            labels: r.labels,
-            options: r.options,
+            labels: r.labels.clone().unwrap_or_default(),
+            options,
+            aux_addresses: aux,
+            ipv6_configs: v6,
+            enable_ipv6: r.enable_ipv6.unwrap_or(false),
+            attachable: r.attachable,
             created: now_rfc3339(),
         };
         let n = Arc::new(BridgeNet::new(def, &nets.dir, nets.mtu));
         if let Err(e) = n.ensure().await {
-            let _ = remove_bridge(&n).await;
-            return Err(ApiError::internal(format!("create bridge: {e}")));
+            warn_on_err("remove the bridge", remove_bridge(&n).await);
+            return Err(Error::system(format!("create bridge: {e}")));
         }
         if let Err(e) = self.apply_firewall(&n, &[]).await {
-            let _ = remove_bridge(&n).await;
+            warn_on_err("remove the bridge", remove_bridge(&n).await);
             return Err(e);
         }
         n.save();
         nets.list.lock().unwrap().push(n.clone());
-        let d = n.def();
-        self.events.emit("network", "create", &id, {
-            let mut m = Map::new();
-            m.insert("name".into(), json!(d.name));
-            m.insert("type".into(), json!("bridge"));
-            m
-        });
-        Ok(id)
+        self.emit_network(&id, "create", &n.name(), None);
+        Ok(NetCreateResponse {
+            id,
+            warning: String::new(),
+        })
     }
 
-    pub async fn remove_network(&self, r: &str) -> ApiResult<()> {
+    /// `DELETE /networks/{id}`.
+    pub async fn network_remove(&self, r: &str) -> Result<()> {
         let nets = self.nets()?;
         if ["host", "none"].contains(&r) {
-            return Err(forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "{r} is a pre-defined network and cannot be removed"
             )));
         }
         let n = self.network(r)?;
         let d = n.def();
         if d.name == DEFAULT {
-            return Err(forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "{DEFAULT} is a pre-defined network and cannot be removed"
             )));
         }
-        let users: Vec<String> = self
-            .list()
-            .into_iter()
-            .filter(|c| c.running() && c.endpoints.contains_key(&d.name))
-            .map(|c| c.id)
-            .collect();
-        if !users.is_empty() {
-            return Err(forbidden(format!(
+        let in_use = self
+            .containers
+            .scan(|c| (c.running() && c.endpoints.contains_key(&d.name)).then_some(()))
+            .len();
+        if in_use > 0 {
+            return Err(Error::forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 d.name, d.id
             )));
         }
-        remove_bridge(&n).await.map_err(ApiError::internal)?;
-        let _ = std::fs::remove_file(&n.state);
-        nets.list.lock().unwrap().retain(|x| x.def().id != d.id);
+        remove_bridge(&n).await.map_err(Error::system)?;
+        warn_on_err("remove the network's state", std::fs::remove_file(&n.state));
+        nets.list
+            .lock()
+            .unwrap()
+            .retain(|x| x.with(|x| x.id != d.id));
         // Stopped containers forget it.
-        for c in self.list() {
+        for c in self.containers.list() {
             if c.net_requests.contains_key(&d.name) {
-                let _ = self.update_durable(&c.id, |c| c.net_requests.remove(&d.name));
+                warn_on_err(
+                    "forget the network",
+                    self.containers
+                        .update_durable(&c.id, |c| c.net_requests.remove(&d.name)),
+                );
             }
         }
-        self.events.emit("network", "destroy", &d.id, {
-            let mut m = Map::new();
-            m.insert("name".into(), json!(d.name));
-            m.insert("type".into(), json!("bridge"));
-            m
-        });
+        self.emit_network(&d.id, "destroy", &d.name, None);
         Ok(())
     }
 
     /// `POST /networks/{id}/connect`.
-    pub async fn connect(
+    pub async fn network_connect(
         self: &Arc<Self>,
         net: &str,
         container: &str,
-        req: EndpointRequest,
-    ) -> ApiResult<()> {
+        ep: EndpointSettings,
+    ) -> Result<()> {
+        let req = endpoint_request(&ep)?;
         let n = self.network(net)?;
         let d = n.def();
-        let id = self.resolve(container)?;
-        let lock = self.op_lock(&id)?;
+        let id = self.containers.resolve(container)?;
+        let lock = self.containers.op_lock(&id)?;
         let _g = lock.lock().await;
-        let c = self.get(&id)?;
-        let mode = c.host_config["NetworkMode"].as_str().unwrap_or("default");
-        if mode == "host" || mode == "none" || mode.starts_with("container:") {
-            return Err(ApiError::bad_request(
+        let c = self.containers.get(&id)?;
+        let mode = &c.host_config.network_mode;
+        if mode.is_host() || mode.is_none() || mode.container().is_some() {
+            return Err(Error::invalid(
                 "container cannot be disconnected from host network or connected to host network",
             ));
         }
         if c.net_requests.contains_key(&d.name) {
-            return Err(forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "endpoint with name {} already exists in network {}",
-                c.name.trim_start_matches('/'),
+                c.bare_name(),
                 d.name
             )));
         }
@@ -989,91 +906,113 @@ impl Engine {
             if d.name != DEFAULT {
                 self.start_dns(&id, c.state.pid)?;
             }
-            self.update_durable(&id, |c| {
+            self.containers.update_durable(&id, |c| {
                 c.endpoints.insert(d.name.clone(), a);
                 c.net_requests.insert(d.name.clone(), req);
             })?;
         } else {
-            self.update_durable(&id, |c| {
+            self.containers.update_durable(&id, |c| {
                 c.net_requests.insert(d.name.clone(), req);
             })?;
         }
-        self.events.emit("network", "connect", &d.id, {
-            let mut m = Map::new();
-            m.insert("container".into(), json!(id));
-            m.insert("name".into(), json!(d.name));
-            m.insert("type".into(), json!("bridge"));
-            m
-        });
+        self.emit_network(&d.id, "connect", &d.name, Some(&id));
         Ok(())
     }
 
     /// `POST /networks/{id}/disconnect`.
-    pub async fn disconnect(&self, net: &str, container: &str) -> ApiResult<()> {
+    pub async fn network_disconnect(&self, net: &str, container: &str) -> Result<()> {
         let n = self.network(net)?;
         let d = n.def();
-        let id = self.resolve(container)?;
-        let lock = self.op_lock(&id)?;
+        let id = self.containers.resolve(container)?;
+        let lock = self.containers.op_lock(&id)?;
         let _g = lock.lock().await;
-        let c = self.get(&id)?;
+        let c = self.containers.get(&id)?;
         if !c.net_requests.contains_key(&d.name) && !c.endpoints.contains_key(&d.name) {
-            return Err(forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "container {id} is not connected to network {}",
                 d.name
             )));
         }
-        let ep = self.update_durable(&id, |c| {
+        let ep = self.containers.update_durable(&id, |c| {
             c.net_requests.remove(&d.name);
             c.endpoints.remove(&d.name)
         })?;
         if let Some(a) = ep {
             self.disconnect_endpoint(&id, &d.name, &a, false).await;
         }
-        self.events.emit("network", "disconnect", &d.id, {
-            let mut m = Map::new();
-            m.insert("container".into(), json!(id));
-            m.insert("name".into(), json!(d.name));
-            m.insert("type".into(), json!("bridge"));
-            m
-        });
+        self.emit_network(&d.id, "disconnect", &d.name, Some(&id));
         Ok(())
     }
 
-    /// `GET /networks/{id}`.
-    pub fn network_json(&self, n: &BridgeNet) -> Value {
+    /// `GET /networks/{id}` (host and none included).
+    pub fn network_inspect(&self, r: &str) -> Result<NetInspect> {
+        if r == "host" || r == "none" {
+            return Ok(settings::predefined(r));
+        }
+        let n = self.network(r)?;
+        Ok(self.network_view(&n))
+    }
+
+    fn network_view(&self, n: &BridgeNet) -> NetInspect {
         let d = n.def();
-        let mut containers = Map::new();
-        for c in self.list().into_iter().filter(|c| c.running()) {
-            if let Some(a) = c.endpoints.get(&d.name) {
-                containers.insert(
-                    c.id.clone(),
-                    json!({"Name": c.name.trim_start_matches('/'), "EndpointID": "",
-                        "MacAddress": a.mac,
-                        "IPv4Address": a.ip.map(|i| format!("{i}/{}", a.prefix)).unwrap_or_default(),
-                        "IPv6Address": ""}),
-                );
+        let members = self.containers.scan(|c| {
+            let a = c.endpoints.get(&d.name).filter(|_| c.running())?;
+            Some((c.id.clone(), c.bare_name().to_string(), a.clone()))
+        });
+        settings::network_inspect(&d, &members)
+    }
+
+    /// `GET /networks`.
+    pub fn network_list(&self, f: &Filters) -> Result<Vec<NetInspect>> {
+        f.validate(&["name", "id", "driver", "label", "type", "scope", "dangling"])?;
+        let mut all: Vec<NetInspect> = self
+            .all_networks()
+            .iter()
+            .map(|n| self.network_view(n))
+            .collect();
+        all.push(settings::predefined("host"));
+        all.push(settings::predefined("none"));
+        let dangling = f.bool_value("dangling")?;
+        Ok(all
+            .into_iter()
+            .filter(|n| {
+                let builtin = ["bridge", "host", "none"].contains(&n.name.as_str());
+                f.any("name", |v| n.name.contains(v))
+                    && f.any("id", |v| n.id.starts_with(v))
+                    && f.exact("driver", &n.driver)
+                    && f.labels_match("label", &n.labels)
+                    && f.exact("scope", &n.scope)
+                    && dangling.is_none_or(|d| d == (n.containers.is_empty() && !builtin))
+                    && f.any("type", |v| (v == "builtin") == builtin)
+            })
+            .collect())
+    }
+
+    /// `POST /networks/prune`: unused user-defined networks.
+    pub async fn network_prune(&self, f: &Filters) -> Result<berth_api::network::PruneReport> {
+        f.validate(&["until", "label", "label!"])?;
+        let now = chrono::Utc::now().timestamp() as f64;
+        let until: Vec<f64> = f
+            .get("until")
+            .map(|v| {
+                berth_api::filters::parse_timestamp(v, now)
+                    .ok_or_else(|| Error::invalid(format!("invalid filter 'until={v}'")))
+            })
+            .collect::<Result<_>>()?;
+        let mut gone = Vec::new();
+        for n in self.all_networks() {
+            let d = n.def();
+            let created = crate::util::unix_seconds(&d.created) as f64;
+            let keep = d.name == DEFAULT
+                || until.iter().any(|u| created > *u)
+                || !f.labels_match("label", &d.labels)
+                || !f.labels_exclude("label!", &d.labels);
+            if !keep && self.network_remove(&d.id).await.is_ok() {
+                gone.push(d.name);
             }
         }
-        let mut cfg =
-            json!({"Subnet": d.pool.subnet.to_string(), "Gateway": d.pool.gateway.to_string()});
-        if let Some(r) = d.ip_range {
-            cfg["IPRange"] = json!(r.to_string());
-        }
-        let mut options = d.options.clone();
-        if d.name == DEFAULT {
-            options.insert(
-                "com.docker.network.bridge.default_bridge".into(),
-                json!("true"),
-            );
-            options.insert("com.docker.network.bridge.name".into(), json!(d.iface));
-        }
-        json!({
-            "Name": d.name, "Id": d.id, "Created": d.created, "Scope": "local",
-            "Driver": "bridge", "EnableIPv4": true, "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": null, "Config": [cfg]},
-            "Internal": d.internal, "Attachable": false, "Ingress": false,
-            "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
-            "Containers": containers, "Options": options, "Labels": d.labels,
+        Ok(berth_api::network::PruneReport {
+            networks_deleted: Some(gone),
         })
     }
 
@@ -1082,19 +1021,41 @@ impl Engine {
     }
 }
 
+/// What a container asks of a network, from the API's endpoint settings.
+pub fn endpoint_request(ep: &EndpointSettings) -> Result<EndpointRequest> {
+    let ipam = ep.ipam_config.clone().unwrap_or_default();
+    let ipv4 = match ipam.ipv4_address.as_str() {
+        "" => None,
+        s => Some(
+            s.parse()
+                .map_err(|_| Error::invalid(format!("invalid IPv4 address: {s}")))?,
+        ),
+    };
+    let mac = Some(ep.mac_address.clone()).filter(|m| !m.is_empty());
+    if let Some(m) = &mac
+        && ipam::parse_mac(m).is_none()
+    {
+        return Err(Error::invalid(format!("invalid MAC address: {m}")));
+    }
+    Ok(EndpointRequest {
+        aliases: ep.aliases.clone().unwrap_or_default(),
+        ipv4,
+        mac,
+        links: ep.links.clone().unwrap_or_default(),
+        driver_opts: ep.driver_opts.clone().unwrap_or_default(),
+    })
+}
+
 impl Engine {
     /// `--network container:<x>`: the running container whose network
     /// namespace this one joins.
-    pub fn shared_netns(&self, c: &Container) -> ApiResult<Option<Container>> {
-        let Some(t) = c.host_config["NetworkMode"]
-            .as_str()
-            .and_then(|m| m.strip_prefix("container:"))
-        else {
+    pub fn shared_netns(&self, c: &Container) -> Result<Option<Container>> {
+        let Some(t) = c.host_config.network_mode.container() else {
             return Ok(None);
         };
-        let t = self.get(t)?;
+        let t = self.containers.get(t)?;
         if !t.running() || t.state.pid <= 0 {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "cannot join network namespace of a non running container: {}",
                 t.id
             )));
@@ -1105,33 +1066,32 @@ impl Engine {
     /// `--link target:alias`: the target's address on the default bridge
     /// (for /etc/hosts: "alias id12 name") and Docker's legacy variables.
     #[allow(clippy::type_complexity)]
-    pub fn resolve_links(
-        &self,
-        c: &Container,
-    ) -> ApiResult<(Vec<(String, Ipv4Addr)>, Vec<String>)> {
+    pub fn resolve_links(&self, c: &Container) -> Result<(Vec<(String, Ipv4Addr)>, Vec<String>)> {
         let mut hosts = Vec::new();
         let mut env = Vec::new();
-        for l in c.host_config["Links"].as_array().into_iter().flatten() {
-            let Some(l) = l.as_str() else { continue };
+        for l in HostConfig::list(&c.host_config.links) {
             let (target, alias) = l.split_once(':').unwrap_or((l, l));
             let target = target.trim_start_matches('/');
             let alias = alias.rsplit('/').next().unwrap_or(alias);
-            let t = self.get(target).map_err(|_| {
-                ApiError::bad_request(format!("could not get container for {target}"))
-            })?;
+            let t = self
+                .containers
+                .get(target)
+                .map_err(|_| Error::invalid(format!("could not get container for {target}")))?;
             if !t.running() {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::invalid(format!(
                     "Cannot link to a non running container: /{target} AS {}/{alias}",
                     c.name
                 )));
             }
             let ip = t.endpoints.get(DEFAULT).and_then(|a| a.ip).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                Error::invalid(format!(
                     "Cannot link to /{target}, as it does not belong to the default network"
                 ))
             })?;
             hosts.push((format!("{alias} {} {}", &t.id[..12], target), ip));
-            env.extend(super::etc_files::link_env(&c.name, alias, &t, ip));
+            env.extend(crate::container::etc_files::link_env(
+                &c.name, alias, &t, ip,
+            ));
         }
         Ok((hosts, env))
     }
@@ -1163,7 +1123,7 @@ fn next_dev(c: &Container) -> usize {
         .unwrap_or(0)
 }
 
-async fn remove_bridge(n: &BridgeNet) -> Result<(), String> {
+async fn remove_bridge(n: &BridgeNet) -> std::result::Result<(), String> {
     let d = n.def();
     let nl = Netlink::host().map_err(|e| e.to_string())?;
     nl.delete(&d.iface).await.map_err(|e| e.to_string())?;
@@ -1198,133 +1158,4 @@ fn bind_in_netns(
 /// Whether the container's resolv.conf should point at the embedded DNS.
 pub fn uses_embedded_dns(c: &Container) -> bool {
     c.net_requests.keys().any(|n| n != DEFAULT)
-}
-
-/// `NetworkSettings` for inspect.
-pub fn settings(c: &Container) -> Value {
-    let mut ports = Map::new();
-    if let Some(exposed) = c.config["ExposedPorts"].as_object() {
-        for k in exposed.keys() {
-            ports.insert(k.clone(), Value::Null);
-        }
-    }
-    let running = c.running();
-    let eps: BTreeMap<String, Attachment> = if running {
-        c.endpoints.clone()
-    } else {
-        BTreeMap::new()
-    };
-    for a in eps.values() {
-        for p in &a.ports {
-            let k = format!("{}/{}", p.container_port, p.proto);
-            let e = ports.entry(k).or_insert_with(|| json!([]));
-            if !e.is_array() {
-                *e = json!([]);
-            }
-            e.as_array_mut().expect("array").push(json!({
-                "HostIp": p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-                "HostPort": p.host_port.to_string(),
-            }));
-        }
-    }
-    let mut networks = Map::new();
-    let mode = c.host_config["NetworkMode"].as_str().unwrap_or("default");
-    if mode == "host" || mode == "none" {
-        networks.insert(
-            mode.into(),
-            json!({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""}),
-        );
-    }
-    for (name, req) in &c.net_requests {
-        let a = eps.get(name).cloned().unwrap_or_default();
-        networks.insert(
-            name.clone(),
-            json!({"IPAMConfig": req.ipv4.map(|i| json!({"IPv4Address": i.to_string()})),
-                "Links": null, "Aliases": if req.aliases.is_empty() { Value::Null } else { json!(req.aliases) },
-                "MacAddress": a.mac, "NetworkID": a.network_id, "EndpointID": "",
-                "Gateway": a.gateway.map(|g| g.to_string()).unwrap_or_default(),
-                "IPAddress": a.ip.map(|g| g.to_string()).unwrap_or_default(),
-                "IPPrefixLen": a.prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
-                "DNSNames": if name == DEFAULT { Value::Null } else {
-                    let mut n = vec![c.name.trim_start_matches('/').to_string(), c.id[..12].to_string()];
-                    n.extend(req.aliases.iter().cloned());
-                    json!(n)
-                }}),
-        );
-    }
-    // The top-level fields describe the default bridge, as in Docker.
-    let a = eps.get(DEFAULT).cloned().unwrap_or_default();
-    json!({
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": false,
-        "Ports": ports,
-        "Gateway": a.gateway.map(|g| g.to_string()).unwrap_or_default(),
-        "IPAddress": a.ip.map(|g| g.to_string()).unwrap_or_default(),
-        "IPPrefixLen": a.prefix, "MacAddress": a.mac, "Networks": networks,
-    })
-}
-
-/// `Ports` for `docker ps`.
-pub fn ps_ports(c: &Container) -> Value {
-    if !c.running() {
-        return json!([]);
-    }
-    Value::Array(
-        c.endpoints
-            .values()
-            .flat_map(|a| a.ports.iter())
-            .map(|p| {
-                json!({"IP": p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-                    "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto})
-            })
-            .collect(),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Releases racing on several threads: the state file ends with no
-    /// address allocated (the order-of-snapshots race behind "addresses
-    /// left" in the network test).
-    #[test]
-    fn concurrent_releases_leave_the_pool_empty_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        for round in 0..20 {
-            let def = NetDef {
-                id: format!("n{round}"),
-                name: format!("n{round}"),
-                iface: "berth-test".into(),
-                pool: Pool::new("10.99.0.0/24".parse().unwrap(), None),
-                ip_range: None,
-                internal: false,
-                labels: Map::new(),
-                options: Map::new(),
-                created: String::new(),
-            };
-            let n = Arc::new(BridgeNet::new(def, dir.path(), 1500));
-            let owners: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
-            for o in &owners {
-                n.allocate(o, None).unwrap();
-            }
-            let hs: Vec<_> = owners
-                .into_iter()
-                .map(|o| {
-                    let n = n.clone();
-                    std::thread::spawn(move || n.release(&o))
-                })
-                .collect();
-            for h in hs {
-                h.join().unwrap();
-            }
-            let on_disk: NetDef =
-                serde_json::from_slice(&std::fs::read(&n.state).unwrap()).unwrap();
-            assert!(
-                on_disk.pool.allocated.is_empty(),
-                "round {round}: {:?}",
-                on_disk.pool.allocated
-            );
-        }
-    }
 }

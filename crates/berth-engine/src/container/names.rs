@@ -1,10 +1,4 @@
-//! Container IDs (64 hex characters) and generated names (`adjective_noun`).
-
-pub fn new_id() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).expect("random bytes");
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+//! Generated container names (`adjective_noun`) and Docker's naming rule.
 
 const ADJECTIVES: &[&str] = &[
     "amber", "brave", "calm", "clever", "crisp", "daring", "eager", "fancy", "gentle", "happy",
@@ -45,7 +39,7 @@ const NOUNS: &[&str] = &[
     "compass",
 ];
 
-/// A random `adjective_noun`, not in `taken`.
+/// A random `adjective_noun` for which `taken` is false.
 pub fn generate(taken: &dyn Fn(&str) -> bool) -> String {
     for attempt in 0.. {
         let mut b = [0u8; 4];
@@ -64,11 +58,32 @@ pub fn generate(taken: &dyn Fn(&str) -> bool) -> String {
     unreachable!()
 }
 
-/// Docker's rule for user-chosen names.
+/// Docker's rule for user-chosen names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn valid(name: &str) -> bool {
     let n = name.strip_prefix('/').unwrap_or(name);
     let mut chars = n.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && n.len() >= 2
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+pub fn invalid_name(n: &str) -> crate::Error {
+    crate::Error::invalid(format!(
+        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid("web") && valid("/web") && valid("a.b-c_d"));
+        assert!(!valid("a") && !valid("_x") && !valid("bad name") && !valid(""));
+        let n = generate(&|_| false);
+        assert!(n.contains('_'));
+        let taken = |n: &str| !n.chars().last().unwrap().is_ascii_digit();
+        assert!(generate(&taken).chars().last().unwrap().is_ascii_digit());
+    }
 }

@@ -2,14 +2,14 @@
 //! writes them: the container's own address and name, `--add-host`
 //! (`host-gateway` included), `--link` entries, and a resolv.conf that
 //! points at the embedded DNS on user-defined networks, else at `--dns` or
-//! the host's reachable resolvers.
+//! the host's reachable resolvers. Pure functions of their inputs.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use serde_json::Value;
+use berth_api::container::HostConfig;
 
-use super::{Container, spec};
+use crate::model::Container;
 
 /// What the files depend on besides the container's record.
 pub struct Inputs<'a> {
@@ -21,22 +21,16 @@ pub struct Inputs<'a> {
     pub links: &'a [(String, Ipv4Addr)],
     /// What `host-gateway` means: the default bridge's gateway.
     pub host_gateway: Option<Ipv4Addr>,
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
+    /// Whether resolv.conf points at the embedded DNS (user-defined networks).
+    pub embedded_dns: bool,
+    /// The hostname (another container's in `container:` mode).
+    pub hostname: &'a str,
 }
 
 /// `--add-host` entries as hosts lines; `host-gateway` needs the bridge.
-fn extra_hosts(c: &Container, host_gateway: Option<Ipv4Addr>) -> Result<String, String> {
+pub fn extra_hosts(hc: &HostConfig, host_gateway: Option<Ipv4Addr>) -> Result<String, String> {
     let mut out = String::new();
-    for e in strings(&c.host_config["ExtraHosts"]) {
+    for e in HostConfig::list(&hc.extra_hosts) {
         // name:ip, with ip possibly IPv6 (several colons) or host-gateway.
         let (name, ip) = e
             .split_once(['=', ':'])
@@ -54,17 +48,17 @@ fn extra_hosts(c: &Container, host_gateway: Option<Ipv4Addr>) -> Result<String, 
 }
 
 pub fn hosts(c: &Container, i: &Inputs) -> Result<String, String> {
-    let hostname = spec::hostname(c);
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
-    s.push_str(&extra_hosts(c, i.host_gateway)?);
+    s.push_str(&extra_hosts(&c.host_config, i.host_gateway)?);
     for (names, ip) in i.links {
         s.push_str(&format!("{ip}\t{names}\n"));
     }
-    let names = match c.config["Domainname"].as_str().filter(|d| !d.is_empty()) {
-        Some(d) => format!("{hostname}.{d} {hostname}"),
-        None => hostname,
+    let names = if c.config.domainname.is_empty() {
+        i.hostname.to_string()
+    } else {
+        format!("{}.{} {}", i.hostname, c.config.domainname, i.hostname)
     };
     let ip =
         i.ip.map(|a| a.to_string())
@@ -73,10 +67,11 @@ pub fn hosts(c: &Container, i: &Inputs) -> Result<String, String> {
     Ok(s)
 }
 
-pub fn resolv_conf(c: &Container, i: &Inputs, embedded: bool, host: &str) -> String {
-    let dns = strings(&c.host_config["Dns"]);
-    let search = strings(&c.host_config["DnsSearch"]);
-    let options = strings(&c.host_config["DnsOptions"]);
+pub fn resolv_conf(c: &Container, i: &Inputs, host: &str) -> String {
+    let hc = &c.host_config;
+    let dns = HostConfig::list(&hc.dns);
+    let search = HostConfig::list(&hc.dns_search);
+    let options = HostConfig::list(&hc.dns_options);
     let host_lines = |key: &str| -> Vec<String> {
         host.lines()
             .filter(|l| l.split_whitespace().next() == Some(key))
@@ -84,10 +79,10 @@ pub fn resolv_conf(c: &Container, i: &Inputs, embedded: bool, host: &str) -> Str
             .collect()
     };
     let mut out = String::new();
-    if embedded {
+    if i.embedded_dns {
         out.push_str("nameserver 127.0.0.11\n");
     } else if !dns.is_empty() {
-        for d in &dns {
+        for d in dns {
             out.push_str(&format!("nameserver {d}\n"));
         }
     } else if !i.daemon_dns.is_empty() {
@@ -130,9 +125,9 @@ pub fn resolv_conf(c: &Container, i: &Inputs, embedded: bool, host: &str) -> Str
             })
             .collect()
     } else {
-        options
+        options.to_vec()
     };
-    if embedded && !opts.iter().any(|o| o.starts_with("ndots:")) {
+    if i.embedded_dns && !opts.iter().any(|o| o.starts_with("ndots:")) {
         opts.push("ndots:0".into());
     }
     if !opts.is_empty() {
@@ -143,38 +138,30 @@ pub fn resolv_conf(c: &Container, i: &Inputs, embedded: bool, host: &str) -> Str
 
 /// Write the three files into the container's directory.
 pub fn write(dir: &Path, c: &Container, i: &Inputs) -> Result<(), String> {
-    let host_net = c.host_config["NetworkMode"].as_str() == Some("host");
     let w = |name: &str, s: String| {
         std::fs::write(dir.join(name), s).map_err(|e| format!("write {name}: {e}"))
     };
-    w("hostname", format!("{}\n", spec::hostname(c)))?;
+    w("hostname", format!("{}\n", i.hostname))?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    if host_net {
+    if c.host_config.network_mode.is_host() {
         let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        h.push_str(&extra_hosts(c, i.host_gateway)?);
+        h.push_str(&extra_hosts(&c.host_config, i.host_gateway)?);
         w("hosts", h)?;
         return w("resolv.conf", host_resolv);
     }
     w("hosts", hosts(c, i)?)?;
-    let embedded = super::network::uses_embedded_dns(c);
-    w("resolv.conf", resolv_conf(c, i, embedded, &host_resolv))
+    w("resolv.conf", resolv_conf(c, i, &host_resolv))
 }
 
 /// Docker's legacy link variables for `alias` → `target` at `ip`.
 pub fn link_env(me: &str, alias: &str, target: &Container, ip: Ipv4Addr) -> Vec<String> {
     let a = alias.to_ascii_uppercase().replace('-', "_");
     let mut env = vec![format!("{a}_NAME=/{}/{alias}", me.trim_start_matches('/'))];
-    let mut ports: Vec<(u16, String)> = target.config["ExposedPorts"]
-        .as_object()
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| {
-                    let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
-                    Some((p.parse().ok()?, proto.to_string()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut ports: Vec<(u16, String)> = target
+        .config
+        .exposed_ports()
+        .filter_map(|k| berth_api::network::parse_port_key(k))
+        .collect();
     ports.sort();
     if let Some((p, proto)) = ports.first() {
         env.push(format!("{a}_PORT={proto}://{ip}:{p}"));
@@ -186,7 +173,7 @@ pub fn link_env(me: &str, alias: &str, target: &Container, ip: Ipv4Addr) -> Vec<
         env.push(format!("{k}_PORT={p}"));
         env.push(format!("{k}_PROTO={proto}"));
     }
-    for e in strings(&target.config["Env"]) {
+    for e in target.config.env() {
         if let Some((k, v)) = e.split_once('=')
             && !["PATH", "HOME", "HOSTNAME"].contains(&k)
         {
@@ -194,4 +181,78 @@ pub fn link_env(me: &str, alias: &str, target: &Container, ip: Ipv4Addr) -> Vec<
         }
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs<'a>(links: &'a [(String, Ipv4Addr)], embedded: bool) -> Inputs<'a> {
+        Inputs {
+            ip: Some(Ipv4Addr::new(10, 0, 0, 2)),
+            daemon_dns: &[],
+            links,
+            host_gateway: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            embedded_dns: embedded,
+            hostname: "abc",
+        }
+    }
+
+    #[test]
+    fn hosts_file() {
+        let mut c = Container::default();
+        c.host_config.extra_hosts = Some(vec!["gw:host-gateway".into(), "v6:[::1]".into()]);
+        c.config.domainname = "example".into();
+        let links = [("db 123456789012 db".to_string(), Ipv4Addr::new(10, 0, 0, 3))];
+        let h = hosts(&c, &inputs(&links, false)).unwrap();
+        assert!(h.contains("10.0.0.1\tgw\n"));
+        assert!(h.contains("::1\tv6\n"));
+        assert!(h.contains("10.0.0.3\tdb 123456789012 db\n"));
+        assert!(h.ends_with("10.0.0.2\tabc.example abc\n"));
+        c.host_config.extra_hosts = Some(vec!["nocolon".into()]);
+        assert!(hosts(&c, &inputs(&[], false)).is_err());
+    }
+
+    #[test]
+    fn resolv_conf_choices() {
+        let host = "nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch lan\noptions edns0\n";
+        let c = Container::default();
+        assert_eq!(
+            resolv_conf(&c, &inputs(&[], false), host),
+            "nameserver 192.0.2.1\nsearch lan\noptions edns0\n"
+        );
+        assert_eq!(
+            resolv_conf(&c, &inputs(&[], true), host),
+            "nameserver 127.0.0.11\nsearch lan\noptions edns0 ndots:0\n"
+        );
+        let mut c = Container::default();
+        c.host_config.dns = Some(vec!["192.0.2.9".into()]);
+        c.host_config.dns_search = Some(vec!["a.b".into()]);
+        c.host_config.dns_options = Some(vec!["ndots:2".into()]);
+        assert_eq!(
+            resolv_conf(&c, &inputs(&[], false), host),
+            "nameserver 192.0.2.9\nsearch a.b\noptions ndots:2\n"
+        );
+        assert!(
+            resolv_conf(
+                &Container::default(),
+                &inputs(&[], false),
+                "nameserver 127.0.0.1\n"
+            )
+            .contains("8.8.8.8")
+        );
+    }
+
+    #[test]
+    fn link_variables() {
+        let mut t = Container::default();
+        t.config.exposed_ports = Some([("5432/tcp".to_string(), berth_api::Empty {})].into());
+        t.config.env = Some(vec!["PATH=/x".into(), "PGDATA=/d".into()]);
+        let env = link_env("/web", "db", &t, Ipv4Addr::new(10, 0, 0, 3));
+        assert_eq!(env[0], "DB_NAME=/web/db");
+        assert!(env.contains(&"DB_PORT=tcp://10.0.0.3:5432".to_string()));
+        assert!(env.contains(&"DB_PORT_5432_TCP_ADDR=10.0.0.3".to_string()));
+        assert!(env.contains(&"DB_ENV_PGDATA=/d".to_string()));
+        assert!(!env.iter().any(|e| e.starts_with("DB_ENV_PATH")));
+    }
 }

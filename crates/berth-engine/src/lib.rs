@@ -1,0 +1,139 @@
+//! berth-engine: the container engine as a library — containers, images,
+//! networks, exec, events, health, logs, archives, stats — with typed
+//! records (berth-api's) and error kinds. It knows no HTTP (its manifest
+//! has no axum, hyper or http): berthd maps requests onto these calls and
+//! [`ErrorKind`]s onto statuses.
+//!
+//! Where things are:
+//! - [`container`]: one module per capability (create, lifecycle and
+//!   restart policy, spec, monitor, attach, exec, logs, health, stats,
+//!   top, archive, commit, inspect, /etc files, users).
+//! - [`network`]: bridges, addresses, published ports ([`network::ports`]),
+//!   the firewall tables, the embedded DNS.
+//! - [`image`]: the image operations over berth-image's store; root
+//!   filesystems are berth-image's snapshots (`berth_image::snapshot`).
+//! - [`events`], [`system`]: the event bus, version/info/df.
+//! - [`model`]: the records (no behaviour).
+//!
+//! State: `<data-root>/containers/<id>/` (record, log, /etc files),
+//! `<data-root>/image/` (images), `<data-root>/snapshots/<id>/`
+//! (root filesystems), `<data-root>/network/` (networks);
+//! `<exec-root>/runtime` (runtime state), `<exec-root>/containers/<id>/`
+//! (bundle, exit record), `<exec-root>/s/` (monitor sockets).
+
+pub mod container;
+pub mod error;
+pub mod events;
+pub mod image;
+pub mod model;
+pub mod network;
+pub mod system;
+pub mod util;
+
+use std::path::{Path, PathBuf};
+
+pub use container::commit::CommitRequest;
+pub use error::{Error, ErrorKind, Result};
+
+/// What the daemon's flags and daemon.json decide.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub cgroup_parent: String,
+    pub init_path: Option<PathBuf>,
+    /// The default bridge's interface (`none`: no default bridge).
+    pub bridge: String,
+    pub bip: Option<String>,
+    pub mtu: u32,
+    pub dns: Vec<std::net::IpAddr>,
+    /// daemon.json `default-address-pools`: (base, size).
+    pub address_pools: Vec<(String, u8)>,
+    pub log_driver: String,
+    pub log_opts: std::collections::BTreeMap<String, String>,
+}
+
+pub struct Engine {
+    pub cfg: EngineConfig,
+    pub runtime_root: PathBuf,
+    pub containers: container::Containers,
+    pub images: berth_image::Store,
+    pub snapshots: berth_image::Snapshotter,
+    /// Bridge networks: the default one (unless `--bridge none`) and the
+    /// user-defined ones.
+    pub networks: Option<network::Networks>,
+    pub events: events::Bus,
+    pub execs: container::exec::Registry,
+    pub defaults: container::create::Defaults,
+    pub caps: container::spec::HostCaps,
+}
+
+/// The name containers' `HostConfig.Runtime` shows for berth-runc: runc's,
+/// as it is runc-compatible (tools compare against "runc").
+pub const RUNTIME_NAME: &str = "runc";
+
+impl Engine {
+    pub async fn open(cfg: EngineConfig) -> std::result::Result<Engine, String> {
+        for d in [
+            cfg.data_root.join("containers"),
+            cfg.data_root.join("image"),
+            cfg.exec_root.join("containers"),
+            cfg.exec_root.join("runtime"),
+            cfg.exec_root.join("s"),
+        ] {
+            std::fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
+        }
+        let images = berth_image::Store::open(&cfg.data_root.join("image"))
+            .map_err(|e| format!("open the image store: {e}"))?;
+        let snapshots = berth_image::Snapshotter::open(&cfg.data_root.join("snapshots"))
+            .map_err(|e| format!("open the snapshots: {e}"))?;
+        let networks = network::Networks::open(
+            &cfg.data_root,
+            &cfg.bridge,
+            cfg.bip.as_deref(),
+            cfg.mtu,
+            cfg.dns.clone(),
+            network::candidates(&cfg.address_pools)?,
+        )
+        .await
+        .map_err(|e| format!("networks: {e}"))?;
+        let defaults = container::create::Defaults {
+            log_driver: cfg.log_driver.clone(),
+            log_opts: cfg.log_opts.clone(),
+            runtime: RUNTIME_NAME.into(),
+            cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+        };
+        Ok(Engine {
+            runtime_root: cfg.exec_root.join("runtime"),
+            containers: container::Containers::open(&cfg.data_root),
+            images,
+            snapshots,
+            networks: Some(networks),
+            events: events::Bus::new(),
+            execs: container::exec::Registry::default(),
+            defaults,
+            caps: container::spec::HostCaps::detect(),
+            cfg,
+        })
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        model::Container::dir(&self.cfg.data_root, id)
+    }
+
+    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+        self.cfg.exec_root.join("containers").join(id)
+    }
+
+    /// A monitor's socket: short, as unix socket paths must be (< 108 bytes).
+    pub fn monitor_socket(&self, id: &str) -> PathBuf {
+        self.cfg
+            .exec_root
+            .join("s")
+            .join(format!("{}.sock", &id[..16]))
+    }
+
+    pub fn runtime(&self) -> berth_runtime::container::Runtime {
+        berth_runtime::container::Runtime::new(&self.runtime_root)
+    }
+}

@@ -1,0 +1,305 @@
+//! Snapshots: a writable filesystem over an image's unpacked layers
+//! (overlayfs), one per container or build step. The one place that
+//! mounts layers; start, cp, commit, export and the builder all go
+//! through it.
+//!
+//! `<root>/<key>/`:
+//! - `lowers`: the layer directories, lowest first (one per line);
+//! - `init/`: Docker's "init layer" — the mount points the runtime needs
+//!   (/proc, /sys, /dev, /etc/hosts…), the top-most lower, so creating
+//!   them never shows in `diff`, `commit` or `export`;
+//! - `upper/`, `work/`: overlayfs' own; `merged/`: the mount point.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags};
+
+use crate::diff::{Change, is_whiteout};
+use crate::error::{Error, IoContext, Result};
+
+#[derive(Debug, Clone)]
+pub struct Snapshotter {
+    root: PathBuf,
+}
+
+/// The directories of one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub dir: PathBuf,
+    pub init: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+}
+
+/// Whether `p` is a mount point (per /proc/self/mountinfo).
+pub fn is_mounted(p: &Path) -> bool {
+    let target = p.to_string_lossy();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&target))
+}
+
+impl Snapshotter {
+    pub fn open(root: &Path) -> Result<Snapshotter> {
+        fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
+        Ok(Snapshotter {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn paths(&self, key: &str) -> Paths {
+        let dir = self.root.join(key);
+        Paths {
+            init: dir.join("init"),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            merged: dir.join("merged"),
+            dir,
+        }
+    }
+
+    pub fn exists(&self, key: &str) -> bool {
+        self.root.join(key).join("lowers").exists()
+    }
+
+    /// Make a snapshot over `layers` (lowest first). Idempotent: an
+    /// existing snapshot keeps its contents.
+    pub fn prepare(&self, key: &str, layers: &[PathBuf]) -> Result<Paths> {
+        let p = self.paths(key);
+        for d in [&p.upper, &p.work, &p.merged] {
+            fs::create_dir_all(d).ctx(|| format!("create {}", d.display()))?;
+        }
+        make_init_layer(&p.init, layers)?;
+        let lowers = p.dir.join("lowers");
+        if !lowers.exists() {
+            let text: String = layers
+                .iter()
+                .map(|l| format!("{}\n", l.display()))
+                .collect();
+            let tmp = p.dir.join(".lowers.tmp");
+            fs::write(&tmp, text).ctx(|| format!("write {}", tmp.display()))?;
+            fs::rename(&tmp, &lowers).ctx(|| format!("rename {}", lowers.display()))?;
+        }
+        Ok(p)
+    }
+
+    /// The layer directories of a prepared snapshot, lowest first.
+    pub fn lowers(&self, key: &str) -> Result<Vec<PathBuf>> {
+        let f = self.root.join(key).join("lowers");
+        let text =
+            fs::read_to_string(&f).map_err(|_| Error::NotFound(format!("snapshot {key}")))?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect())
+    }
+
+    pub fn is_mounted(&self, key: &str) -> bool {
+        is_mounted(&self.paths(key).merged)
+    }
+
+    /// Mount the snapshot (unless it is) and return the merged directory.
+    ///
+    /// `volatile`: overlayfs skips syncing the upper directory (at umount
+    /// above all) — for containers removed at exit.
+    pub fn mount(&self, key: &str, volatile: bool) -> Result<PathBuf> {
+        let p = self.paths(key);
+        if is_mounted(&p.merged) {
+            return Ok(p.merged);
+        }
+        let layers = self.lowers(key)?;
+        let lower = std::iter::once(&p.init)
+            .chain(layers.iter().rev())
+            .map(|l| l.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        let mut opts = format!(
+            "lowerdir={lower},upperdir={},workdir={}",
+            p.upper.display(),
+            p.work.display()
+        );
+        if volatile {
+            opts.push_str(",volatile");
+        }
+        let mount = |opts: &str| {
+            nix::mount::mount(
+                Some("overlay"),
+                &p.merged,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(opts),
+            )
+        };
+        let mut res = mount(&opts);
+        if res == Err(nix::errno::Errno::EINVAL) && volatile {
+            // Kernels before 5.10 do not know `volatile`.
+            res = mount(opts.trim_end_matches(",volatile"));
+        }
+        res.map_err(|e| {
+            Error::Io(
+                format!("mount overlay on {}", p.merged.display()),
+                std::io::Error::from(e),
+            )
+        })?;
+        Ok(p.merged)
+    }
+
+    /// Unmount (all stacked mounts of) the merged directory.
+    pub fn unmount(&self, key: &str) {
+        let m = self.paths(key).merged;
+        while is_mounted(&m) {
+            if let Err(e) = nix::mount::umount2(&m, MntFlags::MNT_DETACH) {
+                tracing::warn!("unmount {}: {e}", m.display());
+                break;
+            }
+        }
+    }
+
+    /// Unmount and delete the snapshot.
+    pub fn remove(&self, key: &str) -> Result<()> {
+        self.unmount(key);
+        let d = self.root.join(key);
+        match fs::remove_dir_all(&d) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Io(format!("remove {}", d.display()), e)),
+        }
+    }
+
+    /// The snapshot's changes as a layer tar in Docker's whiteout form.
+    pub fn diff_tar(&self, key: &str, w: impl Write) -> Result<()> {
+        let upper = self.paths(key).upper;
+        if upper.exists() {
+            crate::diff::upper_to_tar(&upper, w)
+        } else {
+            tar::Builder::new(w)
+                .finish()
+                .map_err(|e| Error::Io("empty layer".into(), e))
+        }
+    }
+
+    /// `docker diff`: what changed against the layers (the init layer counts
+    /// as the image's).
+    pub fn changes(&self, key: &str) -> Result<Vec<Change>> {
+        let p = self.paths(key);
+        if !p.upper.exists() {
+            return Ok(Vec::new());
+        }
+        let mut lowers = self.lowers(key)?;
+        lowers.push(p.init);
+        crate::diff::changes(&p.upper, &lowers)
+    }
+
+    /// Bytes written in the snapshot (`SizeRw`).
+    pub fn usage(&self, key: &str) -> u64 {
+        walkdir::WalkDir::new(self.paths(key).upper)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Keys of every snapshot present.
+    pub fn keys(&self) -> Vec<String> {
+        fs::read_dir(&self.root)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// What the image shows at `rel` (layers lowest first): the top-most entry
+/// wins, a whiteout hides what is below.
+fn image_kind(layers: &[PathBuf], rel: &str) -> Option<fs::FileType> {
+    let m = layers
+        .iter()
+        .rev()
+        .find_map(|l| fs::symlink_metadata(l.join(rel)).ok())?;
+    (!is_whiteout(&m)).then(|| m.file_type())
+}
+
+/// Mount points the runtime creates in every container (Docker's init
+/// layer): made once, skipped where the image has something else there
+/// (a symlinked /etc is followed by the runtime, not shadowed here).
+fn make_init_layer(init: &Path, layers: &[PathBuf]) -> Result<()> {
+    let done = init.with_extension("done");
+    if done.exists() {
+        return Ok(());
+    }
+    let io = |what: &str, e: std::io::Error| Error::Io(format!("init layer: {what}"), e);
+    fs::create_dir_all(init).map_err(|e| io("create", e))?;
+    for d in ["proc", "sys", "dev"] {
+        match image_kind(layers, d) {
+            None => fs::create_dir_all(init.join(d)).map_err(|e| io(d, e))?,
+            Some(t) if t.is_dir() => {}
+            Some(_) => continue,
+        }
+    }
+    if image_kind(layers, "etc").is_none_or(|t| t.is_dir()) {
+        fs::create_dir_all(init.join("etc")).map_err(|e| io("etc", e))?;
+        // The merged /etc takes its owner and mode from the top-most layer.
+        if let Some(m) = layers
+            .iter()
+            .rev()
+            .find_map(|l| fs::metadata(l.join("etc")).ok())
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            fs::set_permissions(
+                init.join("etc"),
+                fs::Permissions::from_mode(m.mode() & 0o7777),
+            )
+            .map_err(|e| io("etc mode", e))?;
+            std::os::unix::fs::chown(init.join("etc"), Some(m.uid()), Some(m.gid()))
+                .map_err(|e| io("etc owner", e))?;
+        }
+        for f in ["hosts", "hostname", "resolv.conf"] {
+            if image_kind(layers, &format!("etc/{f}")).is_none() {
+                fs::File::create(init.join("etc").join(f)).map_err(|e| io(f, e))?;
+            }
+        }
+    }
+    fs::File::create(done).map_err(|e| io("done", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_records_lowers_and_init_layer() {
+        let t = tempfile::tempdir().unwrap();
+        let l1 = t.path().join("l1");
+        fs::create_dir_all(l1.join("etc")).unwrap();
+        fs::write(l1.join("etc/hosts"), "x").unwrap();
+        let s = Snapshotter::open(&t.path().join("snap")).unwrap();
+        assert!(!s.exists("c1"));
+        let p = s.prepare("c1", std::slice::from_ref(&l1)).unwrap();
+        assert!(s.exists("c1"));
+        assert_eq!(s.lowers("c1").unwrap(), vec![l1.clone()]);
+        assert!(p.init.join("proc").is_dir());
+        // The image's /etc/hosts is not shadowed; the others are made.
+        assert!(!p.init.join("etc/hosts").exists());
+        assert!(p.init.join("etc/resolv.conf").exists());
+        assert_eq!(s.keys(), ["c1"]);
+        assert!(s.changes("c1").unwrap().is_empty());
+        s.remove("c1").unwrap();
+        assert!(!s.exists("c1") && s.keys().is_empty());
+        assert!(matches!(s.lowers("c1"), Err(Error::NotFound(_))));
+    }
+}
