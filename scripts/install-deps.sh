@@ -9,6 +9,7 @@ pkgs=(
 	docker.io tini                              # reference engine (compat tests, bench); tini-static for --init
 	qemu-system-x86 cpio                        # pure cgroup v2 tests in a VM
 	iproute2 nftables procps file bsdutils      # networking and test helpers (script: tty tests)
+	python3 python3-venv                        # the docker SDK conformance test (venv from PyPI)
 )
 missing=()
 for p in "${pkgs[@]}"; do

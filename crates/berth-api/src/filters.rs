@@ -143,6 +143,15 @@ impl Filters {
         Ok(out)
     }
 
+    /// Every value of a time filter (`until`, `since`) as Unix seconds.
+    pub fn timestamps(&self, key: &str, now_unix: f64) -> Result<Vec<f64>, FilterError> {
+        self.get(key)
+            .map(|v| {
+                parse_timestamp(v, now_unix).ok_or_else(|| FilterError::Value(key.into(), v.into()))
+            })
+            .collect()
+    }
+
     /// The Go client's encoding.
     pub fn to_json(&self) -> String {
         let mut m = serde_json::Map::new();

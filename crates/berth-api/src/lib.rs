@@ -40,6 +40,7 @@ pub mod json;
 pub mod jsonmessage;
 pub mod network;
 pub mod query;
+pub mod seccomp;
 pub mod stats;
 pub mod stdcopy;
 pub mod system;

@@ -5,7 +5,7 @@
 //! then renamed into place.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
@@ -57,6 +57,32 @@ impl StagedBlob {
     }
 }
 
+/// A blob being written; [`BlobSink::finish`] makes it a [`StagedBlob`].
+pub struct BlobSink {
+    w: HashingWriter<io::BufWriter<NamedTempFile>>,
+}
+
+impl Write for BlobSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.w.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl BlobSink {
+    /// Flushes and hashes what was written.
+    pub fn finish(self) -> Result<StagedBlob> {
+        let (buf, digest, size) = self.w.finish();
+        let tmp = buf
+            .into_inner()
+            .map_err(|e| Error::Io("write blob".to_string(), e.into_error()))?;
+        Ok(StagedBlob { tmp, digest, size })
+    }
+}
+
 impl Blobs {
     /// Opens (creating) `dir` and removes leftover temp files.
     pub fn open(dir: &Path) -> Result<Blobs> {
@@ -90,6 +116,18 @@ impl Blobs {
         io::copy(&mut r, &mut w).ctx(|| "write blob".to_string())?;
         let (tmp, digest, size) = w.finish();
         Ok(StagedBlob { tmp, digest, size })
+    }
+
+    /// A writer staging a blob as it is written (for streams that are
+    /// also consumed elsewhere, such as a pulled layer being unpacked).
+    pub fn sink(&self) -> Result<BlobSink> {
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .ctx(|| format!("create temp file in {}", self.dir.display()))?;
+        Ok(BlobSink {
+            w: HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, tmp)),
+        })
     }
 
     /// Makes a staged blob visible under its digest (fsync, rename). If the

@@ -44,17 +44,9 @@ pub fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
     })
 }
 
-#[cfg(feature = "zstd")]
 fn zstd_reader<'a>(br: BufReader<impl Read + 'a>) -> Result<Box<dyn Read + 'a>> {
     Ok(Box::new(
         zstd::stream::read::Decoder::with_buffer(br).ctx(|| "start zstd decoder".to_string())?,
-    ))
-}
-
-#[cfg(not(feature = "zstd"))]
-fn zstd_reader<'a>(_: BufReader<impl Read + 'a>) -> Result<Box<dyn Read + 'a>> {
-    Err(Error::InvalidArchive(
-        "zstd compression is not supported in this build".into(),
     ))
 }
 
@@ -76,7 +68,6 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(b"gzipped").unwrap();
         assert_eq!(roundtrip(&gz.finish().unwrap()), b"gzipped");
-        #[cfg(feature = "zstd")]
         assert_eq!(
             roundtrip(&zstd::encode_all(&b"zstd data"[..], 1).unwrap()),
             b"zstd data"

@@ -86,11 +86,17 @@ impl<R: Read> HashingReader<R> {
 
     /// Reads the rest of the stream (so the digest covers all of it) and
     /// returns `(digest, bytes)`.
-    pub(crate) fn finish(mut self) -> io::Result<(String, u64)> {
+    pub(crate) fn finish(self) -> io::Result<(String, u64)> {
+        self.finish_inner().map(|(d, n, _)| (d, n))
+    }
+
+    /// [`HashingReader::finish`], also giving the inner reader back.
+    pub(crate) fn finish_inner(mut self) -> io::Result<(String, u64, R)> {
         io::copy(&mut self, &mut io::sink())?;
         Ok((
             format!("sha256:{}", hex::encode(self.hasher.finalize())),
             self.count,
+            self.inner,
         ))
     }
 }

@@ -132,7 +132,7 @@ impl Store {
         } else {
             Some(
                 self.layers
-                    .stage(blob.open()?, &diff_id, chain, parent_chain, what)?,
+                    .stage(blob.open()?, &diff_id, chain, parent_chain, what, false)?,
             )
         };
         let unpacked_size = match &staged_layer {

@@ -19,7 +19,7 @@ use tempfile::TempDir;
 use crate::compression::decompress;
 use crate::error::{Error, IoContext, Result, invalid_archive};
 use crate::fsutil::{sync_dir, write_atomic};
-use crate::unpack::unpack_layer;
+use crate::unpack::{unpack_layer, unpack_layer_with_split};
 
 /// What `meta.json` of a layer records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,9 @@ pub struct LayerMeta {
     pub size: u64,
     /// Length of the uncompressed tar.
     pub tar_size: u64,
+    /// `split.zst` beside `diff/` can rebuild the layer's tar.
+    #[serde(default)]
+    pub split: bool,
 }
 
 /// Chain ids of a stack of diff_ids (OCI image spec): the first is the
@@ -131,8 +134,14 @@ impl Layers {
             .map_err(|e| Error::Io(format!("parse {}", p.display()), e.into()))
     }
 
+    /// The tar-split of a layer (see [`crate::split`]).
+    pub(crate) fn split_file(&self, chain: &str) -> PathBuf {
+        self.path(chain).join("split.zst")
+    }
+
     /// Unpacks a (possibly compressed) layer stream into a staging
-    /// directory and checks its diff_id.
+    /// directory and checks its diff_id; with `split`, also records a
+    /// tar-split so the tar can be rebuilt without its blob.
     pub(crate) fn stage(
         &self,
         r: impl Read,
@@ -140,6 +149,7 @@ impl Layers {
         chain: &str,
         parent: Option<&str>,
         what: &str,
+        split: bool,
     ) -> Result<StagedLayer> {
         let dir = tempfile::Builder::new()
             .prefix("layer-")
@@ -147,7 +157,12 @@ impl Layers {
             .ctx(|| format!("create staging dir in {}", self.tmp.display()))?;
         let diff = dir.path().join("diff");
         fs::create_dir(&diff).ctx(|| format!("create {}", diff.display()))?;
-        let stats = unpack_layer(decompress(r)?, &diff).map_err(|e| match e {
+        let stats = if split {
+            unpack_layer_with_split(decompress(r)?, &diff, &dir.path().join("split.zst"))
+        } else {
+            unpack_layer(decompress(r)?, &diff)
+        };
+        let stats = stats.map_err(|e| match e {
             Error::InvalidArchive(m) => invalid_archive(format!("{what}: {m}")),
             e => e,
         })?;
@@ -163,6 +178,7 @@ impl Layers {
             parent: parent.map(str::to_string),
             size: stats.size,
             tar_size: stats.tar_size,
+            split: stats.split,
         };
         let json = serde_json::to_vec_pretty(&meta).expect("serialize layer meta");
         write_atomic(&dir.path().join("meta.json"), &json)?;
@@ -202,6 +218,18 @@ impl Layers {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::Io(format!("remove layer {}", p.display()), e)),
         }
+    }
+
+    /// Chain ids of the layers holding `diff_id` (a scan: for the rare
+    /// layer whose own chain is gone).
+    pub(crate) fn find(&self, diff_id: &str) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .map(|e| format!("sha256:{}", e.file_name().to_string_lossy()))
+            .filter(|c| self.meta(c).is_ok_and(|m| m.diff_id == diff_id))
+            .collect()
     }
 
     /// Chain ids of the layers present.
@@ -254,8 +282,8 @@ mod tests {
         let layers = Layers::open(&t.path().join("layers"), &tmp).unwrap();
         let tar = build_tar(&[("f", tar::EntryType::Regular, b"hi")]);
         let d = sha256_digest(&tar);
-        let s1 = layers.stage(&tar[..], &d, &d, None, "l").unwrap();
-        let s2 = layers.stage(&tar[..], &d, &d, None, "l").unwrap();
+        let s1 = layers.stage(&tar[..], &d, &d, None, "l", false).unwrap();
+        let s2 = layers.stage(&tar[..], &d, &d, None, "l", false).unwrap();
         assert!(!layers.exists(&d));
         layers.commit(s1).unwrap();
         layers.commit(s2).unwrap();
@@ -278,7 +306,7 @@ mod tests {
         let tar = build_tar(&[("f", tar::EntryType::Regular, b"hi")]);
         let wrong = sha256_digest(b"other");
         let e = layers
-            .stage(&tar[..], &wrong, &wrong, None, "x.tar")
+            .stage(&tar[..], &wrong, &wrong, None, "x.tar", false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("x.tar") && e.contains("diff_id"), "{e}");

@@ -363,9 +363,9 @@ impl Store {
                     (n, self.layers.meta(chain)?.size)
                 } else {
                     let parent = i.checked_sub(1).map(|p| chains[p].as_str());
-                    let s = self
-                        .layers
-                        .stage(blob.open()?, diff_id, chain, parent, &what)?;
+                    let s =
+                        self.layers
+                            .stage(blob.open()?, diff_id, chain, parent, &what, false)?;
                     let sizes = (s.meta.tar_size, s.meta.size);
                     verified.insert((key.to_string(), diff_id.clone()), sizes.0);
                     staged_layers.insert(chain.clone(), s);

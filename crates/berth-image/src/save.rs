@@ -9,7 +9,6 @@ use std::io::{self, Read, Write};
 
 use serde_json::{Value, json};
 
-use crate::compression::decompress;
 use crate::digest::{ImageId, sha256_digest};
 use crate::error::{Error, IoContext, Result};
 use crate::reference::Reference;
@@ -173,10 +172,9 @@ impl Store {
             let diff_ids = img.config.diff_ids();
             let mut layer_paths = Vec::new();
             let mut layer_descs = Vec::new();
-            for (l, diff_id) in img.layers.iter().zip(&diff_ids) {
+            for (i, (l, diff_id)) in img.layers.iter().zip(&diff_ids).enumerate() {
                 let path = blob_name(diff_id);
-                let blob = self.blobs.open_blob(&l.digest)?;
-                out.stream(&path, l.tar_size, decompress(blob)?)?;
+                out.stream(&path, l.tar_size, self.layer_tar(img, i)?)?;
                 layer_descs
                     .push(json!({"mediaType": MEDIA_LAYER, "digest": diff_id, "size": l.tar_size}));
                 layer_paths.push(path);

@@ -5,13 +5,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use std::io::Read;
+
 use crate::blobs::Blobs;
+use crate::compression::decompress;
 use crate::config::ImageConfig;
 use crate::digest::ImageId;
 use crate::error::{Error, IoContext, Result};
 use crate::layers::{Layers, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord, MetaDir};
 use crate::reference::Reference;
+use crate::split::Reassembled;
 
 /// An image as the daemon sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -277,14 +281,16 @@ impl Store {
                 let _guard = self.layers.lock_chain(chain);
                 if !self.layers.exists(chain) {
                     let l = &layers[i];
-                    let blob = self.blobs.open_blob(&l.digest)?;
+                    let keep_split = !self.blobs.exists(&l.digest);
+                    let tar = self.layer_tar_of(&diff_ids[i], chain, &l.digest)?;
                     let parent = i.checked_sub(1).map(|p| chains[p].as_str());
                     let staged = self.layers.stage(
-                        blob,
+                        tar,
                         &diff_ids[i],
                         chain,
                         parent,
                         &format!("layer {}", l.digest),
+                        keep_split,
                     )?;
                     self.layers.commit(staged)?;
                 }
@@ -292,6 +298,50 @@ impl Store {
             out.push(self.layers.diff_dir(chain));
         }
         Ok(out)
+    }
+
+    /// The uncompressed tar of an image's `i`-th layer: from its blob, or
+    /// rebuilt from an unpacked copy and its tar-split (pulled layers keep
+    /// no blob).
+    pub fn layer_tar(&self, image: &Image, i: usize) -> Result<Box<dyn Read>> {
+        let diff_ids = image.config.diff_ids();
+        let chains = chain_ids(&diff_ids);
+        let (Some(l), Some(d), Some(c)) = (image.layers.get(i), diff_ids.get(i), chains.get(i))
+        else {
+            return Err(Error::InvalidArgument(format!(
+                "image {} has no layer {i}",
+                image.id
+            )));
+        };
+        self.layer_tar_of(d, c, &l.digest)
+    }
+
+    fn layer_tar_of(&self, diff_id: &str, chain: &str, digest: &str) -> Result<Box<dyn Read>> {
+        if self.blobs.exists(digest) {
+            return decompress(self.blobs.open_blob(digest)?);
+        }
+        let with_split = |c: &str| {
+            self.layers
+                .meta(c)
+                .is_ok_and(|m| m.split && m.diff_id == diff_id)
+        };
+        let source = if with_split(chain) {
+            Some(chain.to_string())
+        } else {
+            self.layers
+                .find(diff_id)
+                .into_iter()
+                .find(|c| with_split(c))
+        };
+        match source {
+            Some(c) => Ok(Box::new(Reassembled::open(
+                &self.layers.split_file(&c),
+                &self.layers.diff_dir(&c),
+            )?)),
+            None => Err(Error::InvalidArchive(format!(
+                "layer {diff_id}: neither its blob {digest} nor a rebuildable copy is present"
+            ))),
+        }
     }
 
     /// Bytes used by the store (apparent size of all files).

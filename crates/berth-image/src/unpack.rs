@@ -21,6 +21,7 @@ use nix::unistd::{Gid, Uid, fchownat};
 
 use crate::digest::HashingReader;
 use crate::error::{Error, IoContext, Result, invalid_archive};
+use crate::split::{self, Recorder};
 use crate::xattr;
 
 /// Docker's whiteout prefix.
@@ -41,6 +42,8 @@ pub struct UnpackStats {
     pub tar_size: u64,
     /// Sum of the regular files' sizes.
     pub size: u64,
+    /// A tar-split was asked for and can rebuild the tar.
+    pub split: bool,
 }
 
 fn tar_err(e: io::Error) -> Error {
@@ -211,6 +214,33 @@ fn apply_xattrs(p: &Path, xattrs: &[(String, Vec<u8>)], is_symlink: bool) -> Res
 /// Unpacks an uncompressed layer tar stream into `dest` (an existing, empty
 /// directory) in overlay form. The whole stream is consumed and hashed.
 pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
+    unpack(Recorder::passthrough(r), dest)
+}
+
+/// [`unpack_layer`], also recording a tar-split into `split` (see
+/// [`crate::split`]); `UnpackStats::split` says whether it is usable.
+pub fn unpack_layer_with_split(r: impl Read, dest: &Path, split: &Path) -> Result<UnpackStats> {
+    unpack(Recorder::new(r, split)?, dest)
+}
+
+fn rel_bytes(comps: &[&OsStr]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (i, c) in comps.iter().enumerate() {
+        if i > 0 {
+            v.push(b'/');
+        }
+        v.extend_from_slice(c.as_bytes());
+    }
+    v
+}
+
+fn unpack<R: Read>(r: Recorder<R>, dest: &Path) -> Result<UnpackStats> {
+    let split = r.state();
+    let note = |f: &mut dyn FnMut(&mut split::State)| {
+        if let Some(s) = &split {
+            f(&mut s.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    };
     let mut ar = tar::Archive::new(HashingReader::new(r));
     let mut size = 0u64;
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
@@ -218,6 +248,10 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
         let mut entry = entry.map_err(tar_err)?;
         let name = entry.path_bytes().into_owned();
         let comps = clean_components(&name)?;
+        if split.is_some() {
+            let rel = rel_bytes(&comps);
+            note(&mut |s| s.touch(&rel));
+        }
         let meta = entry_meta(&mut entry)?;
         let kind = entry.header().entry_type();
         let Some((last, parents)) = comps.split_last() else {
@@ -248,6 +282,14 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
                 )));
             }
             let p = parent.join(OsStr::from_bytes(hidden));
+            if split.is_some() {
+                let mut rel = rel_bytes(parents);
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(hidden);
+                note(&mut |s| s.touch(&rel));
+            }
             remove_existing(&p)?;
             mknod(&p, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
                 .map_err(|e| Error::Io(format!("mknod whiteout {}", p.display()), e.into()))?;
@@ -272,6 +314,12 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 remove_existing(&p)?;
+                // Sparse entries' tar bytes are not the file's: kept raw.
+                if kind != tar::EntryType::GNUSparse && split.is_some() {
+                    let (pos, len) = (entry.raw_file_position(), entry.size());
+                    let rel = rel_bytes(&comps);
+                    note(&mut |s| s.content(pos, len, &rel));
+                }
                 let mut f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -379,14 +427,17 @@ pub fn unpack_layer(r: impl Read, dest: &Path) -> Result<UnpackStats> {
     for (p, mtime) in dir_times.iter().rev() {
         set_mtime(p, *mtime)?;
     }
-    let (diff_id, tar_size) = ar
+    let (diff_id, tar_size, recorder) = ar
         .into_inner()
-        .finish()
+        .finish_inner()
         .map_err(|e| invalid_archive(format!("read layer: {e}")))?;
+    note(&mut |s| s.verify(dest));
+    drop(split);
     Ok(UnpackStats {
         diff_id,
         tar_size,
         size,
+        split: recorder.finish()?,
     })
 }
 

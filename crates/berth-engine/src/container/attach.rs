@@ -1,7 +1,7 @@
 //! Attach: a client's hijacked connection joined to the container's
-//! monitor stream, with Docker's detach sequence (ctrl-p ctrl-q unless the
-//! client names another): typing it ends the attachment, the container
-//! keeps running, a `detach` event is emitted. `logs=1` replays what was
+//! monitor stream, with Docker's detach sequence on a tty (ctrl-p ctrl-q
+//! unless the client names another): typing it ends the attachment, the
+//! container keeps running, a `detach` event is emitted. `logs=1` replays what was
 //! logged first; `stream=0` ends after that.
 
 use std::sync::Arc;
@@ -168,7 +168,8 @@ impl Engine {
             ));
         }
         let keys = detach_keys(o.detach_keys.as_deref())?;
-        let keys = if o.stdin { keys } else { Vec::new() };
+        // Docker watches for the sequence on a tty only (moby's stream/attach.go).
+        let keys = if o.stdin && c.tty() { keys } else { Vec::new() };
         self.emit_container(&c, "attach", &[]);
         let id = c.id.clone();
         let tty = c.tty();

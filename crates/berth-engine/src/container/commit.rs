@@ -28,16 +28,7 @@ impl CommitRequest {
         q: query::container::Commit,
         config: Option<Config>,
     ) -> Result<CommitRequest> {
-        let reference = if q.repo.is_empty() {
-            None
-        } else {
-            let full = if q.tag.is_empty() {
-                q.repo.clone()
-            } else {
-                format!("{}:{}", q.repo, q.tag)
-            };
-            Some(berth_image::Reference::parse(&full)?)
-        };
+        let reference = crate::image::reference_of(&q.repo, &q.tag)?;
         Ok(CommitRequest {
             container: q.container,
             reference,

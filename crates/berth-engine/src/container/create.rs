@@ -414,7 +414,17 @@ pub fn parse_bind(spec: &str) -> Result<(String, String, String)> {
 /// What a container mounts besides its image, from `Binds`, `Mounts` and
 /// `Tmpfs`, in inspect's `Mounts` form. Named volumes come with the
 /// volume store; until then a non-path source is refused.
-pub fn mounts_of(hc: &HostConfig) -> Result<Vec<MountRecord>> {
+pub fn mounts_of(hc: &HostConfig, data_root: &std::path::Path) -> Result<Vec<MountRecord>> {
+    // Docker: a bind whose source holds (or is inside) the daemon's root
+    // gets rslave, so that the container cannot pin mounts of the daemon.
+    let default_propagation = |src: &str| {
+        let src = std::path::Path::new(src);
+        if data_root.starts_with(src) || src.starts_with(data_root) {
+            "rslave".to_string()
+        } else {
+            "rprivate".to_string()
+        }
+    };
     let mut out: Vec<MountRecord> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut dup = |d: &str| -> Result<()> {
@@ -425,7 +435,13 @@ pub fn mounts_of(hc: &HostConfig) -> Result<Vec<MountRecord>> {
     };
     for b in HostConfig::list(&hc.binds) {
         let (src, dst, mode) = parse_bind(b)?;
-        if src.is_empty() || !src.starts_with('/') {
+        if src.is_empty() {
+            // `-v /path`: an anonymous volume (a path in the container's
+            // filesystem until the volume store provides volumes).
+            dup(&dst)?;
+            continue;
+        }
+        if !src.starts_with('/') {
             return Err(Error::invalid(format!(
                 "invalid volume specification: '{b}': volumes are not supported by this daemon yet (use a host path)"
             )));
@@ -436,7 +452,7 @@ pub fn mounts_of(hc: &HostConfig) -> Result<Vec<MountRecord>> {
             .iter()
             .find(|o| o.ends_with("private") || o.ends_with("shared") || o.ends_with("slave"))
             .map(|s| s.to_string())
-            .unwrap_or_else(|| "rprivate".into());
+            .unwrap_or_else(|| default_propagation(&src));
         out.push(MountRecord {
             kind: MountType::Bind,
             source: src,
@@ -464,7 +480,7 @@ pub fn mounts_of(hc: &HostConfig) -> Result<Vec<MountRecord>> {
                     destination: m.target.clone(),
                     rw: !m.read_only,
                     propagation: if b.propagation.is_empty() {
-                        "rprivate".into()
+                        default_propagation(&m.source)
                     } else {
                         b.propagation.clone()
                     },
@@ -614,7 +630,7 @@ impl Engine {
         {
             return Err(names::invalid_name(n));
         }
-        let mounts = mounts_of(&hc)?;
+        let mounts = mounts_of(&hc, &self.cfg.data_root)?;
         let img = self.images.resolve(&cfg.image).map_err(|e| match e {
             berth_image::Error::NotFound(_) => Error::no_such_image(
                 &berth_image::Reference::parse(&cfg.image)
@@ -624,6 +640,16 @@ impl Engine {
             other => other.into(),
         })?;
         let argv = merge_image(&mut cfg, &img.config.runtime())?;
+        for b in HostConfig::list(&hc.binds) {
+            if let Ok((src, dst, _)) = parse_bind(b)
+                && src.is_empty()
+            {
+                cfg.volumes
+                    .get_or_insert_with(Default::default)
+                    .entry(dst)
+                    .or_default();
+            }
+        }
         let id = new_id();
         if cfg.hostname.is_empty()
             && hc.network_mode.container().is_none()
@@ -871,7 +897,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let m = mounts_of(&hc).unwrap();
+        let m = mounts_of(&hc, std::path::Path::new("/var/lib/berth")).unwrap();
         assert_eq!(m.len(), 4);
         assert_eq!(
             (m[0].rw, m[0].mode.as_str(), m[0].propagation.as_str()),
@@ -884,11 +910,18 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            mounts_of(&dup)
+            mounts_of(&dup, std::path::Path::new("/var/lib/berth"))
                 .unwrap_err()
                 .message
                 .contains("Duplicate mount point")
         );
+        let under = HostConfig {
+            binds: Some(strs(&["/var:/v", "/var/lib/berth/x:/x", "/srv:/s"])),
+            ..Default::default()
+        };
+        let m = mounts_of(&under, std::path::Path::new("/var/lib/berth")).unwrap();
+        let props: Vec<&str> = m.iter().map(|m| m.propagation.as_str()).collect();
+        assert_eq!(props, ["rslave", "rslave", "rprivate"]);
         assert!(parse_bind("/h:rel").is_err());
         assert!(parse_bind("/h:/c:bogus").is_err());
     }

@@ -258,15 +258,9 @@ impl Engine {
         q: &query::container::Prune,
     ) -> Result<PruneReport> {
         q.filters.validate(&["until", "label", "label!"])?;
-        let now = chrono::Utc::now().timestamp() as f64;
-        let until: Vec<f64> = q
+        let until = q
             .filters
-            .get("until")
-            .map(|v| {
-                berth_api::filters::parse_timestamp(v, now)
-                    .ok_or_else(|| crate::Error::invalid(format!("invalid filter 'until={v}'")))
-            })
-            .collect::<Result<_>>()?;
+            .timestamps("until", chrono::Utc::now().timestamp() as f64)?;
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         for c in self.containers.list() {

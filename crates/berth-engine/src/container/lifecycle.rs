@@ -568,7 +568,11 @@ impl Engine {
                 let a = l.split_once(':').map(|(_, a)| a).unwrap_or(l);
                 a.rsplit('/').next() != Some(alias)
             });
-            before != links.len()
+            let removed = before != links.len();
+            if links.is_empty() {
+                c.host_config.links = None;
+            }
+            removed
         })?;
         if !removed {
             return Err(Error::not_found(format!(

@@ -150,12 +150,8 @@ impl Engine {
             .images
             .resolve(name)
             .map_err(|e| not_found_as_docker(e, name))?;
-        let full = if q.tag.is_empty() {
-            q.repo.clone()
-        } else {
-            format!("{}:{}", q.repo, q.tag)
-        };
-        let r = berth_image::Reference::parse(&full)?;
+        let r = reference_of(&q.repo, &q.tag)?
+            .ok_or_else(|| Error::invalid("repository name must have at least one component"))?;
         self.images.tag(&i.id, &r)?;
         self.emit_image(i.id.as_str(), "tag", &[("name", r.familiar())]);
         Ok(())
@@ -197,14 +193,7 @@ impl Engine {
     pub async fn image_prune(self: &Arc<Self>, f: &Filters) -> Result<PruneReport> {
         f.validate(&["dangling", "until", "label", "label!"])?;
         let dangling_only = f.bool_value("dangling")?.unwrap_or(true);
-        let now = chrono::Utc::now().timestamp() as f64;
-        let until: Vec<f64> = f
-            .get("until")
-            .map(|v| {
-                berth_api::filters::parse_timestamp(v, now)
-                    .ok_or_else(|| Error::invalid(format!("invalid filter 'until={v}'")))
-            })
-            .collect::<Result<_>>()?;
+        let until = f.timestamps("until", chrono::Utc::now().timestamp() as f64)?;
         let this = self.clone();
         let f = f.clone();
         blocking(move || {
@@ -295,16 +284,7 @@ impl Engine {
                 "importing from a URL is not supported: use fromSrc=-",
             ));
         }
-        let reference = if q.repo.is_empty() {
-            None
-        } else {
-            let full = if q.tag.is_empty() {
-                q.repo.clone()
-            } else {
-                format!("{}:{}", q.repo, q.tag)
-            };
-            Some(berth_image::Reference::parse(&full)?)
-        };
+        let reference = reference_of(&q.repo, &q.tag)?;
         let changes = q.changes.clone();
         let message = q.message.clone();
         let this = self.clone();
@@ -341,6 +321,19 @@ impl Engine {
             "Get \"https://{host}/v2/\": pulling images is not supported yet: load or import {familiar} instead"
         ))
     }
+}
+
+/// `repo` and `tag` query parameters as one reference (None without a repo).
+pub fn reference_of(repo: &str, tag: &str) -> Result<Option<berth_image::Reference>> {
+    if repo.is_empty() {
+        return Ok(None);
+    }
+    let full = if tag.is_empty() {
+        repo.to_string()
+    } else {
+        format!("{repo}:{tag}")
+    };
+    Ok(Some(berth_image::Reference::parse(&full)?))
 }
 
 /// berth-image's not-found, in Docker's words for images.

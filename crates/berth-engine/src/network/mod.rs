@@ -991,14 +991,7 @@ impl Engine {
     /// `POST /networks/prune`: unused user-defined networks.
     pub async fn network_prune(&self, f: &Filters) -> Result<berth_api::network::PruneReport> {
         f.validate(&["until", "label", "label!"])?;
-        let now = chrono::Utc::now().timestamp() as f64;
-        let until: Vec<f64> = f
-            .get("until")
-            .map(|v| {
-                berth_api::filters::parse_timestamp(v, now)
-                    .ok_or_else(|| Error::invalid(format!("invalid filter 'until={v}'")))
-            })
-            .collect::<Result<_>>()?;
+        let until = f.timestamps("until", chrono::Utc::now().timestamp() as f64)?;
         let mut gone = Vec::new();
         for n in self.all_networks() {
             let d = n.def();

@@ -149,12 +149,8 @@ pub async fn resize(
     Path(id): Path<String>,
     Params(p): Params<q::Resize>,
 ) -> ApiResult<Response> {
-    let (Some(h), Some(w)) = (p.h, p.w) else {
-        return Err(ApiError::bad_request(
-            "invalid resize parameters: h and w are required",
-        ));
-    };
-    e.container_resize(&id, h as u16, w as u16).await?;
+    let (h, w) = super::extract::size_of(&p)?;
+    e.container_resize(&id, h, w).await?;
     Ok(Response::new(Body::empty()))
 }
 
@@ -219,7 +215,7 @@ pub async fn remove(
     Ok(no_content())
 }
 
-/// `DELETE /containers/{parent}/{alias}?link=1`.
+/// `DELETE /containers/{parent}/{alias}?link=1`: a legacy link.
 pub async fn remove_link(
     State(e): State<Shared>,
     Path((parent, alias)): Path<(String, String)>,

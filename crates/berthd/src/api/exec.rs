@@ -8,7 +8,7 @@ use berth_api::exec::{CreateRequest, StartRequest};
 use berth_api::query::container as q;
 
 use super::extract::{DockerJson, Params};
-use super::{ApiError, ApiResult, Shared, json, ok_json, on_upgrade, upgraded_response};
+use super::{ApiResult, Shared, json, ok_json, on_upgrade, upgraded_response};
 
 pub async fn create(
     State(e): State<Shared>,
@@ -62,12 +62,8 @@ pub async fn resize(
     Path(id): Path<String>,
     Params(p): Params<q::Resize>,
 ) -> ApiResult<Response> {
-    let (Some(h), Some(w)) = (p.h, p.w) else {
-        return Err(ApiError::bad_request(
-            "invalid resize parameters: h and w are required",
-        ));
-    };
-    e.exec_resize(&id, h as u16, w as u16)?;
+    let (h, w) = super::extract::size_of(&p)?;
+    e.exec_resize(&id, h, w)?;
     Ok(Response::new(Body::empty()))
 }
 

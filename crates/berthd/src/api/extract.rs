@@ -132,6 +132,16 @@ impl<S: Send + Sync, T: FromQuery> FromRequestParts<S> for Params<T> {
     }
 }
 
+/// `h` and `w` of a resize, both required.
+pub fn size_of(p: &berth_api::query::container::Resize) -> Result<(u16, u16), ApiError> {
+    match (p.h, p.w) {
+        (Some(h), Some(w)) => Ok((h as u16, w as u16)),
+        _ => Err(ApiError::bad_request(
+            "invalid resize parameters: h and w are required",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -30,7 +30,21 @@ pub type Shared = Arc<Engine>;
 
 /// Strip and check `/v1.NN`; add Docker's headers to every response.
 pub async fn versioned(mut req: Request, next: axum::middleware::Next) -> Response {
-    let path = req.uri().path().to_string();
+    let mut path = req.uri().path().to_string();
+    // docker-py names a link `/parent/alias` inside the path (`//parent`).
+    if path.contains("//") {
+        while path.contains("//") {
+            path = path.replace("//", "/");
+        }
+        let mut uri = path.clone();
+        if let Some(q) = req.uri().query() {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        if let Ok(u) = uri.parse() {
+            *req.uri_mut() = u;
+        }
+    }
     if let Some((ver, tail)) = version::split_path(&path) {
         if let Err(e) = version::check(ver) {
             return ApiError::bad_request(e.to_string()).into_response();

@@ -3,6 +3,7 @@
 //! daemon stopped, and any mount or cgroup it left is cleaned up.
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};
