@@ -51,6 +51,40 @@ pub struct EngineConfig {
     pub address_pools: Vec<(String, u8)>,
     pub log_driver: String,
     pub log_opts: std::collections::BTreeMap<String, String>,
+    pub registry: RegistryOptions,
+}
+
+/// How the engine talks to registries (daemon.json and dockerd's flags).
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `insecure-registries`: hosts and CIDRs (127.0.0.0/8 always is).
+    pub insecure: Vec<String>,
+    /// `registry-mirrors`, for docker.io.
+    pub mirrors: Vec<String>,
+    /// `max-concurrent-downloads` (3, as dockerd).
+    pub max_downloads: usize,
+    /// `max-concurrent-uploads` (5, as dockerd).
+    pub max_uploads: usize,
+    /// `max-download-attempts` per layer (5, as dockerd).
+    pub max_attempts: u32,
+    /// Keep pulled layers' compressed blobs (berth's `keep-pulled-blobs`).
+    pub keep_pulled_blobs: bool,
+    /// Where per-registry TLS material lives (`<dir>/<host:port>/`).
+    pub cert_dirs: Vec<PathBuf>,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure: Vec::new(),
+            mirrors: Vec::new(),
+            max_downloads: 3,
+            max_uploads: 5,
+            max_attempts: 5,
+            keep_pulled_blobs: false,
+            cert_dirs: berth_registry::RegistryConfig::default().cert_dirs,
+        }
+    }
 }
 
 pub struct Engine {
@@ -66,6 +100,10 @@ pub struct Engine {
     pub execs: container::exec::Registry,
     pub defaults: container::create::Defaults,
     pub caps: container::spec::HostCaps,
+    /// Registry clients, their TLS trust and token cache.
+    pub registries: std::sync::Arc<berth_registry::Registries>,
+    /// Downloads, uploads and layer locks shared by all pulls and pushes.
+    pub transfers: image::transfer::Transfers,
 }
 
 /// The name containers' `HostConfig.Runtime` shows for berth-runc: runc's,
@@ -113,6 +151,12 @@ impl Engine {
             execs: container::exec::Registry::default(),
             defaults,
             caps: container::spec::HostCaps::detect(),
+            registries: berth_registry::Registries::new(berth_registry::RegistryConfig {
+                insecure: cfg.registry.insecure.clone(),
+                mirrors: cfg.registry.mirrors.clone(),
+                cert_dirs: cfg.registry.cert_dirs.clone(),
+            }),
+            transfers: image::transfer::Transfers::new(&cfg.registry),
             cfg,
         })
     }

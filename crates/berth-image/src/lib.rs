@@ -8,6 +8,8 @@
 //! - `repositories.json`: full reference → image id;
 //! - `layers/<chain id hex>/{diff,meta.json}`: unpacked layers;
 //! - `snapshots/<key>/`: writable overlays over layers ([`snapshot`]);
+//! - `distribution/`: which repositories hold which blobs, what layers
+//!   were compressed into for pushes ([`distribution`]);
 //! - `tmp/`: staging, emptied on open.
 
 pub mod blobs;
@@ -16,6 +18,7 @@ pub mod compression;
 pub mod config;
 pub mod diff;
 pub mod digest;
+pub mod distribution;
 mod error;
 mod fsutil;
 mod history;
@@ -24,6 +27,7 @@ pub mod layers;
 mod load;
 pub mod meta;
 pub mod pull;
+pub mod push;
 pub mod reference;
 mod remove;
 mod save;
@@ -43,6 +47,7 @@ pub use import::ImageConfigPatch;
 pub use load::LoadedImage;
 pub use meta::{ImageRecord, LayerRecord};
 pub use pull::{LayerSource, PulledLayer};
+pub use push::PushCompression;
 pub use reference::Reference;
 pub use remove::{ImageUse, RemoveReport};
 pub use snapshot::Snapshotter;

@@ -15,7 +15,7 @@ use crate::blobs::{BlobSink, StagedBlob};
 use crate::config::ImageConfig;
 use crate::digest::{HashingReader, ImageId, sha256_digest};
 use crate::error::{Error, Result, invalid_archive};
-use crate::layers::StagedLayer;
+use crate::layers::{StagedLayer, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord};
 use crate::reference::Reference;
 use crate::store::Store;
@@ -88,6 +88,11 @@ impl Store {
             tar_size: meta.tar_size,
             unpacked_size: meta.size,
         })
+    }
+
+    /// True when the layer of this chain id is unpacked here.
+    pub fn has_layer(&self, chain_id: &str) -> bool {
+        self.layers.exists(chain_id)
     }
 
     /// Stages a layer from its (possibly compressed) blob stream. Fails,
@@ -177,48 +182,53 @@ impl Store {
         Ok(())
     }
 
-    /// Makes a verified layer visible on its own (not yet part of an image).
-    pub fn commit_layer(&self, l: &mut PulledLayer) -> Result<()> {
+    /// Makes a verified layer visible on its own (not yet part of an
+    /// image): a concurrent pull finds it, and a later pull reuses it if
+    /// this one fails.
+    pub fn commit_layer(&self, mut l: PulledLayer) -> Result<LayerRecord> {
+        if l.needs_blob {
+            return Err(invalid_archive(format!(
+                "layer {}: its tar cannot be kept",
+                l.record.digest
+            )));
+        }
         if let Some(b) = l.blob.take() {
             self.blobs.commit(b)?;
         }
         if let Some(s) = l.layer.take() {
             self.layers.commit(s)?;
         }
-        Ok(())
+        Ok(l.record)
     }
 
-    /// Makes a pulled image visible: its layers, config and manifest blobs,
-    /// its record, then `refs` (its tag and `repo@digest`). Returns the
-    /// image id and the images that lost a tag to it.
+    /// Makes a pulled image visible once its layers are committed
+    /// ([`Store::commit_layer`]): config and manifest blobs, its record,
+    /// then `refs` (its tag and `repo@digest`). Returns the image id and
+    /// the images that lost a tag to it.
     pub fn commit_pull(
         &self,
         config: &[u8],
         manifest: Option<&[u8]>,
-        mut layers: Vec<PulledLayer>,
+        layers: Vec<LayerRecord>,
         refs: &[Reference],
     ) -> Result<(ImageId, Vec<(String, ImageId)>)> {
         let parsed = ImageConfig::from_slice(config)?;
         let id = ImageId::from_digest(&sha256_digest(config));
         let diff_ids = parsed.diff_ids();
         if diff_ids.len() != layers.len()
-            || diff_ids
-                .iter()
-                .zip(&layers)
-                .any(|(d, l)| *d != l.record.diff_id)
+            || diff_ids.iter().zip(&layers).any(|(d, l)| *d != l.diff_id)
         {
             return Err(invalid_archive(format!(
                 "image {id}: layers do not match the config's diff_ids"
             )));
         }
-        if let Some(l) = layers.iter().find(|l| l.needs_blob) {
-            return Err(invalid_archive(format!(
-                "layer {}: its tar cannot be kept",
-                l.record.digest
-            )));
-        }
-        for l in &mut layers {
-            self.commit_layer(l)?;
+        for (chain, l) in chain_ids(&diff_ids).iter().zip(&layers) {
+            if !self.layers.exists(chain) {
+                return Err(invalid_archive(format!(
+                    "image {id}: layer {} is not here",
+                    l.digest
+                )));
+            }
         }
         let manifest_digest = match manifest {
             Some(m) => Some(self.blobs.ingest(m, None)?.0),
@@ -227,7 +237,7 @@ impl Store {
         self.blobs.ingest(config, Some(id.as_str()))?;
         let record = ImageRecord {
             id: id.clone(),
-            layers: layers.into_iter().map(|l| l.record).collect(),
+            layers,
             manifest_digest,
             parent: None,
         };

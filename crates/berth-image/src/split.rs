@@ -385,7 +385,10 @@ impl Read for Reassembled {
 mod tests {
     use super::*;
 
-    fn record(t: &Path, steps: &[(&[u8], Option<(u64, u64, &[u8])>)]) -> bool {
+    /// Bytes seen, after naming (start, size, path) as a file's content.
+    type Step<'a> = (&'a [u8], Option<(u64, u64, &'a [u8])>);
+
+    fn record(t: &Path, steps: &[Step<'_>]) -> bool {
         let f = t.join("split.zst");
         let mut st = State::create(&f).unwrap();
         for (data, content) in steps {

@@ -11,6 +11,7 @@ use crate::blobs::Blobs;
 use crate::compression::decompress;
 use crate::config::ImageConfig;
 use crate::digest::ImageId;
+use crate::distribution::Distribution;
 use crate::error::{Error, IoContext, Result};
 use crate::layers::{Layers, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord, MetaDir};
@@ -69,6 +70,8 @@ pub struct Store {
     pub(crate) layers: Layers,
     pub(crate) meta: MetaDir,
     pub(crate) state: Mutex<State>,
+    pub(crate) dist: Distribution,
+    pub(crate) dist_lock: Mutex<()>,
 }
 
 impl Store {
@@ -107,6 +110,8 @@ impl Store {
             layers,
             meta,
             state: Mutex::new(state),
+            dist: Distribution::open(root)?,
+            dist_lock: Mutex::new(()),
         })
     }
 
@@ -207,6 +212,22 @@ impl Store {
             .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         Ok(v)
+    }
+
+    /// Records `repo@digest` for an image (after a push), as a RepoDigest.
+    pub fn add_repo_digest(&self, id: &ImageId, r: &Reference) -> Result<()> {
+        if r.digest().is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: not a digest reference",
+                r.familiar()
+            )));
+        }
+        let mut st = self.lock();
+        if !st.images.contains_key(id) {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        st.tags.insert(r.full(), id.clone());
+        self.meta.write_tags(&st.tags)
     }
 
     /// Points a tag at an image (moving it if it pointed elsewhere).

@@ -98,6 +98,16 @@ fn pulled_layers_keep_no_blob_and_give_their_exact_tars_back() {
         assert!(!l.needs_blob());
         pulled.push(l);
     }
+    // Nothing visible before the commits.
+    assert!(
+        store
+            .present_layer(&source(&digests[0], &diffs[0], &chains[0], None, 0))
+            .is_none()
+    );
+    let pulled: Vec<_> = pulled
+        .into_iter()
+        .map(|l| store.commit_layer(l).unwrap())
+        .collect();
     assert!(store.resolve("example.com/app:v1").is_err());
     let manifest = br#"{"schemaVersion":2}"#;
     let r = Reference::parse("example.com/app:v1").unwrap();
@@ -128,6 +138,32 @@ fn pulled_layers_keep_no_blob_and_give_their_exact_tars_back() {
     let src = source(&digests[0], &diffs[0], &chains[0], None, 0);
     assert!(store.present_layer(&src).is_some());
     assert!(store.resolve(&format!("example.com/app@{md}")).is_ok());
+    // Pushing: the same tar compresses to the same bytes every time.
+    for kind in [
+        berth_image::PushCompression::Gzip,
+        berth_image::PushCompression::Zstd,
+    ] {
+        let mut a = Vec::new();
+        let mut seen = 0u64;
+        let ca = store
+            .compress_layer(&img, 0, kind, &mut a, &mut |n| seen += n)
+            .unwrap();
+        assert_eq!(seen, l0.len() as u64);
+        let mut b = Vec::new();
+        let cb = store
+            .compress_layer(&img, 0, kind, &mut b, &mut |_| {})
+            .unwrap();
+        assert_eq!((ca.clone(), &a), (cb, &b));
+        assert_eq!(ca.digest, sha(&a));
+        assert_eq!(store.compressed(&diffs[0], kind.name()), Some(ca));
+        let mut back = Vec::new();
+        berth_image::compression::decompress(&a[..])
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == l0);
+    }
+    assert!(store.push_blob(&img, 0).is_none());
     // `docker save` of a pulled image loads back into another store.
     let mut saved = Vec::new();
     store.save(&["example.com/app:v1"], &mut saved).unwrap();
@@ -151,7 +187,8 @@ fn a_layer_writing_a_path_twice_keeps_its_blob() {
     assert!(!l.needs_blob());
     let cfg = config(&[&l0], "sh");
     let r = Reference::parse("example.com/dup:v1").unwrap();
-    store.commit_pull(&cfg, None, vec![l], &[r]).unwrap();
+    let rec = store.commit_layer(l).unwrap();
+    store.commit_pull(&cfg, None, vec![rec], &[r]).unwrap();
     let img = store.resolve("example.com/dup:v1").unwrap();
     let mut got = Vec::new();
     store

@@ -176,6 +176,7 @@ pub async fn fetch_token(
     service: &str,
     scope: &str,
     auth: &AuthConfig,
+    offline: bool,
 ) -> Result<TokenResponse> {
     let resp = if !auth.identitytoken.is_empty() {
         // A refresh token (from an earlier login): OAuth2 password-less grant.
@@ -190,17 +191,23 @@ pub async fn fetch_token(
         }
         http.post(realm).form(&form).send().await
     } else {
+        // Several scopes (a push that mounts from another repository) are
+        // repeated `scope` parameters.
         let mut q: Vec<(&str, &str)> = vec![("service", service)];
-        if !scope.is_empty() {
-            q.push(("scope", scope));
-        }
+        q.extend(
+            scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(|s| ("scope", s)),
+        );
         let mut req = http.get(realm).query(&q);
         if let Some(b) = basic_header(auth) {
             req = req.header(reqwest::header::AUTHORIZATION, b);
             let user = user_of(auth);
             req = req.query(&[("account", user.as_str())]);
-            if !auth.identitytoken.is_empty() {
-                req = req.query(&[("offline_token", "true")]);
+            if offline {
+                // `docker login`: ask for a refresh token, as docker does.
+                req = req.query(&[("offline_token", "true"), ("client_id", "docker")]);
             }
         }
         req.send().await

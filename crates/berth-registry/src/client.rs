@@ -178,11 +178,7 @@ impl Registries {
                 }
             }
             Some(Challenge::Bearer { realm, service, .. }) => {
-                let mut a = auth.clone();
-                if a.identitytoken.is_empty() {
-                    a.identitytoken.clear();
-                }
-                let t = fetch_token(&http, &realm, &service, "", &a).await?;
+                let t = fetch_token(&http, &realm, &service, "", auth, true).await?;
                 Ok(t.refresh_token)
             }
         }
@@ -281,6 +277,28 @@ fn next_link(r: &Response) -> Option<String> {
     })
 }
 
+/// A blob being downloaded.
+pub struct BlobStream {
+    resp: Response,
+    url: String,
+}
+
+impl BlobStream {
+    /// The length the registry announced for this (part of the) blob.
+    pub fn announced_len(&self) -> Option<u64> {
+        self.resp.content_length()
+    }
+
+    /// The next piece; None at the end. A broken connection is an error
+    /// of kind `Connect` (worth resuming).
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>> {
+        self.resp
+            .chunk()
+            .await
+            .map_err(|e| transport(&self.url, "GET", &e))
+    }
+}
+
 /// One repository on one registry, with its credentials.
 pub struct Session {
     reg: Arc<Registries>,
@@ -315,7 +333,8 @@ impl Session {
                     Some(t) => t,
                     None => {
                         let r =
-                            fetch_token(&self.http, &realm, &service, &scope, &self.auth).await?;
+                            fetch_token(&self.http, &realm, &service, &scope, &self.auth, false)
+                                .await?;
                         self.reg.tokens.put(
                             &self.ep.registry,
                             &scope,
@@ -392,6 +411,13 @@ impl Session {
             ));
         }
         Ok((body, ctype, digest))
+    }
+
+    /// A blob's bytes from `offset` on, as they arrive.
+    pub async fn blob_stream(&self, digest: &str, offset: u64) -> Result<BlobStream> {
+        let url = self.ep.url(&format!("/v2/{}/blobs/{digest}", self.repo));
+        let resp = self.blob(digest, offset).await?;
+        Ok(BlobStream { resp, url })
     }
 
     /// `GET` a blob from byte `offset` on (a ranged request past 0).
@@ -475,6 +501,17 @@ impl Session {
                 self.ep.url(loc)
             },
         )
+    }
+
+    /// Send a stream of bytes to an upload; returns the next location.
+    pub async fn upload_stream<S>(&self, location: &str, stream: S) -> Result<String>
+    where
+        S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, std::io::Error>>
+            + Send
+            + 'static,
+    {
+        self.upload_chunk(location, reqwest::Body::wrap_stream(stream))
+            .await
     }
 
     /// Send the blob's bytes (streamed) to an upload; returns the next location.
@@ -575,6 +612,10 @@ async fn check(r: Response, url: &str) -> Result<Response> {
         s if s.is_server_error() => ErrorKind::Connect,
         _ => ErrorKind::Other,
     };
+    let code = described
+        .as_ref()
+        .map(|(c, _)| c.clone())
+        .unwrap_or_default();
     let message = match described {
         Some((_, text)) => text,
         None if kind == ErrorKind::Unauthorized => "unauthorized: authentication required".into(),
@@ -585,7 +626,17 @@ async fn check(r: Response, url: &str) -> Result<Response> {
             String::from_utf8_lossy(&body).trim()
         ),
     };
-    Err(Error::new(kind, message))
+    let kind = match code.as_str() {
+        "DENIED" => ErrorKind::Denied,
+        "UNAUTHORIZED" => ErrorKind::Unauthorized,
+        "MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "BLOB_UNKNOWN" => ErrorKind::NotFound,
+        "TOOMANYREQUESTS" => ErrorKind::TooManyRequests,
+        _ => kind,
+    };
+    Err(Error {
+        code,
+        ..Error::new(kind, message)
+    })
 }
 
 impl Session {

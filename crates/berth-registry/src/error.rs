@@ -32,6 +32,9 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// The registry's error code (`MANIFEST_UNKNOWN`, `DENIED`, …) when
+    /// it answered with an error body.
+    pub code: String,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -41,6 +44,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            code: String::new(),
         }
     }
 
@@ -55,8 +59,8 @@ impl Error {
 
     pub fn context(self, what: impl fmt::Display) -> Error {
         Error {
-            kind: self.kind,
             message: format!("{what}: {}", self.message),
+            ..self
         }
     }
 }
@@ -88,20 +92,14 @@ pub struct ErrorItem {
 /// is not one.
 pub fn describe_body(body: &[u8]) -> Option<(String, String)> {
     let b: ErrorBody = serde_json::from_slice(body).ok()?;
+    // Docker reports the first error (and logs the others).
     let first = b.errors.first()?;
-    let text = b
-        .errors
-        .iter()
-        .map(|e| {
-            let code = e.code.replace('_', " ").to_lowercase();
-            if e.message.is_empty() {
-                code
-            } else {
-                format!("{code}: {}", e.message)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let code = first.code.replace('_', " ").to_lowercase();
+    let text = if first.message.is_empty() {
+        code
+    } else {
+        format!("{code}: {}", first.message)
+    };
     Some((first.code.clone(), text))
 }
 

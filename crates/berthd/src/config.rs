@@ -72,6 +72,21 @@ pub struct Flags {
     /// Default driver options for container logs
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Enable insecure registry communication (host[:port] or CIDR)
+    #[arg(long = "insecure-registry")]
+    pub insecure_registry: Vec<String>,
+    /// Preferred registry mirror (for docker.io)
+    #[arg(long = "registry-mirror")]
+    pub registry_mirror: Vec<String>,
+    /// Set the max concurrent downloads
+    #[arg(long = "max-concurrent-downloads")]
+    pub max_concurrent_downloads: Option<usize>,
+    /// Set the max concurrent uploads
+    #[arg(long = "max-concurrent-uploads")]
+    pub max_concurrent_uploads: Option<usize>,
+    /// Set the max download attempts for each pull
+    #[arg(long = "max-download-attempts")]
+    pub max_download_attempts: Option<u32>,
 }
 
 /// TLS settings for tcp:// hosts.
@@ -105,6 +120,7 @@ pub struct Config {
     pub address_pools: Vec<AddressPool>,
     pub log_driver: String,
     pub log_opts: std::collections::BTreeMap<String, String>,
+    pub registry: berth_engine::RegistryOptions,
 }
 
 /// A `default-address-pools` entry: subnets of `size` bits carved from `base`.
@@ -137,6 +153,14 @@ struct File {
     tlskey: Option<PathBuf>,
     log_driver: Option<String>,
     log_opts: Option<std::collections::BTreeMap<String, String>>,
+    insecure_registries: Option<Vec<String>>,
+    registry_mirrors: Option<Vec<String>>,
+    max_concurrent_downloads: Option<usize>,
+    max_concurrent_uploads: Option<usize>,
+    max_download_attempts: Option<u32>,
+    /// berth's own: keep pulled layers' compressed blobs (pushes of them
+    /// then send the very bytes pulled; costs their disk space).
+    keep_pulled_blobs: Option<bool>,
 }
 
 /// Where a static init is found when none is configured: berth's own name,
@@ -202,7 +226,42 @@ impl Config {
                 "logger: no log driver named '{log_driver}' is registered"
             ));
         }
+        let either = |flag: Vec<String>, file: Option<Vec<String>>| {
+            if flag.is_empty() {
+                file.unwrap_or_default()
+            } else {
+                flag
+            }
+        };
+        let defaults = berth_engine::RegistryOptions::default();
+        let positive = |name: &str, v: Option<usize>, d: usize| match v {
+            Some(0) => Err(format!("invalid max concurrent {name}: 0")),
+            Some(n) => Ok(n),
+            None => Ok(d),
+        };
+        let registry = berth_engine::RegistryOptions {
+            insecure: either(f.insecure_registry, file.insecure_registries),
+            mirrors: either(f.registry_mirror, file.registry_mirrors),
+            max_downloads: positive(
+                "downloads",
+                f.max_concurrent_downloads.or(file.max_concurrent_downloads),
+                defaults.max_downloads,
+            )?,
+            max_uploads: positive(
+                "uploads",
+                f.max_concurrent_uploads.or(file.max_concurrent_uploads),
+                defaults.max_uploads,
+            )?,
+            max_attempts: f
+                .max_download_attempts
+                .or(file.max_download_attempts)
+                .unwrap_or(defaults.max_attempts)
+                .max(1),
+            keep_pulled_blobs: file.keep_pulled_blobs.unwrap_or(false),
+            cert_dirs: defaults.cert_dirs,
+        };
         Ok(Config {
+            registry,
             hosts,
             data_root: f
                 .data_root
@@ -271,6 +330,7 @@ impl Config {
                 .collect(),
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opts.clone(),
+            registry: self.registry.clone(),
         }
     }
 }

@@ -12,6 +12,11 @@ use berth_api::image::{
 use berth_api::jsonmessage::JsonMessage;
 use berth_api::query;
 
+pub mod pull;
+pub mod push;
+pub mod registry;
+pub mod transfer;
+
 use crate::util::blocking;
 use crate::{Engine, Error, Result};
 
@@ -299,27 +304,6 @@ impl Engine {
         .await?;
         self.emit_image(id.as_str(), "import", &[]);
         Ok(id.as_str().to_string())
-    }
-}
-
-impl Engine {
-    /// Until the registry client lands: a pull's refusal, naming load/import.
-    pub fn image_pull_unavailable(&self, from: &str, tag: &str) -> Error {
-        let tag = if tag.is_empty() { "latest" } else { tag };
-        let r = berth_image::Reference::parse(&format!("{from}:{tag}"))
-            .or_else(|_| berth_image::Reference::parse(from));
-        let (domain, familiar) = match &r {
-            Ok(r) => (r.domain().to_string(), r.familiar()),
-            Err(_) => ("docker.io".to_string(), from.to_string()),
-        };
-        let host = if domain == "docker.io" {
-            "registry-1.docker.io".to_string()
-        } else {
-            domain
-        };
-        Error::system(format!(
-            "Get \"https://{host}/v2/\": pulling images is not supported yet: load or import {familiar} instead"
-        ))
     }
 }
 

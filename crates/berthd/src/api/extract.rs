@@ -142,6 +142,39 @@ pub fn size_of(p: &berth_api::query::container::Resize) -> Result<(u16, u16), Ap
     }
 }
 
+/// `X-Registry-Auth`: base64url (padded or not, or standard base64 as some
+/// SDKs send) JSON AuthConfig. Absent, empty or `{}` is anonymous; an
+/// undecodable header is treated as anonymous too, as dockerd does.
+pub struct RegistryAuth(pub berth_api::auth::AuthConfig);
+
+/// Decode an `X-Registry-Auth` value.
+pub fn decode_registry_auth(v: &str) -> berth_api::auth::AuthConfig {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    let v = v.trim();
+    if v.is_empty() {
+        return Default::default();
+    }
+    [URL_SAFE, URL_SAFE_NO_PAD, STANDARD]
+        .iter()
+        .find_map(|e| e.decode(v).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RegistryAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let v = parts
+            .headers
+            .get(berth_api::system::headers::REGISTRY_AUTH)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Ok(RegistryAuth(decode_registry_auth(v)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -150,5 +183,22 @@ mod tests {
             super::go_name::<berth_api::container::CreateRequest>(),
             "CreateRequest"
         );
+    }
+
+    #[test]
+    fn registry_auth_headers() {
+        use base64::Engine as _;
+        let json = br#"{"username":"u","password":"p?>","serveraddress":"127.0.0.1:5000"}"#;
+        for e in [
+            base64::engine::general_purpose::URL_SAFE,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            base64::engine::general_purpose::STANDARD,
+        ] {
+            let a = super::decode_registry_auth(&e.encode(json));
+            assert_eq!((a.username.as_str(), a.password.as_str()), ("u", "p?>"));
+        }
+        assert_eq!(super::decode_registry_auth(""), Default::default());
+        assert_eq!(super::decode_registry_auth("e30="), Default::default());
+        assert_eq!(super::decode_registry_auth("%%%"), Default::default());
     }
 }

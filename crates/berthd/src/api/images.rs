@@ -8,8 +8,11 @@ use berth_api::query::{container as qc, image as q};
 use berth_api::system::media;
 use berth_engine::CommitRequest;
 
-use super::extract::{OptionalJson, Params};
-use super::{ApiError, ApiResult, Shared, json, json_stream, ok_json};
+use berth_engine::image::pull::PullRequest;
+use berth_engine::image::push::PushRequest;
+
+use super::extract::{DockerJson, OptionalJson, Params, RegistryAuth, decode_registry_auth};
+use super::{ApiError, ApiResult, Shared, json, json_stream, message_stream, ok_json};
 
 pub async fn list(State(e): State<Shared>, Params(p): Params<q::List>) -> ApiResult<Response> {
     Ok(ok_json(&e.image_list(&p)?))
@@ -43,10 +46,12 @@ pub async fn save(State(e): State<Shared>, Params(p): Params<q::Save>) -> ApiRes
 pub async fn create(
     State(e): State<Shared>,
     Params(p): Params<q::Create>,
+    RegistryAuth(auth): RegistryAuth,
     req: Request,
 ) -> ApiResult<Response> {
     if !p.from_image.is_empty() {
-        return Err(e.image_pull_unavailable(&p.from_image, &p.tag).into());
+        let pull = PullRequest::parse(&p.from_image, &p.tag, &p.platform, auth)?;
+        return Ok(message_stream(e.image_pull(pull).await?));
     }
     if p.from_src.is_empty() {
         return Err(ApiError::bad_request("fromImage or fromSrc is required"));
@@ -83,7 +88,39 @@ pub async fn by_name(
     if let Some(name) = rest.strip_suffix("/get") {
         return Ok(tar_response(e.image_save(vec![name.to_string()]).await?));
     }
+    if let Some(name) = rest.strip_suffix("/push")
+        && req.method() == axum::http::Method::POST
+    {
+        let p = q::Push::parse(query.as_deref())?;
+        let auth = req
+            .headers()
+            .get(berth_api::system::headers::REGISTRY_AUTH)
+            .and_then(|v| v.to_str().ok())
+            .map(decode_registry_auth)
+            .unwrap_or_default();
+        let push = PushRequest::parse(name, &p.tag, auth)?;
+        return Ok(message_stream(e.image_push(push).await?));
+    }
     Err(ApiError::not_found("page not found"))
+}
+
+/// `POST /auth`: check credentials against a registry.
+pub async fn login(
+    State(e): State<Shared>,
+    DockerJson(auth): DockerJson<berth_api::auth::AuthConfig>,
+) -> ApiResult<Response> {
+    Ok(ok_json(&e.login(auth).await?))
+}
+
+/// `GET /images/search`.
+pub async fn search(
+    State(e): State<Shared>,
+    Params(p): Params<q::Search>,
+    RegistryAuth(auth): RegistryAuth,
+) -> ApiResult<Response> {
+    Ok(ok_json(
+        &e.search(&p.term, p.limit, &p.filters, auth).await?,
+    ))
 }
 
 pub async fn remove(

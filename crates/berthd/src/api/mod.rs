@@ -94,6 +94,8 @@ pub fn router(engine: Shared) -> Router {
         .route("/events", get(system::events))
         .route("/system/df", get(system::df))
         .route("/build/prune", post(system::build_prune))
+        .route("/auth", post(images::login))
+        .route("/images/search", get(images::search))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))
@@ -176,6 +178,21 @@ pub fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
 
 pub fn ok_json<T: serde::Serialize>(v: &T) -> Response {
     json(StatusCode::OK, v)
+}
+
+/// A JSON message stream sent as it is produced (pull, push): headers at
+/// once, one line per message.
+pub fn message_stream(
+    rx: tokio::sync::mpsc::Receiver<berth_api::jsonmessage::JsonMessage>,
+) -> Response {
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::map(stream, |m| {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(m.to_line()))
+    }));
+    let mut r = Response::new(body);
+    r.headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(media::JSON));
+    r
 }
 
 /// A JSON message stream answer (`{"stream": …}\r\n` lines).
