@@ -11,7 +11,7 @@ use crate::compression::decompress;
 use crate::config::{ImageConfig, host_architecture, now_rfc3339};
 use crate::digest::ImageId;
 use crate::error::Result;
-use crate::layers::chain_ids;
+use crate::layers::{Stage, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord, MEDIA_LAYER_TAR};
 use crate::reference::Reference;
 use crate::store::{Image, Store};
@@ -130,10 +130,14 @@ impl Store {
         let staged_layer = if self.layers.exists(chain) {
             None
         } else {
-            Some(
-                self.layers
-                    .stage(blob.open()?, &diff_id, chain, parent_chain, what, false)?,
-            )
+            Some(self.layers.stage(
+                blob.open()?,
+                &diff_id,
+                chain,
+                parent_chain,
+                what,
+                Stage::KEEP,
+            )?)
         };
         let unpacked_size = match &staged_layer {
             Some(s) => s.meta.size,

@@ -54,6 +54,24 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
+/// How a layer is staged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stage {
+    /// Record a tar-split (the blob will not be kept).
+    pub(crate) split: bool,
+    /// Flush it to disk before it may be committed (else the caller
+    /// flushes once for many layers, [`Layers::sync`]).
+    pub(crate) sync: bool,
+}
+
+impl Stage {
+    /// Durable, blob kept.
+    pub(crate) const KEEP: Stage = Stage {
+        split: false,
+        sync: true,
+    };
+}
+
 /// A layer unpacked and verified, not yet visible.
 #[derive(Debug)]
 pub(crate) struct StagedLayer {
@@ -149,8 +167,9 @@ impl Layers {
         chain: &str,
         parent: Option<&str>,
         what: &str,
-        split: bool,
+        opts: Stage,
     ) -> Result<StagedLayer> {
+        let split = opts.split;
         let dir = tempfile::Builder::new()
             .prefix("layer-")
             .tempdir_in(&self.tmp)
@@ -182,7 +201,9 @@ impl Layers {
         };
         let json = serde_json::to_vec_pretty(&meta).expect("serialize layer meta");
         write_atomic(&dir.path().join("meta.json"), &json)?;
-        syncfs(dir.path())?;
+        if opts.sync {
+            syncfs(dir.path())?;
+        }
         Ok(StagedLayer { dir, meta })
     }
 
@@ -207,6 +228,11 @@ impl Layers {
                 ))
             }
         }
+    }
+
+    /// Flushes the filesystem holding the layers.
+    pub(crate) fn sync(&self) -> Result<()> {
+        syncfs(&self.dir)
     }
 
     /// Removes a layer (renamed away first, so it disappears at once).
@@ -282,8 +308,12 @@ mod tests {
         let layers = Layers::open(&t.path().join("layers"), &tmp).unwrap();
         let tar = build_tar(&[("f", tar::EntryType::Regular, b"hi")]);
         let d = sha256_digest(&tar);
-        let s1 = layers.stage(&tar[..], &d, &d, None, "l", false).unwrap();
-        let s2 = layers.stage(&tar[..], &d, &d, None, "l", false).unwrap();
+        let s1 = layers
+            .stage(&tar[..], &d, &d, None, "l", Stage::KEEP)
+            .unwrap();
+        let s2 = layers
+            .stage(&tar[..], &d, &d, None, "l", Stage::KEEP)
+            .unwrap();
         assert!(!layers.exists(&d));
         layers.commit(s1).unwrap();
         layers.commit(s2).unwrap();
@@ -306,7 +336,7 @@ mod tests {
         let tar = build_tar(&[("f", tar::EntryType::Regular, b"hi")]);
         let wrong = sha256_digest(b"other");
         let e = layers
-            .stage(&tar[..], &wrong, &wrong, None, "x.tar", false)
+            .stage(&tar[..], &wrong, &wrong, None, "x.tar", Stage::KEEP)
             .unwrap_err()
             .to_string();
         assert!(e.contains("x.tar") && e.contains("diff_id"), "{e}");

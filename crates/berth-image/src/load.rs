@@ -16,7 +16,7 @@ use crate::compression::{Compression, decompress, detect};
 use crate::config::{ImageConfig, host_architecture};
 use crate::digest::{ImageId, is_digest};
 use crate::error::{Error, Result, invalid_archive};
-use crate::layers::{StagedLayer, chain_ids};
+use crate::layers::{Stage, StagedLayer, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_ZSTD};
 use crate::reference::Reference;
 use crate::store::Store;
@@ -363,9 +363,14 @@ impl Store {
                     (n, self.layers.meta(chain)?.size)
                 } else {
                     let parent = i.checked_sub(1).map(|p| chains[p].as_str());
-                    let s =
-                        self.layers
-                            .stage(blob.open()?, diff_id, chain, parent, &what, false)?;
+                    let s = self.layers.stage(
+                        blob.open()?,
+                        diff_id,
+                        chain,
+                        parent,
+                        &what,
+                        Stage::KEEP,
+                    )?;
                     let sizes = (s.meta.tar_size, s.meta.size);
                     verified.insert((key.to_string(), diff_id.clone()), sizes.0);
                     staged_layers.insert(chain.clone(), s);

@@ -15,7 +15,7 @@ use crate::blobs::{BlobSink, StagedBlob};
 use crate::config::ImageConfig;
 use crate::digest::{HashingReader, ImageId, sha256_digest};
 use crate::error::{Error, Result, invalid_archive};
-use crate::layers::{StagedLayer, chain_ids};
+use crate::layers::{Stage, StagedLayer, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord};
 use crate::reference::Reference;
 use crate::store::Store;
@@ -124,7 +124,11 @@ impl Store {
                 src.chain_id,
                 src.parent,
                 &what,
-                !keep_blob,
+                // Flushed once for the whole image, in commit_pull.
+                Stage {
+                    split: !keep_blob,
+                    sync: false,
+                },
             );
             match staged {
                 Ok(s) => Some(s),
@@ -230,6 +234,8 @@ impl Store {
                 )));
             }
         }
+        // The layers' content reaches the disk before an image points at it.
+        self.layers.sync()?;
         let manifest_digest = match manifest {
             Some(m) => Some(self.blobs.ingest(m, None)?.0),
             None => None,

@@ -13,7 +13,7 @@ use crate::config::ImageConfig;
 use crate::digest::ImageId;
 use crate::distribution::Distribution;
 use crate::error::{Error, IoContext, Result};
-use crate::layers::{Layers, chain_ids};
+use crate::layers::{Layers, Stage, chain_ids};
 use crate::meta::{ImageRecord, LayerRecord, MetaDir};
 use crate::reference::Reference;
 use crate::split::Reassembled;
@@ -311,7 +311,10 @@ impl Store {
                         chain,
                         parent,
                         &format!("layer {}", l.digest),
-                        keep_split,
+                        Stage {
+                            split: keep_split,
+                            sync: true,
+                        },
                     )?;
                     self.layers.commit(staged)?;
                 }

@@ -447,7 +447,7 @@ impl Engine {
         keep: Option<bool>,
     ) -> Result<Streamed> {
         let id = short_id(&job.digest);
-        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(32);
+        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
         let sink = match keep {
             Some(keep) => {
                 let engine = self.clone();
