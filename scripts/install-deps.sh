@@ -10,6 +10,9 @@ pkgs=(
 	qemu-system-x86 cpio                        # pure cgroup v2 tests in a VM
 	iproute2 nftables procps file bsdutils      # networking and test helpers (script: tty tests)
 	python3 python3-venv                        # the docker SDK conformance test (venv from PyPI)
+	docker-registry skopeo                      # local registries for pull/push tests, seeding them
+	apache2-utils openssl curl                  # their htpasswd auth, TLS and token keys, probes
+	debootstrap                                 # the multi-layer Debian test image
 )
 missing=()
 for p in "${pkgs[@]}"; do

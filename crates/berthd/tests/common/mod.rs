@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod registry;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};
