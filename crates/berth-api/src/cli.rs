@@ -11,6 +11,8 @@
 //! pointers (a `null` there prints `<nil>` in a template, while a nil slice
 //! or map prints `[]` / `map[]`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::system::{Info, PlatformName, Version};
@@ -129,6 +131,108 @@ pub struct DiskUsageContext {
     pub kind: String,
 }
 
+/// A row of `docker search` (`searchContext`). docker 28 has no
+/// `IsAutomated` any more. `{{json .}}` marshals `IsOfficial` as
+/// `"true"`/`"false"`, while `{{.IsOfficial}}` prints `[OK]` or nothing: a
+/// client fills one context for each form.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SearchContext {
+    /// Newlines and carriage returns as spaces; cut to 45 runes with `…`
+    /// unless `--no-trunc`.
+    pub description: String,
+    pub is_official: String,
+    pub name: String,
+    pub star_count: String,
+}
+
+/// The docker CLI's `config.json` (`configfile.ConfigFile`), its fields in
+/// the order docker writes them (tab-indented, maps sorted by key). In
+/// `auths` the `auth` member is base64 of `user:password`; a client decodes
+/// it into `username`/`password` on reading and encodes it back on writing
+/// (with `username`, `password` and `serveraddress` left out), as docker
+/// does. Keys docker does not know are kept in `extra` (docker drops them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigFile {
+    pub auths: BTreeMap<String, crate::auth::AuthConfig>,
+    #[serde(rename = "HttpHeaders", skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_headers: BTreeMap<String, String>,
+    #[serde(rename = "psFormat", skip_serializing_if = "String::is_empty")]
+    pub ps_format: String,
+    #[serde(rename = "imagesFormat", skip_serializing_if = "String::is_empty")]
+    pub images_format: String,
+    #[serde(rename = "networksFormat", skip_serializing_if = "String::is_empty")]
+    pub networks_format: String,
+    #[serde(rename = "pluginsFormat", skip_serializing_if = "String::is_empty")]
+    pub plugins_format: String,
+    #[serde(rename = "volumesFormat", skip_serializing_if = "String::is_empty")]
+    pub volumes_format: String,
+    #[serde(rename = "statsFormat", skip_serializing_if = "String::is_empty")]
+    pub stats_format: String,
+    #[serde(rename = "detachKeys", skip_serializing_if = "String::is_empty")]
+    pub detach_keys: String,
+    /// The credential helper for every registry (`docker-credential-<name>`).
+    #[serde(rename = "credsStore", skip_serializing_if = "String::is_empty")]
+    pub creds_store: String,
+    /// Registry → credential helper, before `credsStore`.
+    #[serde(rename = "credHelpers", skip_serializing_if = "BTreeMap::is_empty")]
+    pub cred_helpers: BTreeMap<String, String>,
+    #[serde(
+        rename = "serviceInspectFormat",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub service_inspect_format: String,
+    #[serde(rename = "servicesFormat", skip_serializing_if = "String::is_empty")]
+    pub services_format: String,
+    #[serde(rename = "tasksFormat", skip_serializing_if = "String::is_empty")]
+    pub tasks_format: String,
+    #[serde(rename = "secretFormat", skip_serializing_if = "String::is_empty")]
+    pub secret_format: String,
+    #[serde(rename = "configFormat", skip_serializing_if = "String::is_empty")]
+    pub config_format: String,
+    #[serde(rename = "nodesFormat", skip_serializing_if = "String::is_empty")]
+    pub nodes_format: String,
+    #[serde(rename = "pruneFilters", skip_serializing_if = "Vec::is_empty")]
+    pub prune_filters: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxies: BTreeMap<String, ProxyConfig>,
+    #[serde(rename = "currentContext", skip_serializing_if = "String::is_empty")]
+    pub current_context: String,
+    #[serde(rename = "cliPluginsExtraDirs", skip_serializing_if = "Vec::is_empty")]
+    pub cli_plugins_extra_dirs: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugins: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub experimental: String,
+    #[serde(flatten)]
+    pub extra: crate::Extra,
+}
+
+/// A `proxies` entry of `config.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProxyConfig {
+    #[serde(rename = "httpProxy", skip_serializing_if = "String::is_empty")]
+    pub http_proxy: String,
+    #[serde(rename = "httpsProxy", skip_serializing_if = "String::is_empty")]
+    pub https_proxy: String,
+    #[serde(rename = "noProxy", skip_serializing_if = "String::is_empty")]
+    pub no_proxy: String,
+    #[serde(rename = "ftpProxy", skip_serializing_if = "String::is_empty")]
+    pub ftp_proxy: String,
+    #[serde(rename = "allProxy", skip_serializing_if = "String::is_empty")]
+    pub all_proxy: String,
+}
+
+/// The docker CLI's default registry: Docker Hub's `config.json` key and
+/// login address.
+pub const INDEX_SERVER: &str = "https://index.docker.io/v1/";
+
 /// The rows of `docker system df`, as its `Type` column names them.
 pub mod disk_usage_kind {
     pub const IMAGES: &str = "Images";
@@ -230,6 +334,7 @@ mod tests {
             serde_json::to_value(NetworkContext::default()).unwrap(),
             serde_json::to_value(StatsContext::default()).unwrap(),
             serde_json::to_value(DiskUsageContext::default()).unwrap(),
+            serde_json::to_value(SearchContext::default()).unwrap(),
         ] {
             let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
             let mut sorted = keys.clone();
@@ -245,5 +350,24 @@ mod tests {
         let v = serde_json::to_value(InfoContext::default()).unwrap();
         assert_eq!(v["OSType"], "");
         assert_eq!(v["ClientInfo"]["Debug"], false);
+    }
+
+    #[test]
+    fn config_file_in_dockers_order() {
+        let mut c: ConfigFile = serde_json::from_str(
+            r#"{"credsStore":"pass","zzz":1,"auths":{"b":{"auth":"eA=="},"a":{}},"psFormat":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.creds_store, "pass");
+        c.cred_helpers.insert("r".into(), "h".into());
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            s,
+            r#"{"auths":{"a":{},"b":{"auth":"eA=="}},"psFormat":"x","credsStore":"pass","credHelpers":{"r":"h"},"zzz":1}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ConfigFile::default()).unwrap(),
+            r#"{"auths":{}}"#
+        );
     }
 }

@@ -115,6 +115,21 @@ pub struct PushResult {
     pub size: i64,
 }
 
+/// An OCI platform (`ocispec.Platform`), as `POST /images/{name}/push`
+/// takes it in its `platform` parameter (JSON).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OciPlatform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(rename = "os.version", skip_serializing_if = "String::is_empty")]
+    pub os_version: String,
+    #[serde(rename = "os.features", skip_serializing_if = "Vec::is_empty")]
+    pub os_features: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub variant: String,
+}
+
 /// The `aux` of a build's image message (`{"ID":"sha256:…"}`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -41,6 +41,14 @@ pub struct JsonMessage {
     pub progress: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// What the message is about (events of old daemons: the image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Unix seconds; clients print the time before the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
+    #[serde(rename = "timeNano", skip_serializing_if = "Option::is_none")]
+    pub time_nano: Option<i64>,
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -101,6 +101,14 @@ pub fn context<T: serde::Serialize>(v: &T) -> TVal {
     tval(v).marshals_json()
 }
 
+/// A context that marshals as `json` (a context too) in `{{json .}}`.
+pub fn with_json_form(mut ctx: TVal, json: TVal) -> TVal {
+    if let TVal::Obj(o) = &mut ctx {
+        o.push((crate::template::JSON_FORM.to_string(), json));
+    }
+    ctx
+}
+
 /// A context with a method taking a key (`{{.Label "k"}}`): the template
 /// engine looks for `__<method>` and indexes it.
 pub fn with_method(mut ctx: TVal, method: &str, map: &berth_api::StringMap) -> TVal {

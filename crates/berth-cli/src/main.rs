@@ -5,8 +5,12 @@
 #![recursion_limit = "512"]
 
 mod commands;
+mod credentials;
 mod format;
+mod jsonstream;
 mod opts;
+mod prompt;
+mod reference;
 mod template;
 mod term;
 
@@ -71,10 +75,20 @@ fn main() {
                         "rmi" => " IMAGE [IMAGE...]",
                         "save" => " IMAGE [IMAGE...]",
                         "history" => " IMAGE",
+                        "pull" => " NAME[:TAG|@DIGEST]",
+                        "push" => " NAME[:TAG]",
+                        "login" => " [SERVER]",
+                        "search" => " TERM",
                         _ => "",
                     };
+                    // cobra adds [OPTIONS] only for commands that have flags
+                    let opts = if last == "logout" {
+                        " [SERVER]".to_string()
+                    } else {
+                        format!(" [OPTIONS]{rest}")
+                    };
                     eprintln!(
-                        "unknown flag: {arg}\n\nUsage:  docker {path} [OPTIONS]{rest}\n\nRun 'docker {path} --help' for more information"
+                        "unknown flag: {arg}\n\nUsage:  docker {path}{opts}\n\nRun 'docker {path} --help' for more information"
                     );
                     std::process::exit(125);
                 }
@@ -110,7 +124,7 @@ fn main() {
 }
 
 /// The subcommand words of the command line ("run", "container ls").
-fn command_path() -> String {
+pub fn command_path() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut words = Vec::new();
     let mut i = 0;

@@ -148,16 +148,6 @@ pub fn normalize_name(repo: &str) -> String {
     }
 }
 
-/// Familiar reference with a default tag: `busybox` → `busybox:latest`.
-pub fn with_latest(r: &str) -> String {
-    let (_, tag) = split_ref(r);
-    if tag.is_empty() && !r.contains('@') {
-        format!("{r}:latest")
-    } else {
-        r.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

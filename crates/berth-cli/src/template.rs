@@ -120,6 +120,11 @@ impl TVal {
                 let parts: Vec<String> = a.iter().map(TVal::to_json).collect();
                 format!("[{}]", parts.join(","))
             }
+            TVal::Obj(o) if o.iter().any(|(k, _)| k == JSON_FORM) => o
+                .iter()
+                .find(|(k, _)| k == JSON_FORM)
+                .map(|(_, v)| v.to_json())
+                .unwrap_or_default(),
             TVal::Obj(o) => {
                 let parts: Vec<String> = o
                     .iter()
@@ -147,6 +152,9 @@ impl TVal {
 }
 
 const MARSHALS_JSON: &str = "__MarshalJSON";
+/// What `{{json .}}` shows of a context whose MarshalJSON differs from its
+/// fields (docker's search context: `"true"` where `.IsOfficial` is `[OK]`).
+pub const JSON_FORM: &str = "__JSONForm";
 /// The prefix of [`TVal::alias`] names.
 const GO_NAME: &str = "__go:";
 

@@ -3,6 +3,7 @@
 pub mod container;
 pub mod image;
 pub mod network;
+pub mod registry;
 pub mod system;
 
 use std::path::PathBuf;
@@ -139,6 +140,16 @@ pub enum Cmd {
     Update(container::misc::UpdateArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(container::lifecycle::IdsArgs),
+    /// Download an image from a registry
+    Pull(image::ship::PullArgs),
+    /// Upload an image to a registry
+    Push(image::ship::PushArgs),
+    /// Authenticate to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
+    /// Search Docker Hub for images
+    Search(registry::SearchArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -193,6 +204,8 @@ pub enum ImageCmd {
     #[command(visible_alias = "list")]
     Ls(image::images::ImagesArgs),
     Prune(image::misc::ImagePruneArgs),
+    Pull(image::ship::PullArgs),
+    Push(image::ship::PushArgs),
     #[command(visible_alias = "remove")]
     Rm(image::misc::RmiArgs),
     Save(image::misc::SaveArgs),
@@ -213,6 +226,8 @@ pub struct Ctx {
     /// `-H`, else `BERTH_HOST`, else `DOCKER_HOST`, else berthd's socket.
     pub host: String,
     pub tls: TlsOptions,
+    /// `--config`: where `config.json` is (else `DOCKER_CONFIG`, `~/.docker`).
+    pub config_dir: Option<String>,
 }
 
 impl Ctx {
@@ -247,6 +262,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             cli.tlscert.clone(),
             cli.tlskey.clone(),
         ),
+        config_dir: cli.config.clone(),
     };
     use container as c;
     use image as i;
@@ -296,6 +312,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => system::prune(&ctx, a),
         Cmd::Network(n) => network::dispatch(&ctx, n),
+        Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => i::ship::pull(&ctx, a),
+        Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => i::ship::push(&ctx, a),
+        Cmd::Login(a) => registry::login(&ctx, a),
+        Cmd::Logout(a) => registry::logout(&ctx, a),
+        Cmd::Search(a) => registry::search(&ctx, a),
     }
 }
 

@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use berth_api::container::WaitCondition;
-use berth_api::jsonmessage::JsonMessage;
 use berth_api::query;
 use berth_api::version::ApiVersion;
 use berth_client::{Client, Response};
@@ -11,8 +10,9 @@ use clap::Args;
 use super::attach::{self, Ended, Target};
 use super::config::{ContainerOpts, build_body};
 use crate::commands::Ctx;
-use crate::opts::{normalize_name, split_ref, with_latest};
-use crate::term;
+use crate::commands::image::ship::pull_for_create;
+use crate::jsonstream;
+use crate::{reference, term};
 
 #[derive(Args)]
 #[command(disable_help_flag = true)]
@@ -48,69 +48,35 @@ pub struct CreateArgs {
     pub args: Vec<String>,
 }
 
-/// Prints a pull progress stream (to stderr); fails on an error message.
+/// Shows a JSON message stream (load, import) on stdout or stderr as the
+/// docker CLI does; fails on an error message.
 pub fn print_json_stream(resp: &mut Response, to_stderr: bool) -> Result<()> {
-    while let Some(line) = resp.next_line()? {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Ok(m) = serde_json::from_str::<JsonMessage>(line) else {
-            println!("{line}");
-            continue;
-        };
-        if let Some(e) = m.error_message() {
-            return Err(anyhow::anyhow!("{e}"));
-        }
-        let text = if let Some(s) = &m.stream {
-            s.clone()
-        } else if let Some(s) = &m.status {
-            let mut t = match m.id.as_deref() {
-                Some(id) if !id.is_empty() => format!("{id}: {s}"),
-                _ => s.clone(),
-            };
-            if let Some(p) = &m.progress {
-                t.push(' ');
-                t.push_str(p);
-            }
-            t.push('\n');
-            t
-        } else {
-            continue;
-        };
-        if to_stderr {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-        }
-    }
-    Ok(())
-}
-
-fn pull(client: &Client, image: &str, platform: Option<&str>) -> Result<()> {
-    let (repo, tag) = split_ref(image);
-    let tag = if tag.is_empty() && !image.contains('@') {
-        "latest".to_string()
+    if to_stderr {
+        let mut err = std::io::stderr().lock();
+        jsonstream::display(resp, &mut jsonstream::Target::std(&mut err, 2), |_| {})
     } else {
-        tag
-    };
-    let tag = match image.split_once('@') {
-        Some((_, d)) => d.to_string(),
-        None => tag,
-    };
-    let q = query::image::Create {
-        from_image: normalize_name(&repo),
-        tag,
-        platform: platform.unwrap_or_default().to_string(),
-        ..Default::default()
-    };
-    let mut resp = client.image_pull(&q, None)?;
-    print_json_stream(&mut resp, true)
+        let mut out = std::io::stdout().lock();
+        jsonstream::display(resp, &mut jsonstream::Target::std(&mut out, 1), |_| {})
+    }
 }
 
-/// Creates the container (pulling on "No such image" as docker does);
+/// docker's `--pull` values.
+pub fn validate_pull(pull: &str, cmd: &str) -> Result<()> {
+    match pull {
+        "always" | "missing" | "never" | "" => Ok(()),
+        _ => Err(crate::status(
+            125,
+            format!(
+                "docker: invalid pull option: '{pull}': must be one of \"always\", \"missing\" or \"never\"\n\nRun 'docker {cmd} --help' for more information"
+            ),
+        )),
+    }
+}
+
+/// Creates the container (pulling on "not found" as docker does);
 /// returns its ID.
 pub fn create_container(
+    ctx: &Ctx,
     client: &Client,
     o: &ContainerOpts,
     args: &[String],
@@ -122,17 +88,36 @@ pub fn create_container(
         name: o.name.clone(),
         platform: o.platform.clone().unwrap_or_default(),
     };
-    if o.pull == "always" {
-        pull(client, image, o.platform.as_deref())?;
+    // Only a name can be pulled (not an image ID or digest).
+    let named = reference::parse_any(image)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .map(|r| r.with_default_tag());
+    let pull = |named: &reference::Reference| {
+        pull_for_create(
+            client,
+            ctx.config_dir.as_deref(),
+            &named.familiar(),
+            o.platform.as_deref(),
+            o.quiet,
+        )
+    };
+    if o.pull == "always"
+        && let Some(n) = &named
+    {
+        pull(n)?;
     }
     let resp = match client.container_create(&q, &body) {
         Ok(v) => v,
-        Err(e) if e.status() == Some(404) && e.to_string().contains("No such image") => {
-            if o.pull == "never" {
-                return Err(e.into());
+        Err(e)
+            if e.is_not_found()
+                && named.is_some()
+                && (o.pull == "missing" || o.pull.is_empty()) =>
+        {
+            let n = named.as_ref().expect("named");
+            if !o.quiet {
+                eprintln!("Unable to find image '{}' locally", n.familiar());
             }
-            eprintln!("Unable to find image '{}' locally", with_latest(image));
-            pull(client, image, o.platform.as_deref())?;
+            pull(n)?;
             client.container_create(&q, &body)?
         }
         Err(e) => return Err(e.into()),
@@ -144,8 +129,9 @@ pub fn create_container(
 }
 
 pub fn create(ctx: &Ctx, a: CreateArgs) -> Result<i32> {
+    validate_pull(&a.opts.pull, "create")?;
     let client = ctx.client()?;
-    let id = create_container(&client, &a.opts, &a.args, false)?;
+    let id = create_container(ctx, &client, &a.opts, &a.args, false)?;
     println!("{id}");
     Ok(0)
 }
@@ -171,6 +157,7 @@ pub fn start_error_code(msg: &str) -> i32 {
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let o = &a.opts;
+    validate_pull(&o.pull, "run")?;
     let client = ctx.shared_client().map_err(|e| run_error(e, 125))?;
     if a.detach && o.rm && !client.version_at_least(ApiVersion(1, 25)) {
         return Err(run_error(
@@ -185,7 +172,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         return Err(crate::status(1, "the input device is not a TTY"));
     }
     let keys = term::detach_keys(o.detach_keys.as_deref()).map_err(|e| run_error(e, 125))?;
-    let id = create_container(&client, o, &a.args, a.detach).map_err(|e| run_error(e, 125))?;
+    let id = create_container(ctx, &client, o, &a.args, a.detach).map_err(|e| run_error(e, 125))?;
 
     if a.detach {
         client.container_start(&id).map_err(|e| {
