@@ -258,6 +258,22 @@ impl Layers {
             .collect()
     }
 
+    /// The metadata file of a layer (its mtime is when it was committed).
+    pub(crate) fn meta_file(&self, chain: &str) -> PathBuf {
+        self.path(chain).join("meta.json")
+    }
+
+    /// Chain ids of every complete layer present.
+    pub(crate) fn all(&self) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .map(|e| format!("sha256:{}", e.file_name().to_string_lossy()))
+            .filter(|c| self.exists(c))
+            .collect()
+    }
+
     /// Chain ids of the layers present.
     #[cfg(test)]
     pub(crate) fn list(&self) -> Result<Vec<String>> {

@@ -225,3 +225,44 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Removes layers no image needs and no path in `in_use` lies in (the
+    /// lower directories of containers' snapshots), unpacked more than
+    /// `older_than` ago: what failed or interrupted pulls left (kept a
+    /// while, so the next pull can reuse them) and layers of removed
+    /// images whose containers are gone. Returns the bytes freed.
+    pub fn remove_unused_layers(
+        &self,
+        in_use: &[std::path::PathBuf],
+        older_than: std::time::Duration,
+    ) -> Result<u64> {
+        let st = self.lock();
+        let used: BTreeSet<String> = st
+            .images
+            .values()
+            .flat_map(|e| chain_ids(&e.config.diff_ids()))
+            .collect();
+        let mut freed = 0;
+        for chain in self.layers.all() {
+            if used.contains(&chain) {
+                continue;
+            }
+            let dir = self.layers.diff_dir(&chain);
+            if in_use.iter().any(|p| p.starts_with(&dir)) {
+                continue;
+            }
+            let young = std::fs::metadata(self.layers.meta_file(&chain))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < older_than);
+            if young {
+                continue;
+            }
+            freed += self.layers.meta(&chain).map(|m| m.size).unwrap_or(0);
+            self.layers.remove(&chain)?;
+        }
+        Ok(freed)
+    }
+}

@@ -242,3 +242,31 @@ fn a_corrupt_or_wrong_blob_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn layers_left_by_a_failed_pull_are_collected_later() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let l0 = layer(&[("f", b"data")]);
+    let blob = compress(&l0, Comp::Gzip);
+    let (d, diff) = (sha(&blob), sha(&l0));
+    let src = source(&d, &diff, &diff, None, 0);
+    let l = store.pull_layer(&blob[..], &src, false).unwrap();
+    store.commit_layer(l).unwrap();
+    assert!(store.present_layer(&src).is_some());
+    // Young: kept for the next pull.
+    let hour = std::time::Duration::from_secs(3600);
+    store.remove_unused_layers(&[], hour).unwrap();
+    assert!(store.present_layer(&src).is_some());
+    // In use by a container's root filesystem: kept.
+    let diff_dir = t.path().join("layers").join(hexof(&diff)).join("diff");
+    assert!(diff_dir.is_dir());
+    store
+        .remove_unused_layers(&[diff_dir], std::time::Duration::ZERO)
+        .unwrap();
+    assert!(store.present_layer(&src).is_some());
+    store
+        .remove_unused_layers(&[], std::time::Duration::ZERO)
+        .unwrap();
+    assert!(store.present_layer(&src).is_none());
+}

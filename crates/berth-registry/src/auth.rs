@@ -219,9 +219,17 @@ pub async fn fetch_token(
         .await
         .map_err(|e| crate::error::transport(realm, "GET", &e))?;
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        let text = crate::error::describe_body(&body)
-            .map(|(_, t)| t)
-            .unwrap_or_else(|| "unauthorized: incorrect username or password".into());
+        // Docker Hub's token server says why in `details`; distribution
+        // style servers send an error body.
+        let details = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("details")?.as_str().map(str::to_string));
+        let text = match details {
+            Some(d) => format!("unauthorized: {d}"),
+            None => crate::error::describe_body(&body)
+                .map(|(_, t)| t)
+                .unwrap_or_else(|| "unauthorized: incorrect username or password".into()),
+        };
         return Err(Error::new(ErrorKind::Unauthorized, text));
     }
     if !status.is_success() {

@@ -168,17 +168,22 @@ impl Registries {
                 if r.status().is_success() {
                     Ok(String::new())
                 } else {
-                    let body = r.bytes().await.unwrap_or_default();
+                    // dockerd's words.
+                    let st = r.status();
                     Err(Error::new(
                         ErrorKind::Unauthorized,
-                        describe_body(&body).map(|(_, t)| t).unwrap_or_else(|| {
-                            "unauthorized: incorrect username or password".into()
-                        }),
+                        format!(
+                            "login attempt to {url} failed with status: {} {}",
+                            st.as_u16(),
+                            st.canonical_reason().unwrap_or("")
+                        ),
                     ))
                 }
             }
             Some(Challenge::Bearer { realm, service, .. }) => {
-                let t = fetch_token(&http, &realm, &service, "", auth, true).await?;
+                let t = fetch_token(&http, &realm, &service, "", auth, true)
+                    .await
+                    .map_err(|e| e.context(format!("Get \"{url}\"")))?;
                 Ok(t.refresh_token)
             }
         }
@@ -262,6 +267,19 @@ fn challenge_of(r: &Response) -> Option<Challenge> {
         .filter_map(|h| h.to_str().ok())
         .filter_map(parse_challenge)
         .min_by_key(|c| matches!(c, Challenge::Basic))
+}
+
+/// Go's name for an HTTP method in error messages (`Get "…": …`).
+fn go_verb(m: &Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "Get",
+        "HEAD" => "Head",
+        "POST" => "Post",
+        "PUT" => "Put",
+        "PATCH" => "Patch",
+        "DELETE" => "Delete",
+        _ => "Do",
+    }
 }
 
 /// The `Link: <…>; rel="next"` of a paginated answer.
@@ -377,6 +395,34 @@ impl Session {
                 fresh = true;
                 continue;
             }
+            if r.status() == StatusCode::UNAUTHORIZED {
+                // Refused even with what we have: say it as docker does.
+                let ch = self.challenge.lock().unwrap().clone();
+                match ch {
+                    Some(Challenge::Basic) if basic_header(&self.auth).is_none() => {
+                        return Err(Error {
+                            code: "NO_CREDENTIALS".into(),
+                            ..Error::new(
+                                ErrorKind::Unauthorized,
+                                format!(
+                                    "{} \"{url}\": no basic auth credentials",
+                                    go_verb(&method)
+                                ),
+                            )
+                        });
+                    }
+                    Some(Challenge::Bearer { .. }) => {
+                        return Err(Error {
+                            code: "DENIED".into(),
+                            ..Error::new(
+                                ErrorKind::Denied,
+                                "denied: requested access to the resource is denied",
+                            )
+                        });
+                    }
+                    _ => {}
+                }
+            }
             return check(r, url).await;
         }
         unreachable!("two attempts")
@@ -391,7 +437,18 @@ impl Session {
             .send(Method::GET, &url, |b| {
                 b.header(header::ACCEPT, crate::manifest::ACCEPT)
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                // dockerd asks for a tag with HEAD first, and says so.
+                if e.code == "NO_CREDENTIALS" {
+                    Error {
+                        message: e.message.replacen("Get ", "Head ", 1),
+                        ..e
+                    }
+                } else {
+                    e
+                }
+            })?;
         let ctype = r
             .headers()
             .get(header::CONTENT_TYPE)

@@ -161,6 +161,10 @@ struct File {
     /// berth's own: keep pulled layers' compressed blobs (pushes of them
     /// then send the very bytes pulled; costs their disk space).
     keep_pulled_blobs: Option<bool>,
+    /// berth's own: where per-registry TLS material is looked up
+    /// (`<dir>/<host:port>/{ca.crt,client.cert,client.key}`), first match
+    /// wins; default /etc/berth/certs.d then /etc/docker/certs.d.
+    certs_dirs: Option<Vec<PathBuf>>,
 }
 
 /// Where a static init is found when none is configured: berth's own name,
@@ -258,7 +262,7 @@ impl Config {
                 .unwrap_or(defaults.max_attempts)
                 .max(1),
             keep_pulled_blobs: file.keep_pulled_blobs.unwrap_or(false),
-            cert_dirs: defaults.cert_dirs,
+            cert_dirs: file.certs_dirs.unwrap_or(defaults.cert_dirs),
         };
         Ok(Config {
             registry,

@@ -63,6 +63,15 @@ fn summary(i: &berth_image::Image, containers: i64) -> Summary {
 }
 
 impl Engine {
+    /// The layer directories containers' root filesystems sit on.
+    pub fn snapshot_lowers(&self) -> Vec<std::path::PathBuf> {
+        self.snapshots
+            .keys()
+            .iter()
+            .flat_map(|k| self.snapshots.lowers(k).unwrap_or_default())
+            .collect()
+    }
+
     fn image_use_count(&self) -> HashMap<String, (String, bool)> {
         self.containers.image_users()
     }
@@ -217,6 +226,14 @@ impl Engine {
                 if let Ok(rep) = this.images.remove(i.id.as_str(), true, &|_| None) {
                     deleted.extend(rep.into_iter().map(DeleteResponse::from));
                 }
+            }
+            // Layers left by failed pulls (an hour old: not a pull going on).
+            let in_use = this.snapshot_lowers();
+            if let Err(e) = this
+                .images
+                .remove_unused_layers(&in_use, std::time::Duration::from_secs(3600))
+            {
+                tracing::warn!(error = %e, "removing unused layers");
             }
             let after = this.images.disk_usage().unwrap_or(0);
             Ok(PruneReport {

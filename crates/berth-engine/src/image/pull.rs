@@ -74,6 +74,14 @@ impl PullRequest {
     }
 }
 
+/// The manifest (or index) a reference names.
+struct Top {
+    reference: Reference,
+    digest: String,
+    bytes: Vec<u8>,
+    parsed: Manifest,
+}
+
 /// A reference resolved on its registry: everything but the layers.
 struct Resolved {
     reference: Reference,
@@ -109,8 +117,9 @@ pub fn pull_error(e: berth_registry::Error, r: &Reference) -> Error {
 
 /// Any other registry error, kind for kind.
 pub fn registry_error(e: berth_registry::Error) -> Error {
+    // As dockerd 20.10: a registry's refusal is not the API's 401 (the
+    // docker CLI would take it for its own credentials and prompt).
     let kind = match e.kind {
-        RegKind::Unauthorized => ErrorKind::Unauthorized,
         RegKind::Denied => ErrorKind::Forbidden,
         RegKind::NotFound => ErrorKind::NotFound,
         RegKind::Unsupported => ErrorKind::InvalidParameter,
@@ -148,10 +157,30 @@ impl Engine {
     }
 
     /// Resolve `r` (tag or digest) to this platform's image.
-    async fn resolve(&self, s: &Session, r: &Reference, req: &PullRequest) -> Result<Resolved> {
+    /// What the reference names on the registry (errors here are the
+    /// API's answer, as dockerd's: nothing was sent yet).
+    async fn fetch_top(&self, s: &Session, r: &Reference) -> Result<Top> {
         let at = r.digest().or(r.tag()).unwrap_or("latest");
         let (bytes, ctype, digest) = s.manifest(at).await.map_err(|e| pull_error(e, r))?;
         let parsed = manifest::parse(&bytes, &ctype, &r.familiar()).map_err(registry_error)?;
+        Ok(Top {
+            reference: r.clone(),
+            digest,
+            bytes,
+            parsed,
+        })
+    }
+
+    /// The platform's manifest and the config (after "Pulling from": errors
+    /// here end the message stream, as dockerd's do).
+    async fn resolve(&self, s: &Session, top: Top, req: &PullRequest) -> Result<Resolved> {
+        let Top {
+            reference: r,
+            digest,
+            bytes,
+            parsed,
+        } = top;
+        let r = &r;
         let (manifest_bytes, m) = match parsed {
             Manifest::Image(m) => (bytes, *m),
             Manifest::Index(idx) => {
@@ -235,22 +264,20 @@ impl Engine {
                     r.repository_familiar()
                 )));
             }
-            let first = engine
-                .resolve(&session, &r.with_tag(&tags[0])?, &req)
-                .await?;
+            let first = engine.fetch_top(&session, &r.with_tag(&tags[0])?).await?;
             tokio::spawn(async move {
                 let mut newer = false;
                 let mut next = Some(first);
                 for t in &tags {
-                    let resolved = match next.take() {
+                    let top = match next.take() {
                         Some(x) => Ok(x),
                         None => match r.with_tag(t) {
-                            Ok(tr) => engine.resolve(&session, &tr, &req).await,
+                            Ok(tr) => engine.fetch_top(&session, &tr).await,
                             Err(e) => Err(e.into()),
                         },
                     };
-                    let done = match resolved {
-                        Ok(x) => engine.pull_resolved(&session, x, &progress).await,
+                    let done = match top {
+                        Ok(top) => engine.pull_top(&session, top, &req, &progress).await,
                         Err(e) => Err(e),
                     };
                     match done {
@@ -262,15 +289,30 @@ impl Engine {
                 progress.status(final_status(newer, &what)).await;
             });
         } else {
-            let resolved = engine.resolve(&session, &r, &req).await?;
+            let top = engine.fetch_top(&session, &r).await?;
             tokio::spawn(async move {
-                match engine.pull_resolved(&session, resolved, &progress).await {
+                match engine.pull_top(&session, top, &req, &progress).await {
                     Ok(newer) => progress.status(final_status(newer, &r.familiar())).await,
                     Err(e) => progress.error(&e).await,
                 }
             });
         }
         Ok(rx)
+    }
+
+    /// "Pulling from", then the rest of the resolution and the layers.
+    async fn pull_top(
+        self: &Arc<Self>,
+        s: &Arc<Session>,
+        top: Top,
+        req: &PullRequest,
+        p: &Progress,
+    ) -> Result<bool> {
+        let r = &top.reference;
+        let at = r.tag().or(r.digest()).unwrap_or("latest").to_string();
+        p.item(&at, &format!("Pulling from {}", r.path())).await;
+        let resolved = self.resolve(s, top, req).await?;
+        self.pull_resolved(s, resolved, p).await
     }
 
     /// Fetch what is missing of a resolved image and commit it. True if the
@@ -281,14 +323,6 @@ impl Engine {
         x: Resolved,
         p: &Progress,
     ) -> Result<bool> {
-        let at = x
-            .reference
-            .tag()
-            .or(x.reference.digest())
-            .unwrap_or("latest")
-            .to_string();
-        p.item(&at, &format!("Pulling from {}", x.reference.path()))
-            .await;
         let chains = berth_image::layers::chain_ids(&x.diff_ids);
         // The image is here already (as dockerd: not a word about layers).
         let config_id = berth_registry::sha256_digest(&x.config_bytes);
@@ -323,10 +357,14 @@ impl Engine {
                 }
             }
         }
+        // On the first failure the others are told to stop, and waited
+        // for: when the error is reported, their staging is gone.
+        let (cancel, cancelled) = tokio::sync::watch::channel(false);
         let mut set = tokio::task::JoinSet::new();
         for (i, job) in wanted {
             let (engine, s, p) = (self.clone(), s.clone(), p.clone());
-            set.spawn(async move { (i, engine.fetch_layer(&s, job, &p).await) });
+            let c = Cancel(cancelled.clone());
+            set.spawn(async move { (i, engine.fetch_layer(&s, job, &p, c).await) });
         }
         let mut failure = None;
         while let Some(done) = set.join_next().await {
@@ -335,10 +373,9 @@ impl Engine {
                 Ok((_, Err(e))) => {
                     if failure.is_none() {
                         failure = Some(e);
-                        set.abort_all();
+                        let _ = cancel.send(true);
                     }
                 }
-                Err(e) if e.is_cancelled() => {}
                 Err(e) => failure = failure.or(Some(Error::system(e.to_string()))),
             }
         }
@@ -380,10 +417,11 @@ impl Engine {
         s: &Session,
         job: LayerJob,
         p: &Progress,
+        mut cancel: Cancel,
     ) -> Result<LayerRecord> {
         let id = short_id(&job.digest);
         // One download per layer, whoever asks.
-        let _layer = self.transfers.lock_layer(&job.chain).await;
+        let _layer = cancel.or(self.transfers.lock_layer(&job.chain)).await?;
         if let Some(rec) = self.images.present_layer(&job.source()) {
             p.item(&id, "Already exists").await;
             return Ok(rec);
@@ -393,19 +431,21 @@ impl Engine {
             Ok(s) => s,
             Err(_) => {
                 p.item(&id, "Waiting").await;
-                slots
-                    .acquire_owned()
-                    .await
+                cancel
+                    .or(slots.acquire_owned())
+                    .await?
                     .map_err(|e| Error::system(e.to_string()))?
             }
         };
         let keep = self.transfers.keep_pulled_blobs;
-        let pulled = self.stream_layer(s, &job, p, Some(keep)).await?;
+        let pulled = self
+            .stream_layer(s, &job, p, Some(keep), &mut cancel)
+            .await?;
         let pulled = match pulled {
             Streamed::Layer(l) if l.needs_blob() => {
                 // The tar could not be split: keep the blob, read again.
                 let mut l = *l;
-                let blob = self.stream_layer(s, &job, p, None).await?;
+                let blob = self.stream_layer(s, &job, p, None, &mut cancel).await?;
                 let Streamed::Blob(b) = blob else {
                     unreachable!("asked for the blob")
                 };
@@ -445,6 +485,7 @@ impl Engine {
         job: &LayerJob,
         p: &Progress,
         keep: Option<bool>,
+        cancel: &mut Cancel,
     ) -> Result<Streamed> {
         let id = short_id(&job.digest);
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
@@ -468,17 +509,27 @@ impl Engine {
         let outcome: Result<()> = 'download: loop {
             attempt += 1;
             let offset = meter.current;
-            let mut stream = match s.blob_stream(&job.digest, offset).await {
+            let opened = match cancel.or(s.blob_stream(&job.digest, offset)).await {
+                Ok(o) => o,
+                Err(e) => break Err(e),
+            };
+            let mut stream = match opened {
                 Ok(st) => st,
                 Err(e) if e.retryable() && attempt < self.transfers.max_attempts => {
                     tracing::info!(layer = %job.digest, attempt, error = %e, "retrying download");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    if let Err(e) = cancel.or(tokio::time::sleep(backoff(attempt))).await {
+                        break Err(e);
+                    }
                     continue;
                 }
                 Err(e) => break Err(registry_error(e)),
             };
             loop {
-                match stream.chunk().await {
+                let next = match cancel.or(stream.chunk()).await {
+                    Ok(n) => n,
+                    Err(e) => break 'download Err(e),
+                };
+                match next {
                     Ok(Some(b)) => {
                         let n = b.len() as u64;
                         if !sink.push(&tx, b).await {
@@ -492,7 +543,9 @@ impl Engine {
                     Ok(None) => break 'download Ok(()),
                     Err(e) if attempt < self.transfers.max_attempts => {
                         tracing::info!(layer = %job.digest, attempt, at = meter.current, error = %e, "connection broke, resuming");
-                        tokio::time::sleep(backoff(attempt)).await;
+                        if let Err(e) = cancel.or(tokio::time::sleep(backoff(attempt))).await {
+                            break 'download Err(e);
+                        }
                         continue 'download;
                     }
                     Err(e) => break 'download Err(registry_error(e)),
@@ -515,6 +568,24 @@ impl Engine {
         match (outcome, result) {
             (Err(e), _) => Err(e),
             (Ok(()), r) => r.map_err(|e| Error::system(e.message)),
+        }
+    }
+}
+
+/// Told when another layer of the same pull failed.
+struct Cancel(tokio::sync::watch::Receiver<bool>);
+
+impl Cancel {
+    /// `f`, unless the pull is cancelled first.
+    async fn or<T>(&mut self, f: impl std::future::Future<Output = T>) -> Result<T> {
+        let rx = &mut self.0;
+        tokio::select! {
+            v = f => Ok(v),
+            r = rx.wait_for(|c| *c) => match r {
+                Ok(_) => Err(Error::system("cancelled: another layer failed")),
+                // The pull is gone: nobody will cancel.
+                Err(_) => Err(Error::system("cancelled")),
+            },
         }
     }
 }
@@ -661,7 +732,7 @@ mod tests {
             RegKind::Unauthorized,
             "unauthorized: authentication required",
         );
-        assert_eq!(pull_error(e, &r).kind, ErrorKind::Unauthorized);
+        assert_eq!(pull_error(e, &r).kind, ErrorKind::System);
         assert_eq!(
             final_status(true, "busybox:latest"),
             "Status: Downloaded newer image for busybox:latest"

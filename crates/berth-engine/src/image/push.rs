@@ -141,6 +141,25 @@ impl Engine {
         self: &Arc<Self>,
         req: PushRequest,
     ) -> Result<mpsc::Receiver<JsonMessage>> {
+        let (tx, rx) = mpsc::channel(64);
+        let p = Progress::new(tx);
+        let engine = self.clone();
+        // As dockerd: the first line goes out at once; every failure after
+        // it (no such image, the registry's refusals) ends the stream.
+        tokio::spawn(async move {
+            p.status(format!(
+                "The push refers to repository [{}]",
+                req.repository.repository()
+            ))
+            .await;
+            if let Err(e) = engine.push_all(&req, &p).await {
+                p.error(&e).await;
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn push_all(self: &Arc<Self>, req: &PushRequest, p: &Progress) -> Result<()> {
         let repo = req.repository.clone();
         let tags: Vec<Reference> = match &req.tag {
             Some(t) => vec![repo.with_tag(t)?],
@@ -164,12 +183,9 @@ impl Engine {
             .filter_map(|r| Some((r.clone(), self.images.resolve(&r.full()).ok()?)))
             .collect();
         if images.is_empty() || images.len() != tags.len() {
-            let missing = match &req.tag {
-                Some(_) => tags[0].familiar(),
-                None => repo.repository_familiar(),
-            };
             return Err(Error::not_found(format!(
-                "An image does not exist locally with the tag: {missing}"
+                "An image does not exist locally with the tag: {}",
+                repo.repository_familiar()
             )));
         }
         // Mounting needs pull access to the source repositories.
@@ -183,25 +199,11 @@ impl Engine {
                 .await
                 .map_err(registry_error)?,
         );
-        let (tx, rx) = mpsc::channel(64);
-        let p = Progress::new(tx);
-        let engine = self.clone();
-        tokio::spawn(async move {
-            p.status(format!(
-                "The push refers to repository [{}]",
-                repo.repository()
-            ))
-            .await;
-            for (r, image) in images {
-                if let Err(e) = engine
-                    .push_image(&session, &r, image, req.compression, &p)
-                    .await
-                {
-                    return p.error(&e).await;
-                }
-            }
-        });
-        Ok(rx)
+        for (r, image) in images {
+            self.push_image(&session, &r, image, req.compression, p)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Other repositories of this registry known to hold the images' blobs.
@@ -283,17 +285,18 @@ impl Engine {
                 .await
                 .map_err(registry_error)?;
         }
-        let stored = self
-            .images
-            .manifest_of(&image.id)
-            .and_then(|m| Some((reusable_manifest(&m, image.id.as_str(), &pushed)?, m)));
+        let kept = self.images.manifest_of(&image.id);
+        // OCI when the image came as OCI (pulled or loaded so); schema 2 else.
+        let oci = kept
+            .as_deref()
+            .and_then(|m| serde_json::from_slice::<serde_json::Value>(m).ok())
+            .and_then(|v| v.get("mediaType")?.as_str().map(|s| s == mf::OCI_MANIFEST))
+            .unwrap_or(false);
+        let stored =
+            kept.and_then(|m| Some((reusable_manifest(&m, image.id.as_str(), &pushed)?, m)));
         let (bytes, media) = match stored {
             Some((media, m)) => (m, media),
             None => {
-                let oci = image
-                    .layers
-                    .iter()
-                    .any(|l| l.media_type.contains("vnd.oci"));
                 let (b, m) = build_manifest(image.id.as_str(), config.len(), &pushed, oci);
                 (b, m.to_string())
             }

@@ -62,6 +62,8 @@ impl TokenRequest {
 
 pub struct Registry {
     pub mode: Mode,
+    /// The address it listens on (127.0.0.1 unless [`Registry::start_on`]).
+    pub host: String,
     pub port: u16,
     /// The temp dir holding config, storage, keys and logs.
     pub dir: PathBuf,
@@ -134,6 +136,13 @@ impl Registry {
     /// A fresh registry, up and answering `/v2/`; None (with a printed
     /// reason) when `docker-registry` or a tool the mode needs is missing.
     pub fn start(mode: Mode) -> Option<Registry> {
+        Self::start_on(mode, "127.0.0.1")
+    }
+
+    /// … listening on `host` (an address the test made, e.g. on a dummy
+    /// interface: a registry that is not insecure by default as
+    /// 127.0.0.0/8 is).
+    pub fn start_on(mode: Mode, host: &str) -> Option<Registry> {
         let Some(registry_bin) = which("docker-registry") else {
             need("docker-registry", "docker-registry");
             return None;
@@ -163,6 +172,7 @@ impl Registry {
         let dir = tmp.path().to_path_buf();
         let mut r = Registry {
             mode,
+            host: host.to_string(),
             port: 0,
             dir: dir.clone(),
             ca_cert: PathBuf::new(),
@@ -180,7 +190,7 @@ impl Registry {
         match mode {
             Mode::Plain => {}
             Mode::Tls => {
-                make_tls_certs(&dir);
+                make_tls_certs(&dir, host);
                 r.ca_cert = dir.join("ca.crt");
                 tls = format!(
                     "  tls:\n    certificate: {}\n    key: {}\n",
@@ -216,7 +226,7 @@ impl Registry {
         // The port is free when picked; should something take it before
         // the registry binds it, try another.
         for attempt in 0.. {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
+            let port = std::net::TcpListener::bind((r.host.as_str(), 0))
                 .unwrap()
                 .local_addr()
                 .unwrap()
@@ -239,13 +249,14 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:{port}
+  addr: {host}:{port}
   secret: {secret}
 {tls}health:
   storagedriver:
     enabled: false
 {auth}"#,
                 storage = storage.display(),
+                host = r.host,
             );
             std::fs::write(dir.join("config.yml"), config).unwrap();
             let log = std::fs::File::create(dir.join("registry.log")).unwrap();
@@ -311,7 +322,7 @@ http:
 
     /// "127.0.0.1:PORT", the registry's host in image references.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     /// "http://127.0.0.1:PORT" or "https://…".
@@ -652,19 +663,26 @@ fn http_status(addr: &str, path: &str) -> u16 {
 }
 
 /// ca.key/ca.crt and server.key/server.crt (127.0.0.1, localhost) in `dir`.
-fn make_tls_certs(dir: &Path) {
+fn make_tls_certs(dir: &Path, host: &str) {
     openssl(
         dir,
         "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
          -subj /CN=berth-test-registry-ca -addext basicConstraints=critical,CA:TRUE \
          -addext keyUsage=critical,keyCertSign,cRLSign",
     );
+    let extra = if host == "127.0.0.1" {
+        String::new()
+    } else {
+        format!(",IP:{host}")
+    };
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n\
-         basicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\n",
+        format!(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost{extra}\n\
+             basicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth\n"
+        ),
     )
     .unwrap();
     openssl(
