@@ -989,3 +989,99 @@ fn kill_9_mid_pull_leaves_no_image_and_the_next_pull_reuses_layers() {
     ]);
     assert_eq!(out(&o).trim(), (16u64 << 20).to_string(), "{}", err(&o));
 }
+
+#[test]
+fn the_berth_cli_ships_as_the_docker_cli_does() {
+    if !root() {
+        return;
+    }
+    let Some(reg) = Registry::start(Mode::Htpasswd) else {
+        return;
+    };
+    let bb = busybox_archive();
+    reg.push_archive(&bb, "busybox:latest");
+    reg.push_archive(&bb, "other:1");
+    let mut d = Daemon::start();
+    let docker = d.cli.clone();
+    let berth = Daemon::berth_bin();
+    // The same command through both CLIs: the same output and exit code.
+    let both = |d: &mut Daemon, args: &[&str]| {
+        d.cli = docker.clone();
+        let a = d.docker(args);
+        d.cli = berth.clone();
+        let b = d.docker(args);
+        assert_eq!(
+            (code(&a), split_pull(&out(&a)), err(&a)),
+            (code(&b), split_pull(&out(&b)), err(&b)),
+            "{args:?}"
+        );
+        b
+    };
+    let image = reg.image("busybox:latest");
+    both(&mut d, &["pull", &image]);
+    both(
+        &mut d,
+        &["login", "-u", &reg.user, "-p", "wrong", &reg.addr()],
+    );
+    d.cli = berth.clone();
+    let o = d.docker(&["login", "-u", &reg.user, "-p", &reg.password, &reg.addr()]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("Login Succeeded"), "{}", out(&o));
+    let o = d.docker(&["pull", &image]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        out(&o).contains(&format!("Downloaded newer image for {image}")),
+        "{}",
+        out(&o)
+    );
+    // An image that is not here: pulled by run.
+    let other = reg.image("other:1");
+    let o = d.docker(&["run", "--rm", "--network", "none", &other, "echo", "hi"]);
+    assert_eq!((code(&o), out(&o).as_str()), (0, "hi\n"), "{}", err(&o));
+    assert!(
+        err(&o).starts_with(&format!("Unable to find image '{other}' locally\n")),
+        "{}",
+        err(&o)
+    );
+    // Push a committed image.
+    d.docker(&[
+        "run",
+        "--name",
+        "cli-c",
+        "--network",
+        "none",
+        &image,
+        "sh",
+        "-c",
+        "echo x > /x",
+    ]);
+    assert_eq!(
+        code(&d.docker(&["commit", "cli-c", &reg.image("pushed:v1")])),
+        0
+    );
+    let o = d.docker(&["push", &reg.image("pushed:v1")]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let last = out(&o).lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("v1: digest: sha256:"), "{}", out(&o));
+    assert_eq!(
+        reg.inspect("pushed:v1")["raw"]["layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let s = d.docker(&[
+        "search",
+        "--format",
+        "{{.Name}}",
+        &format!("{}/push", reg.addr()),
+    ]);
+    assert_eq!(out(&s), format!("{}\n", reg.image("pushed")), "{}", err(&s));
+    let o = d.docker(&["logout", &reg.addr()]);
+    assert!(
+        out(&o).contains("Removing login credentials"),
+        "{}",
+        out(&o)
+    );
+    d.cli = docker;
+}
