@@ -522,6 +522,8 @@ struct Proxy {
     hold_after: Arc<AtomicU64>,
     held: Arc<AtomicUsize>,
     ranges: Arc<Mutex<Vec<String>>>,
+    /// The blob GET request lines seen.
+    gets: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
@@ -536,13 +538,14 @@ impl Proxy {
             hold_after: Arc::default(),
             held: Arc::default(),
             ranges: Arc::default(),
+            gets: Arc::default(),
         };
         let (stop, cut, hold, held, ranges) = (
             p.stop.clone(),
             p.cut_after.clone(),
             p.hold_after.clone(),
             p.held.clone(),
-            p.ranges.clone(),
+            (p.ranges.clone(), p.gets.clone()),
         );
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
@@ -578,6 +581,9 @@ impl Drop for Proxy {
     }
 }
 
+/// Lines a proxy saw.
+type Log = Arc<Mutex<Vec<String>>>;
+
 /// One client connection: requests go up as they are; a blob response
 /// may be cut (once) or held.
 fn relay(
@@ -587,7 +593,7 @@ fn relay(
     cut: &AtomicU64,
     hold: &AtomicU64,
     held: &AtomicUsize,
-    ranges: &Mutex<Vec<String>>,
+    (ranges, gets): &(Log, Log),
 ) {
     let Ok(mut u) = TcpStream::connect(upstream) else {
         return;
@@ -608,6 +614,9 @@ fn relay(
                 let text = String::from_utf8_lossy(&buf[..n]);
                 if text.starts_with("GET ") && text.contains("/blobs/sha256:") {
                     blob2.store(true, Ordering::SeqCst);
+                    gets.lock()
+                        .unwrap()
+                        .push(text.lines().next().unwrap_or("").to_string());
                     if let Some(r) = text
                         .lines()
                         .find(|l| l.to_ascii_lowercase().starts_with("range:"))
@@ -1084,4 +1093,54 @@ fn the_berth_cli_ships_as_the_docker_cli_does() {
         out(&o)
     );
     d.cli = docker;
+}
+
+#[test]
+fn two_pulls_of_one_layer_download_it_once() {
+    if !root() {
+        return;
+    }
+    let Some(reg) = Registry::start(Mode::Plain) else {
+        return;
+    };
+    reg.push_archive(&busybox_archive(), "busybox:latest");
+    let d = Daemon::start();
+    push_big_image(&d, &reg, "big:v1", 8);
+    ok(&d, &["tag", &reg.image("big:v1"), &reg.image("big:v2")]);
+    ok(&d, &["push", &reg.image("big:v2")]);
+    ok(
+        &d,
+        &[
+            "rmi",
+            &reg.image("big:v1"),
+            &reg.image("big:v2"),
+            &reg.image("busybox:latest"),
+        ],
+    );
+    let proxy = Proxy::start(reg.addr());
+    let big = reg.inspect("big:v1")["raw"]["layers"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Both pulls wait on the big layer until both are under way.
+    proxy.hold_after.store(1 << 20, Ordering::SeqCst);
+    let pulls: Vec<_> = ["big:v1", "big:v2"]
+        .iter()
+        .map(|t| {
+            d.cmd(&["pull", &format!("{}/{t}", proxy.addr())])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    proxy.hold_after.store(0, Ordering::SeqCst);
+    for p in pulls {
+        let o = p.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{}", err(&o));
+    }
+    let gets = proxy.gets.lock().unwrap().clone();
+    let of_big = gets.iter().filter(|g| g.contains(&big)).count();
+    assert_eq!(of_big, 1, "{gets:?}");
 }
