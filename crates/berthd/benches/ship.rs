@@ -24,6 +24,8 @@
 //! Daemon start and stop, load, sync and the wait are not timed. Data roots are
 //! deleted only at the very end, with everything else (processes, mounts,
 //! cgroups, the registry, directories), also when a step fails or on ^C.
+//! That final deletion slows the next minutes on the same filesystem: leave
+//! a few minutes between runs.
 //!
 //! Needs root, target/release/{berth,berthd,berth-runc}, /usr/sbin/dockerd,
 //! the docker CLI, docker-registry, skopeo and busybox-static; the Debian
@@ -1171,6 +1173,10 @@ fn bench(s: &Setup, rounds: usize) {
     println!(
         "  ratios:     median berth / median docker; data roots deleted only at the end \
          (deletions just before a pull slow ext4's inode allocation)"
+    );
+    println!(
+        "  caveat:     a run started right after another one (whose cleanup deleted gigabytes on \
+         this filesystem) or on a busy machine measures every step slower: leave a few minutes"
     );
 
     // Warnings and errors berthd logged during the run.
