@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export PATH=$HOME/.cargo/bin:$PATH
+# A failing test's message, not a backtrace, is what the end of a log should show.
+export RUST_BACKTRACE=0
 if ! cargo nextest --version >/dev/null 2>&1; then
 	cargo install --locked cargo-nextest
 fi

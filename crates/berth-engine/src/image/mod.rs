@@ -247,15 +247,16 @@ impl Engine {
     /// `POST /images/load`: the messages to stream back. A tar that is not
     /// an image gives an error message in the stream (the answer is 200),
     /// as dockerd's does.
-    pub async fn image_load(self: &Arc<Self>, body: bytes::Bytes) -> Vec<JsonMessage> {
+    pub async fn image_load(
+        self: &Arc<Self>,
+        body: impl std::io::Read + Send + 'static,
+    ) -> Vec<JsonMessage> {
         let this = self.clone();
         let (result, lines) = match tokio::task::spawn_blocking(move || {
             let mut lines = Vec::new();
             let r = this
                 .images
-                .load(std::io::Cursor::new(body), &mut |l: &str| {
-                    lines.push(l.to_string())
-                });
+                .load(body, &mut |l: &str| lines.push(l.to_string()));
             (r, lines)
         })
         .await
@@ -278,28 +279,41 @@ impl Engine {
         msgs
     }
 
-    /// `GET /images/get` and `/images/{name}/get`: the archive bytes.
-    pub async fn image_save(self: &Arc<Self>, names: Vec<String>) -> Result<Vec<u8>> {
+    /// `GET /images/get` and `/images/{name}/get`: the archive, streamed as
+    /// it is written (never held whole). Names are checked before the
+    /// first byte; a failure later cuts the stream.
+    pub async fn image_save(
+        self: &Arc<Self>,
+        names: Vec<String>,
+    ) -> Result<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>> {
         for n in &names {
             self.images
                 .resolve(n)
                 .map_err(|e| not_found_as_docker(e, n))?;
         }
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
         let this = self.clone();
-        blocking(move || {
-            let mut out = Vec::new();
+        tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            this.images.save(&refs, &mut out)?;
-            Ok(out)
-        })
-        .await
+            let mut w = crate::util::ChannelWriter::new(tx);
+            let r = this
+                .images
+                .save(&refs, &mut w)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|()| std::io::Write::flush(&mut w));
+            if let Err(e) = r {
+                tracing::warn!("image save: {e}");
+                w.fail(e);
+            }
+        });
+        Ok(rx)
     }
 
     /// `POST /images/create?fromSrc=-`: import a rootfs tar.
     pub async fn image_import(
         self: &Arc<Self>,
         q: &query::image::Create,
-        body: bytes::Bytes,
+        body: impl std::io::Read + Send + 'static,
     ) -> Result<String> {
         if q.from_src != "-" {
             return Err(Error::invalid(
@@ -311,12 +325,9 @@ impl Engine {
         let message = q.message.clone();
         let this = self.clone();
         let id = blocking(move || {
-            Ok(this.images.import(
-                std::io::Cursor::new(body),
-                reference.as_ref(),
-                &changes,
-                &message,
-            )?)
+            Ok(this
+                .images
+                .import(body, reference.as_ref(), &changes, &message)?)
         })
         .await?;
         self.emit_image(id.as_str(), "import", &[]);

@@ -22,7 +22,7 @@ use oci_spec::image::{Descriptor, ImageManifest};
 use tokio::sync::mpsc;
 
 use super::transfer::{Meter, Progress, backoff, short_id};
-use crate::util::blocking;
+use crate::util::{ChannelReader, blocking};
 use crate::{Engine, Error, ErrorKind, Result};
 
 /// What a pull asks for.
@@ -634,36 +634,6 @@ impl Sink {
                 true
             }
         }
-    }
-}
-
-/// The blocking side of a download: chunks from the channel as a `Read`.
-struct ChannelReader {
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl ChannelReader {
-    fn new(rx: mpsc::Receiver<std::io::Result<Bytes>>) -> ChannelReader {
-        ChannelReader {
-            rx,
-            current: Bytes::new(),
-        }
-    }
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
     }
 }
 

@@ -18,22 +18,34 @@ pub async fn list(State(e): State<Shared>, Params(p): Params<q::List>) -> ApiRes
     Ok(ok_json(&e.image_list(&p)?))
 }
 
-/// Read a whole streamed body (image archives, imports).
-async fn body_bytes(req: Request) -> ApiResult<axum::body::Bytes> {
-    axum::body::to_bytes(req.into_body(), usize::MAX)
-        .await
-        .map_err(|err| ApiError::bad_request(format!("reading the request body: {err}")))
+/// A streamed body (image archives, imports) as a blocking reader: read as
+/// it arrives, a few chunks in flight, never held whole.
+fn body_reader(req: Request) -> berth_engine::util::ChannelReader {
+    use futures_util::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut stream = req.into_body().into_data_stream();
+    tokio::spawn(async move {
+        while let Some(chunk) = stream.next().await {
+            let item =
+                chunk.map_err(|e| std::io::Error::other(format!("reading the request body: {e}")));
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    berth_engine::util::ChannelReader::new(rx)
 }
 
 pub async fn load(State(e): State<Shared>, req: Request) -> ApiResult<Response> {
     // `quiet` only silences progress bars in dockerd; the "Loaded image" lines
     // (the only messages here) are always sent.
-    let body = body_bytes(req).await?;
-    Ok(json_stream(&e.image_load(body).await))
+    Ok(json_stream(&e.image_load(body_reader(req)).await))
 }
 
-fn tar_response(data: Vec<u8>) -> Response {
-    let mut r = Response::new(Body::from(data));
+fn tar_response(rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>) -> Response {
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut r = Response::new(Body::from_stream(stream));
     r.headers_mut()
         .insert("Content-Type", HeaderValue::from_static(media::TAR));
     r
@@ -56,8 +68,7 @@ pub async fn create(
     if p.from_src.is_empty() {
         return Err(ApiError::bad_request("fromImage or fromSrc is required"));
     }
-    let body = body_bytes(req).await?;
-    let id = e.image_import(&p, body).await?;
+    let id = e.image_import(&p, body_reader(req)).await?;
     Ok(json_stream(&[berth_api::jsonmessage::JsonMessage::status(
         id,
     )]))
