@@ -111,39 +111,6 @@ pub fn spawn_logged(what: &'static str, f: impl Future<Output = Result<()>> + Se
     });
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[test]
-    fn undo_runs_in_reverse_unless_committed() {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        {
-            let mut u = Undo::new();
-            for i in 0..3 {
-                let l = log.clone();
-                u.push(format!("step {i}"), move || l.lock().unwrap().push(i));
-            }
-        }
-        assert_eq!(*log.lock().unwrap(), [2, 1, 0]);
-        let l = log.clone();
-        let mut u = Undo::new();
-        u.push("x", move || l.lock().unwrap().push(9));
-        u.commit();
-        assert_eq!(log.lock().unwrap().len(), 3);
-    }
-
-    #[test]
-    fn ids_and_times() {
-        let id = new_id();
-        assert_eq!(id.len(), 64);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(unix_seconds("2023-11-14T22:13:20Z"), 1_700_000_000);
-        assert_eq!(unix_seconds("x"), 0);
-    }
-}
-
 /// The blocking side of a stream (a download, a request body): chunks
 /// from a channel as a `Read`.
 pub struct ChannelReader {
@@ -228,5 +195,38 @@ impl std::io::Write for ChannelWriter {
 impl Drop for ChannelWriter {
     fn drop(&mut self) {
         let _ = self.send(); // best effort: the receiver may be gone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn undo_runs_in_reverse_unless_committed() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        {
+            let mut u = Undo::new();
+            for i in 0..3 {
+                let l = log.clone();
+                u.push(format!("step {i}"), move || l.lock().unwrap().push(i));
+            }
+        }
+        assert_eq!(*log.lock().unwrap(), [2, 1, 0]);
+        let l = log.clone();
+        let mut u = Undo::new();
+        u.push("x", move || l.lock().unwrap().push(9));
+        u.commit();
+        assert_eq!(log.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn ids_and_times() {
+        let id = new_id();
+        assert_eq!(id.len(), 64);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(unix_seconds("2023-11-14T22:13:20Z"), 1_700_000_000);
+        assert_eq!(unix_seconds("x"), 0);
     }
 }
