@@ -18,10 +18,11 @@ pub struct UsageData {
 pub struct Volume {
     pub created_at: String,
     pub driver: String,
-    pub labels: StringMap,
+    /// `null` when there are none, as Docker sends it.
+    pub labels: Option<StringMap>,
     pub mountpoint: String,
     pub name: String,
-    pub options: StringMap,
+    pub options: Option<StringMap>,
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<StringMap>,
@@ -44,7 +45,7 @@ pub struct CreateRequest {
 #[serde(default, rename_all = "PascalCase")]
 pub struct ListResponse {
     pub volumes: Vec<Volume>,
-    pub warnings: Vec<String>,
+    pub warnings: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

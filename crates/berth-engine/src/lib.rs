@@ -12,12 +12,15 @@
 //!   the firewall tables, the embedded DNS.
 //! - [`image`]: the image operations over berth-image's store; root
 //!   filesystems are berth-image's snapshots (`berth_image::snapshot`).
+//! - [`volume`]: volumes (records, the `local` driver, copy-up), and
+//!   their mounting into containers.
 //! - [`events`], [`system`]: the event bus, version/info/df.
 //! - [`model`]: the records (no behaviour).
 //!
 //! State: `<data-root>/containers/<id>/` (record, log, /etc files),
 //! `<data-root>/image/` (images), `<data-root>/snapshots/<id>/`
-//! (root filesystems), `<data-root>/network/` (networks);
+//! (root filesystems), `<data-root>/network/` (networks),
+//! `<data-root>/volumes/<name>/` (volume record and `_data`);
 //! `<exec-root>/runtime` (runtime state), `<exec-root>/containers/<id>/`
 //! (bundle, exit record), `<exec-root>/s/` (monitor sockets).
 
@@ -29,6 +32,7 @@ pub mod model;
 pub mod network;
 pub mod system;
 pub mod util;
+pub mod volume;
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +108,7 @@ pub struct Engine {
     pub registries: std::sync::Arc<berth_registry::Registries>,
     /// Downloads, uploads and layer locks shared by all pulls and pushes.
     pub transfers: image::transfer::Transfers,
+    pub volumes: volume::Volumes,
 }
 
 /// The name containers' `HostConfig.Runtime` shows for berth-runc: runc's,
@@ -123,6 +128,8 @@ impl Engine {
         }
         let images = berth_image::Store::open(&cfg.data_root.join("image"))
             .map_err(|e| format!("open the image store: {e}"))?;
+        let volumes = volume::Volumes::open(&cfg.data_root.join("volumes"))
+            .map_err(|e| format!("open the volumes: {e}"))?;
         let snapshots = berth_image::Snapshotter::open(&cfg.data_root.join("snapshots"))
             .map_err(|e| format!("open the snapshots: {e}"))?;
         // Layers interrupted pulls left: kept a day for the next pull.
@@ -168,6 +175,7 @@ impl Engine {
                 cert_dirs: cfg.registry.cert_dirs.clone(),
             }),
             transfers: image::transfer::Transfers::new(&cfg.registry),
+            volumes,
             cfg,
         })
     }

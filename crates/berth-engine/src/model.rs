@@ -177,6 +177,28 @@ pub struct MountRecord {
     /// `-v /src:/dst`: a missing source directory is created (with
     /// `--mount` it is an error).
     pub create_source: bool,
+    /// A volume's driver (empty for binds and tmpfs).
+    pub driver: String,
+    /// A volume the container made for itself (`-v /path`, an image
+    /// `VOLUME`, `--mount type=volume` without source): `rm -v` removes it.
+    pub anonymous: bool,
+    /// `nocopy`: a new volume is not filled from the image.
+    pub no_copy: bool,
+}
+
+/// A volume as persisted at `<data-root>/volumes/<name>/volume.json`
+/// (its data is the driver's: `<data-root>/volumes/<name>/_data` for
+/// `local`). Who uses it is read from the container records.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct VolumeRecord {
+    pub name: String,
+    pub driver: String,
+    /// RFC 3339, seconds, as Docker shows it.
+    pub created_at: String,
+    pub labels: BTreeMap<String, String>,
+    /// The driver's options (`type`, `device`, `o` for `local`).
+    pub options: BTreeMap<String, String>,
 }
 
 /// A network as persisted in `<data-root>/network/<id>.json`.

@@ -174,7 +174,7 @@ impl Engine {
                 layers_size: this.images.disk_usage().unwrap_or(0) as i64,
                 images,
                 containers,
-                volumes: Vec::new(),
+                volumes: this.volumes_usage(),
                 build_cache: Vec::new(),
             })
         })

@@ -412,8 +412,8 @@ pub fn parse_bind(spec: &str) -> Result<(String, String, String)> {
 }
 
 /// What a container mounts besides its image, from `Binds`, `Mounts` and
-/// `Tmpfs`, in inspect's `Mounts` form. Named volumes come with the
-/// volume store; until then a non-path source is refused.
+/// `Tmpfs`, in inspect's `Mounts` form. Volumes are named here, made (and
+/// anonymous ones named) by the volume store at create.
 pub fn mounts_of(hc: &HostConfig, data_root: &std::path::Path) -> Result<Vec<MountRecord>> {
     // Docker: a bind whose source holds (or is inside) the daemon's root
     // gets rslave, so that the container cannot pin mounts of the daemon.
@@ -436,15 +436,33 @@ pub fn mounts_of(hc: &HostConfig, data_root: &std::path::Path) -> Result<Vec<Mou
     for b in HostConfig::list(&hc.binds) {
         let (src, dst, mode) = parse_bind(b)?;
         if src.is_empty() {
-            // `-v /path`: an anonymous volume (a path in the container's
-            // filesystem until the volume store provides volumes).
+            // `-v /path`: an anonymous volume (named at create).
             dup(&dst)?;
+            out.push(MountRecord {
+                kind: MountType::Volume,
+                destination: dst,
+                rw: true,
+                anonymous: true,
+                driver: hc.volume_driver.clone(),
+                ..Default::default()
+            });
             continue;
         }
         if !src.starts_with('/') {
-            return Err(Error::invalid(format!(
-                "invalid volume specification: '{b}': volumes are not supported by this daemon yet (use a host path)"
-            )));
+            // `-v name:/path[:opts]`: a named volume, made if missing.
+            dup(&dst)?;
+            let opts: Vec<&str> = mode.split(',').collect();
+            out.push(MountRecord {
+                kind: MountType::Volume,
+                name: src,
+                destination: dst,
+                rw: !opts.contains(&"ro"),
+                no_copy: opts.contains(&"nocopy"),
+                mode: if mode.is_empty() { "z".into() } else { mode },
+                driver: hc.volume_driver.clone(),
+                ..Default::default()
+            });
+            continue;
         }
         dup(&dst)?;
         let opts: Vec<&str> = mode.split(',').filter(|s| !s.is_empty()).collect();
@@ -514,6 +532,34 @@ pub fn mounts_of(hc: &HostConfig, data_root: &std::path::Path) -> Result<Vec<Mou
                     destination: m.target.clone(),
                     rw: !m.read_only,
                     options,
+                    ..Default::default()
+                });
+            }
+            MountType::Volume => {
+                if m.bind_options.is_some() {
+                    return Err(Error::invalid(
+                        "invalid mount config for type \"volume\": field BindOptions must not be specified",
+                    ));
+                }
+                if m.tmpfs_options.is_some() {
+                    return Err(Error::invalid(
+                        "invalid mount config for type \"volume\": field TmpfsOptions must not be specified",
+                    ));
+                }
+                let v = m.volume_options.clone().unwrap_or_default();
+                out.push(MountRecord {
+                    kind: MountType::Volume,
+                    name: m.source.clone(),
+                    destination: m.target.clone(),
+                    rw: !m.read_only,
+                    mode: "z".into(),
+                    anonymous: m.source.is_empty(),
+                    no_copy: v.no_copy,
+                    driver: v
+                        .driver_config
+                        .map(|d| d.name)
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| hc.volume_driver.clone()),
                     ..Default::default()
                 });
             }
@@ -607,6 +653,40 @@ impl Engine {
         Ok(out)
     }
 
+    /// `--volumes-from c[:ro|:rw]`: the mounts of `c` that the new
+    /// container's own do not replace, read-only if asked (never made
+    /// writable), never filled from the image again.
+    fn volumes_from(&self, hc: &HostConfig, mounts: &mut Vec<MountRecord>) -> Result<()> {
+        let mut taken: std::collections::BTreeSet<String> = mounts
+            .iter()
+            .map(|m| m.destination.trim_end_matches('/').to_string())
+            .collect();
+        for spec in hc.volumes_from.iter().flatten() {
+            let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
+            if !matches!(mode, "" | "ro" | "rw" | "z" | "Z") {
+                return Err(Error::invalid(format!("invalid mode: {mode}")));
+            }
+            // dockerd answers 400 here (a 404 would make the CLI pull).
+            let src = self
+                .containers
+                .resolve(name)
+                .and_then(|id| self.containers.get(&id))
+                .map_err(|e| Error::invalid(e.message))?;
+            for m in src.mounts {
+                if !taken.insert(m.destination.trim_end_matches('/').to_string()) {
+                    continue;
+                }
+                mounts.push(MountRecord {
+                    rw: m.rw && mode != "ro",
+                    mode: String::new(),
+                    no_copy: true,
+                    ..m
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `POST /containers/create`.
     pub fn container_create(
         &self,
@@ -630,7 +710,8 @@ impl Engine {
         {
             return Err(names::invalid_name(n));
         }
-        let mounts = mounts_of(&hc, &self.cfg.data_root)?;
+        let mut mounts = mounts_of(&hc, &self.cfg.data_root)?;
+        self.volumes_from(&hc, &mut mounts)?;
         let img = self.images.resolve(&cfg.image).map_err(|e| match e {
             berth_image::Error::NotFound(_) => Error::no_such_image(
                 &berth_image::Reference::parse(&cfg.image)
@@ -650,6 +731,28 @@ impl Engine {
                     .or_default();
             }
         }
+        // Image `VOLUME`s no mount covers: an anonymous volume each.
+        for v in cfg.volumes() {
+            if !v.starts_with('/') {
+                return Err(Error::invalid(format!(
+                    "invalid volume specification: '{v}': invalid mount config for type \"volume\": invalid mount path: '{v}' mount path must be absolute"
+                )));
+            }
+            let covered = mounts
+                .iter()
+                .any(|m| m.destination.trim_end_matches('/') == v.trim_end_matches('/'));
+            if !covered {
+                mounts.push(MountRecord {
+                    kind: MountType::Volume,
+                    destination: v.clone(),
+                    rw: true,
+                    anonymous: true,
+                    driver: hc.volume_driver.clone(),
+                    ..Default::default()
+                });
+            }
+        }
+        mounts.sort_by(|a, b| a.destination.cmp(&b.destination));
         let id = new_id();
         if cfg.hostname.is_empty()
             && hc.network_mode.container().is_none()
@@ -667,6 +770,9 @@ impl Engine {
         if let Some(other) = self.containers.name_owner(&name) {
             return Err(super::name_conflict(&name, &other));
         }
+        // Last of the checks, first of the things made: undone below if
+        // the record cannot be kept.
+        let made_volumes = self.prepare_volumes(&mut mounts, &hc)?;
         let dir = Container::dir(&self.cfg.data_root, &id);
         let c = Container {
             log_path: dir.join(format!("{id}-json.log")).display().to_string(),
@@ -687,10 +793,12 @@ impl Engine {
         };
         if let Err(e) = save_record(&self.cfg.data_root, &c, true) {
             crate::util::remove_dir(&dir);
+            self.drop_volumes(&made_volumes);
             return Err(e.into());
         }
         if let Err(e) = self.containers.insert(c.clone()) {
             crate::util::remove_dir(&dir);
+            self.drop_volumes(&made_volumes);
             return Err(e);
         }
         self.emit_container(&c, "create", &[]);

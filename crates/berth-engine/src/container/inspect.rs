@@ -84,7 +84,7 @@ pub fn mount_point(m: &MountRecord) -> MountPoint {
         name: m.name.clone(),
         source: m.source.clone(),
         destination: m.destination.clone(),
-        driver: String::new(),
+        driver: m.driver.clone(),
         mode: m.mode.clone(),
         rw: m.rw,
         propagation: m.propagation.clone(),
@@ -272,7 +272,7 @@ impl Engine {
                 continue;
             }
             let size = self.snapshots.usage(&c.id);
-            if self.remove_now(&c.id).await.is_ok() {
+            if self.remove_now(&c.id, false).await.is_ok() {
                 reclaimed += size;
                 deleted.push(c.id);
             }

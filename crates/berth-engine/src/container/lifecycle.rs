@@ -94,7 +94,10 @@ impl Engine {
                     }),
                 );
                 if c.auto_remove() {
-                    warn_on_err("remove after a failed start", self.remove_now(&id).await);
+                    warn_on_err(
+                        "remove after a failed start",
+                        self.remove_now(&id, true).await,
+                    );
                 }
                 Err(e.error)
             }
@@ -132,6 +135,12 @@ impl Engine {
             undo.push("unmount the root filesystem", move || snaps.unmount(&id));
         }
         ensure_volume_paths(c, &merged)?;
+        self.mount_volumes(c, &merged)?;
+        {
+            let this = self.clone();
+            let c = c.clone();
+            undo.push("unmount the volumes", move || this.unmount_volumes(&c));
+        }
         let cdir = self.container_dir(&id);
         let bundle = self.bundle_dir(&id);
         // Address and ports first: a taken port fails before anything runs.
@@ -292,6 +301,9 @@ impl Engine {
             self.disconnect_network(id, &eps, true).await;
         }
         self.snapshots.unmount(id);
+        if let Ok(c) = self.containers.get(id) {
+            self.unmount_volumes(&c);
+        }
         crate::util::remove_dir(&self.bundle_dir(id));
         let Ok(c) = self.containers.update(id, |c| {
             let ran = since(&c.state.started_at);
@@ -315,7 +327,7 @@ impl Engine {
             g.exit_code = code;
         });
         if c.auto_remove() {
-            warn_on_err("auto-remove", self.remove_now(id).await);
+            warn_on_err("auto-remove", self.remove_now(id, true).await);
             return;
         }
         let decision = self
@@ -521,8 +533,13 @@ impl Engine {
         Ok(())
     }
 
-    /// `DELETE /containers/{id}`.
-    pub async fn container_remove(self: &Arc<Self>, r: &str, force: bool) -> Result<()> {
+    /// `DELETE /containers/{id}` (`volumes`: `-v`, its anonymous volumes too).
+    pub async fn container_remove(
+        self: &Arc<Self>,
+        r: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         let id = self.containers.resolve(r)?;
         let c = self.containers.get(&id)?;
         if c.running() {
@@ -547,7 +564,7 @@ impl Engine {
                     .await;
             }
         }
-        self.remove_now(&id).await
+        self.remove_now(&id, volumes).await
     }
 
     /// `DELETE /containers/{parent}/{alias}?link=1`: remove a legacy link.
@@ -582,8 +599,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a stopped container's files and record.
-    pub async fn remove_now(self: &Arc<Self>, id: &str) -> Result<()> {
+    /// Remove a stopped container's files and record (`volumes`: and its
+    /// anonymous volumes no other container uses).
+    pub async fn remove_now(self: &Arc<Self>, id: &str, volumes: bool) -> Result<()> {
         let this = self.clone();
         let i = id.to_string();
         crate::util::blocking(move || {
@@ -596,6 +614,9 @@ impl Engine {
         if let Some(e) = self.containers.take(id) {
             e.watch.send_modify(|g| g.removed = true);
             self.emit_container(&e.c, "destroy", &[]);
+            if volumes {
+                self.remove_anonymous_volumes(&e.c);
+            }
         }
         Ok(())
     }
@@ -639,6 +660,9 @@ impl Engine {
     /// After a daemon restart: reconnect to running containers' monitors,
     /// record exits that happened meanwhile, apply restart policies.
     pub async fn restore(self: &Arc<Self>) {
+        // Volumes first: a dead container's exit below must not unmount
+        // a volume that a live one still uses.
+        self.restore_volumes();
         for c in self.containers.list() {
             if !c.running() {
                 continue;

@@ -275,11 +275,28 @@ pub fn mounts(c: &Container, files_dir: &Path, init: Option<&Path>) -> Result<Ve
             &["bind", "ro"],
         ));
     }
+    // The container's own mounts after the defaults, shallowest first (a
+    // volume on /etc goes under /etc/hosts, as Docker orders them); the
+    // /etc files give way to a mount of the user's on the same path.
+    let defaults = out.len();
+    let own = |d: &str| {
+        c.mounts
+            .iter()
+            .any(|m| m.destination.trim_end_matches('/') == d)
+            || hc
+                .tmpfs
+                .iter()
+                .flatten()
+                .any(|(p, _)| p.trim_end_matches('/') == d)
+    };
     for (name, dest) in [
         ("hostname", "/etc/hostname"),
         ("hosts", "/etc/hosts"),
         ("resolv.conf", "/etc/resolv.conf"),
     ] {
+        if own(dest) {
+            continue;
+        }
         out.push(mount(
             dest,
             "bind",
@@ -301,14 +318,22 @@ pub fn mounts(c: &Container, files_dir: &Path, init: Option<&Path>) -> Result<Ve
     for m in &c.mounts {
         out.push(user_mount(m)?);
     }
+    let depth = |m: &Mount| {
+        m.destination()
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .count()
+    };
+    out[defaults..].sort_by_key(depth);
     Ok(out)
 }
 
-/// One bind or tmpfs mount of the container's.
+/// One bind, volume (a bind of its mountpoint) or tmpfs mount of the
+/// container's.
 fn user_mount(m: &MountRecord) -> Result<Mount> {
     let b = MountBuilder::default().destination(&m.destination);
     let b = match m.kind {
-        MountType::Bind => {
+        MountType::Bind | MountType::Volume => {
             let src = Path::new(&m.source);
             if !src.exists() {
                 if m.create_source {
@@ -993,6 +1018,35 @@ mod tests {
             by("/host-tmp")["options"],
             serde_json::json!(["rbind", "ro", "rprivate"])
         );
+        // A volume on /etc is mounted before the /etc files on top of it;
+        // a mount of the user's on /etc/hosts replaces berth's.
+        c.mounts.push(MountRecord {
+            kind: MountType::Volume,
+            source: "/tmp".into(),
+            destination: "/etc".into(),
+            rw: true,
+            ..Default::default()
+        });
+        c.mounts.push(MountRecord {
+            kind: MountType::Bind,
+            source: "/tmp".into(),
+            destination: "/etc/hosts".into(),
+            rw: true,
+            ..Default::default()
+        });
+        let m = mounts(&c, Path::new("/files"), None).unwrap();
+        let dests: Vec<String> = m
+            .iter()
+            .map(|m| m.destination().display().to_string())
+            .collect();
+        let at = |d: &str| dests.iter().position(|x| x == d).unwrap();
+        assert!(at("/etc") < at("/etc/hostname"), "{dests:?}");
+        assert_eq!(dests.iter().filter(|d| *d == "/etc/hosts").count(), 1);
+        assert_eq!(
+            m[at("/etc/hosts")].source().as_deref(),
+            Some(Path::new("/tmp"))
+        );
+        c.mounts.truncate(1);
         c.mounts[0].source = "/nonexistent-berth-test".into();
         assert!(
             mounts(&c, Path::new("/f"), None)

@@ -210,7 +210,7 @@ pub async fn remove(
     if p.link {
         e.container_remove_link(&id)?;
     } else {
-        e.container_remove(&id, p.force).await?;
+        e.container_remove(&id, p.force, p.volumes).await?;
     }
     Ok(no_content())
 }

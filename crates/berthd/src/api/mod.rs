@@ -12,6 +12,7 @@ mod networks;
 mod stats;
 mod swarm;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -45,9 +46,13 @@ pub async fn versioned(mut req: Request, next: axum::middleware::Next) -> Respon
             *req.uri_mut() = u;
         }
     }
+    // The version the client speaks (a path without one: the current),
+    // for the few answers that depend on it.
+    let mut speaks = version::CURRENT;
     if let Some((ver, tail)) = version::split_path(&path) {
-        if let Err(e) = version::check(ver) {
-            return ApiError::bad_request(e.to_string()).into_response();
+        match version::check(ver) {
+            Ok(v) => speaks = v,
+            Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
         }
         let mut uri = tail.to_string();
         if let Some(q) = req.uri().query() {
@@ -61,6 +66,7 @@ pub async fn versioned(mut req: Request, next: axum::middleware::Next) -> Respon
             }
         }
     }
+    req.extensions_mut().insert(speaks);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -149,6 +155,13 @@ pub fn router(engine: Shared) -> Router {
         )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .route("/plugins", get(swarm::plugins))
         .route("/plugins/{*rest}", head(swarm::plugin).get(swarm::plugin))
         .merge(swarm::routes())
