@@ -13,6 +13,7 @@ pkgs=(
 	docker-registry skopeo                      # local registries for pull/push tests, seeding them
 	apache2-utils openssl curl                  # their htpasswd auth, TLS and token keys, probes
 	debootstrap                                 # the multi-layer Debian test image
+	docker-compose                              # compose 1.29, a real client of volumes and stacks
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -33,6 +33,13 @@ fn copy_dir(
     links: &mut HashMap<(u64, u64), std::path::PathBuf>,
     files: &mut u64,
 ) -> io::Result<()> {
+    // What a new file here gets by itself: our ids (the directory's group
+    // if it is set-gid).
+    let (uid, gid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let inherits_gid = fs::symlink_metadata(dst)?.mode() & 0o2000 != 0;
     for entry in fs::read_dir(src)? {
         let entry = entry?;
         let from = entry.path();
@@ -54,7 +61,18 @@ fn copy_dir(
             links.insert((md.dev(), md.ino()), to.clone());
         }
         if ft.is_file() {
+            // `copy` gives the new file its mode; owner and set-id bits
+            // need more only when they differ from what a new file gets.
             fs::copy(&from, &to)?;
+            if md.uid() != uid || md.gid() != gid || inherits_gid {
+                std::os::unix::fs::lchown(&to, Some(md.uid()), Some(md.gid()))?;
+                if md.mode() & 0o6000 != 0 {
+                    fs::set_permissions(&to, fs::Permissions::from_mode(md.mode() & 0o7777))?;
+                }
+            }
+            copy_xattrs(&from, &to)?;
+            times(&to, &md)?;
+            continue;
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
         } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
@@ -89,6 +107,10 @@ fn finish(src: &Path, p: &Path, md: &fs::Metadata) -> io::Result<()> {
         fs::set_permissions(p, fs::Permissions::from_mode(md.mode() & 0o7777))?;
     }
     copy_xattrs(src, p)?;
+    times(p, md)
+}
+
+fn times(p: &Path, md: &fs::Metadata) -> io::Result<()> {
     let at = TimeSpec::new(md.atime(), md.atime_nsec());
     let mt = TimeSpec::new(md.mtime(), md.mtime_nsec());
     nix::sys::stat::utimensat(
@@ -139,6 +161,11 @@ mod tests {
         xattr::set(s.join("d/f"), "user.berth", b"x").unwrap();
         fs::set_permissions(s.join("d/f"), fs::Permissions::from_mode(0o640)).unwrap();
         fs::hard_link(s.join("d/f"), s.join("hl")).unwrap();
+        fs::write(s.join("suid"), b"x").unwrap();
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::lchown(s.join("suid"), Some(1), Some(2)).unwrap();
+        }
+        fs::set_permissions(s.join("suid"), fs::Permissions::from_mode(0o4755)).unwrap();
         std::os::unix::fs::symlink("d/f", s.join("ln")).unwrap();
         fs::set_permissions(s.join("d"), fs::Permissions::from_mode(0o710)).unwrap();
         fs::set_permissions(s, fs::Permissions::from_mode(0o750)).unwrap();
@@ -173,6 +200,11 @@ mod tests {
                 .file_type()
                 .is_fifo()
         );
+        let su = fs::metadata(d.join("suid")).unwrap();
+        assert_eq!(su.mode() & 0o7777, 0o4755);
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!((su.uid(), su.gid()), (1, 2));
+        }
         assert!(!is_empty(d));
     }
 }
