@@ -65,21 +65,33 @@ fn main() {
                     let arg = arg.split('=').next().unwrap_or("").to_string();
                     let path = command_path();
                     let last = path.rsplit(' ').next().unwrap_or("");
-                    let rest = match last {
-                        "run" | "create" => " IMAGE [COMMAND] [ARG...]",
-                        "exec" => " CONTAINER COMMAND [ARG...]",
-                        "stop" | "start" | "restart" | "kill" | "rm" | "pause" | "unpause"
-                        | "wait" => " CONTAINER [CONTAINER...]",
-                        "logs" | "attach" | "diff" | "export" => " CONTAINER",
-                        "inspect" => " NAME|ID [NAME|ID...]",
-                        "rmi" => " IMAGE [IMAGE...]",
-                        "save" => " IMAGE [IMAGE...]",
-                        "history" => " IMAGE",
-                        "pull" => " NAME[:TAG|@DIGEST]",
-                        "push" => " NAME[:TAG]",
-                        "login" => " [SERVER]",
-                        "search" => " TERM",
-                        _ => "",
+                    if is_management(&path) {
+                        eprintln!(
+                            "unknown flag: {arg}\n\nUsage:  docker {}\n\nRun 'docker {path} --help' for more information",
+                            management_usage(&path)
+                        );
+                        std::process::exit(125);
+                    }
+                    let rest = match path.as_str() {
+                        "volume create" => " [VOLUME]",
+                        "volume inspect" | "volume rm" => " VOLUME [VOLUME...]",
+                        "volume ls" | "volume prune" => "",
+                        _ => match last {
+                            "run" | "create" => " IMAGE [COMMAND] [ARG...]",
+                            "exec" => " CONTAINER COMMAND [ARG...]",
+                            "stop" | "start" | "restart" | "kill" | "rm" | "pause" | "unpause"
+                            | "wait" => " CONTAINER [CONTAINER...]",
+                            "logs" | "attach" | "diff" | "export" => " CONTAINER",
+                            "inspect" => " NAME|ID [NAME|ID...]",
+                            "rmi" => " IMAGE [IMAGE...]",
+                            "save" => " IMAGE [IMAGE...]",
+                            "history" => " IMAGE",
+                            "pull" => " NAME[:TAG|@DIGEST]",
+                            "push" => " NAME[:TAG]",
+                            "login" => " [SERVER]",
+                            "search" => " TERM",
+                            _ => "",
+                        },
                     };
                     // cobra adds [OPTIONS] only for commands that have flags
                     let opts = if last == "logout" {
@@ -91,6 +103,20 @@ fn main() {
                         "unknown flag: {arg}\n\nUsage:  docker {path}{opts}\n\nRun 'docker {path} --help' for more information"
                     );
                     std::process::exit(125);
+                }
+                ErrorKind::InvalidSubcommand => {
+                    // cobra's "unknown command" (exit 1)
+                    let path = command_path();
+                    match path.split_once(' ') {
+                        Some((group, _)) if is_management(group) => eprintln!(
+                            "docker: unknown command: docker {path}\n\nUsage:  docker {}\n\nRun 'docker {group} --help' for more information",
+                            management_usage(group)
+                        ),
+                        _ => eprintln!(
+                            "docker: unknown command: docker {path}\n\nRun 'docker --help' for more information"
+                        ),
+                    }
+                    std::process::exit(1);
                 }
                 _ => {
                     let _ = e.print();
@@ -126,7 +152,7 @@ fn main() {
 /// The subcommand words of the command line ("run", "container ls").
 pub fn command_path() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut words = Vec::new();
+    let mut words: Vec<String> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -152,11 +178,37 @@ pub fn command_path() -> String {
             }
             break;
         }
+        if let Some(group) = words.first().filter(|g| is_management(g)) {
+            // cobra names a subcommand by its name, not the alias typed
+            let canonical = match (group.as_str(), a.as_str()) {
+                (_, "list") | ("container", "ps") => "ls",
+                (_, "remove") => "rm",
+                _ => a.as_str(),
+            };
+            words.push(canonical.to_string());
+            break;
+        }
         words.push(a.clone());
-        if !matches!(a.as_str(), "container" | "image" | "system" | "network") {
+        if !is_management(a) {
             break;
         }
         i += 1;
     }
     words.join(" ")
+}
+
+/// The commands that group others (`docker network ls`).
+fn is_management(word: &str) -> bool {
+    matches!(
+        word,
+        "container" | "image" | "system" | "network" | "volume"
+    )
+}
+
+/// The usage line cobra prints for a management command.
+fn management_usage(group: &str) -> String {
+    match group {
+        "volume" => "volume COMMAND".into(),
+        g => g.to_string(),
+    }
 }

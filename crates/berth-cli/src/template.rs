@@ -61,7 +61,7 @@ impl TVal {
             TVal::Float(f) => *f != 0.0,
             TVal::Str(s) => !s.is_empty(),
             TVal::Arr(a) => !a.is_empty(),
-            TVal::Obj(o) => !o.is_empty(),
+            TVal::Obj(o) => o.iter().any(|(k, _)| !is_marker(k)),
         }
     }
 
@@ -80,9 +80,11 @@ impl TVal {
                 format!("[{}]", parts.join(" "))
             }
             TVal::Obj(o)
-                if !o.is_empty()
-                    && o.iter()
-                        .all(|(k, _)| k.starts_with(|c: char| c.is_ascii_uppercase())) =>
+                if o.iter().any(|(k, _)| k == GO_TYPE)
+                    || !o.is_empty()
+                        && !o.iter().any(|(k, _)| k == GO_MAP)
+                        && o.iter()
+                            .all(|(k, _)| k.starts_with(|c: char| c.is_ascii_uppercase())) =>
             {
                 // a Go struct: {v1 v2 ...}
                 let parts: Vec<String> = o
@@ -157,6 +159,33 @@ const MARSHALS_JSON: &str = "__MarshalJSON";
 pub const JSON_FORM: &str = "__JSONForm";
 /// The prefix of [`TVal::alias`] names.
 const GO_NAME: &str = "__go:";
+/// Marks an object as a typed Go struct (the value: its Go type, e.g.
+/// `volume.Volume`): an unknown field is `can't evaluate field X in type
+/// volume.Volume`, and it prints as `{v1 v2 …}`.
+pub const GO_TYPE: &str = "__GoType";
+/// Marks an object as a typed Go map (`map[string]string`): a missing key is
+/// `<no value>` rather than an error, and it prints as `map[k:v …]`.
+pub const GO_MAP: &str = "__GoMap";
+
+/// Keys that are not data: markers and methods (`__Label`).
+fn is_marker(k: &str) -> bool {
+    k.starts_with("__")
+}
+
+/// A typed Go map (`map[string]string`) as template data; `None` is a nil
+/// map: `map[]` when printed, `null` in JSON.
+pub fn go_map(m: Option<&berth_api::StringMap>) -> TVal {
+    let mut o: Vec<(String, TVal)> = m
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), TVal::s(v.as_str())))
+        .collect();
+    o.push((GO_MAP.into(), TVal::Bool(true)));
+    if m.is_none() {
+        o.push((JSON_FORM.into(), TVal::Null));
+    }
+    TVal::Obj(o)
+}
 
 /// Go's HTML-safe JSON: `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`
 /// (inside strings, the only place they can be in JSON).
@@ -729,6 +758,7 @@ fn exec_list(nodes: &[Node], dot: &TVal, vars: &mut Vars, out: &mut String) -> R
                         .map(|(i, x)| (TVal::Int(i as i64), x))
                         .collect(),
                     TVal::Obj(mut o) => {
+                        o.retain(|(k, _)| !is_marker(k));
                         o.sort_by(|a, b| a.0.cmp(&b.0));
                         o.into_iter().map(|(k, x)| (TVal::Str(k), x)).collect()
                     }
@@ -781,8 +811,18 @@ fn walk(mut v: TVal, path: &[String]) -> Result<TVal> {
     for f in path {
         v = match &v {
             TVal::Obj(_) => match v.get(f) {
-                TVal::Missing => bail!("map has no entry for key \"{f}\""),
-                TVal::Null if !GO_POINTER_FIELDS.contains(&f.as_str()) => TVal::NilSlice,
+                TVal::Missing if v.get(GO_MAP) != TVal::Missing => TVal::Missing,
+                TVal::Missing => match v.get(GO_TYPE) {
+                    TVal::Str(t) => bail!("can't evaluate field {f} in type {t}"),
+                    _ => bail!("map has no entry for key \"{f}\""),
+                },
+                // a typed struct holds its nil maps as such: a null is a pointer
+                TVal::Null
+                    if v.get(GO_TYPE) == TVal::Missing
+                        && !GO_POINTER_FIELDS.contains(&f.as_str()) =>
+                {
+                    TVal::NilSlice
+                }
                 x => x,
             },
             TVal::Null | TVal::Missing | TVal::NilSlice => {
@@ -857,9 +897,16 @@ fn eval_cmd(cmd: &[Arg], dot: &TVal, vars: &mut Vars, piped: Option<TVal>) -> Re
                     Ok(if v == TVal::Missing { TVal::s("") } else { v })
                 }
                 _ => match base.get(&last) {
-                    // header rows: {{.Label "x"}} prints the column title
+                    // header rows: {{.Label "x"}} prints the column title,
+                    // docker's SubHeaderContext.Label: the last dotted part,
+                    // `-` and `_` as spaces
                     TVal::Str(_) if base.get(&format!("__{last}")) == TVal::Missing => {
-                        Ok(args[0].clone())
+                        Ok(match &args[0] {
+                            TVal::Str(s) => {
+                                TVal::s(s.rsplit('.').next().unwrap_or("").replace(['-', '_'], " "))
+                            }
+                            other => other.clone(),
+                        })
                     }
                     _ => bail!("template: can't give argument to non-function .{last}"),
                 },
@@ -970,7 +1017,7 @@ fn call(name: &str, args: Vec<TVal>) -> Result<TVal> {
             TVal::Int(match &args[0] {
                 TVal::Str(s) => s.len(),
                 TVal::Arr(a) => a.len(),
-                TVal::Obj(o) => o.len(),
+                TVal::Obj(o) => o.iter().filter(|(k, _)| !is_marker(k)).count(),
                 TVal::Null | TVal::Missing | TVal::NilSlice => 0,
                 v => bail!("template: len of type {}", type_name(v)),
             } as i64)

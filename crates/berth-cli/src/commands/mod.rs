@@ -5,6 +5,7 @@ pub mod image;
 pub mod network;
 pub mod registry;
 pub mod system;
+pub mod volume;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -162,6 +163,9 @@ pub enum Cmd {
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCmd),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
 }
 
 #[derive(Subcommand)]
@@ -312,6 +316,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => system::prune(&ctx, a),
         Cmd::Network(n) => network::dispatch(&ctx, n),
+        Cmd::Volume(v) => volume::dispatch(&ctx, v),
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => i::ship::pull(&ctx, a),
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => i::ship::push(&ctx, a),
         Cmd::Login(a) => registry::login(&ctx, a),

@@ -278,7 +278,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// `k=v` flags (docker's MapOpts) into a map; a bare `k` maps to "".
-fn kv_map(items: &[String]) -> StringMap {
+pub(crate) fn kv_map(items: &[String]) -> StringMap {
     let mut m = StringMap::new();
     for i in items {
         let (k, v) = i.split_once('=').unwrap_or((i, ""));
@@ -529,7 +529,7 @@ const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
 
 /// fvbommel/sortorder's NaturalLess: digit runs compare as numbers, digits
 /// sort before other bytes.
-fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -661,6 +661,11 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
 /// error: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope
 /// in type *network.networkContext`.
 fn exec_error(format: &str, msg: &str) -> anyhow::Error {
+    context_exec_error(format, msg, "*network.networkContext")
+}
+
+/// As [`exec_error`], for the docker CLI format context of Go type `typ`.
+pub(crate) fn context_exec_error(format: &str, msg: &str, typ: &str) -> anyhow::Error {
     let node = msg
         .split_once("at <")
         .and_then(|(_, r)| r.split_once('>'))
@@ -671,11 +676,15 @@ fn exec_error(format: &str, msg: &str) -> anyhow::Error {
         // Go finds undefined functions while parsing.
         return crate::status(1, format!("template parsing error: template: :1: {msg}"));
     }
-    let col = node.and_then(|n| unescape(format).find(n)).unwrap_or(0);
+    let col = node
+        .and_then(|n| go_node_col(&unescape(format), n))
+        .unwrap_or(0);
     let msg = match (node, msg.contains("map has no entry for key")) {
         (Some(n), true) => format!(
-            "executing \"\" at <{n}>: can't evaluate field {} in type *network.networkContext",
-            n.rsplit('.').next().unwrap_or(n)
+            "executing \"\" at <{n}>: can't evaluate field {} in type {typ}",
+            msg.split_once("map has no entry for key \"")
+                .and_then(|(_, k)| k.split_once('"'))
+                .map_or_else(|| n.rsplit('.').next().unwrap_or(n), |(k, _)| k)
         ),
         _ => msg.to_string(),
     };
@@ -683,6 +692,17 @@ fn exec_error(format: &str, msg: &str) -> anyhow::Error {
         1,
         format!("template parsing error: template: :1:{col}: {msg}"),
     )
+}
+
+/// Where Go's text/template places a failing node such as `.Name.X`: at
+/// its second field when it has several (the parser makes a chain of them).
+pub(crate) fn go_node_col(format: &str, node: &str) -> Option<usize> {
+    let at = format.find(node)?;
+    let fields: Vec<&str> = node.split('.').collect();
+    Some(match fields.as_slice() {
+        ["", first, _, ..] => at + 1 + first.len(),
+        _ => at,
+    })
 }
 
 // ------------------------------------------------------------------ inspect

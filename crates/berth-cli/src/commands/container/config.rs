@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow, bail};
 use berth_api::container::{
     BindOptions, Config, CreateRequest, DeviceMapping, HealthConfig, HostConfig, LogConfig, Mount,
     MountType, NetworkMode, NetworkingConfig, NsMode, Resources, RestartPolicy, RestartPolicyMode,
-    StrSlice, TmpfsOptions, Ulimit, VolumeDriverConfig, VolumeOptions,
+    StrSlice, TmpfsOptions, Ulimit, VolumeOptions,
 };
 use berth_api::network::{EndpointSettings, PortBinding, PortMap};
 use berth_api::{Empty, StringMap};
@@ -296,7 +296,17 @@ fn parse_mount(s: &str) -> Result<Mount> {
     let mut vol = VolumeOptions::default();
     let (mut has_bind, mut has_tmpfs, mut has_vol) = (false, false, false);
     let mut target = false;
-    for field in s.split(',') {
+    // docker's setValueOnMap: `k=v` (a bare `k` maps to ""), empty keys skipped
+    let set_kv = |m: &mut StringMap, kv: &str| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if !k.is_empty() {
+            m.insert(k.to_string(), v.to_string());
+        }
+    };
+    let fields =
+        csv_fields(s).map_err(|e| anyhow!("invalid argument \"{s}\" for \"--mount\" flag: {e}"))?;
+    for field in &fields {
+        let field = field.as_str();
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_lowercase(), v.to_string()),
             None => (field.trim().to_lowercase(), String::new()),
@@ -342,10 +352,19 @@ fn parse_mount(s: &str) -> Result<Mount> {
                 has_vol = true;
             }
             "volume-driver" => {
-                vol.driver_config = Some(VolumeDriverConfig {
-                    name: v,
-                    options: None,
-                });
+                vol.driver_config.get_or_insert_default().name = v;
+                has_vol = true;
+            }
+            "volume-label" | "volume-opt" if !field.contains('=') => bail!(
+                "invalid argument \"{s}\" for \"--mount\" flag: invalid field '{field}' must be a key=value pair"
+            ),
+            "volume-label" => {
+                set_kv(vol.labels.get_or_insert_default(), &v);
+                has_vol = true;
+            }
+            "volume-opt" => {
+                let d = vol.driver_config.get_or_insert_default();
+                set_kv(d.options.get_or_insert_default(), &v);
                 has_vol = true;
             }
             "volume-subpath" => {
@@ -360,8 +379,79 @@ fn parse_mount(s: &str) -> Result<Mount> {
     }
     m.bind_options = has_bind.then_some(bind);
     m.tmpfs_options = has_tmpfs.then_some(tmpfs);
+    if has_vol {
+        // As docker's volumeOptions(): a driver config is always there, and
+        // an empty label map is left out.
+        vol.driver_config.get_or_insert_default();
+        if vol.labels.as_ref().is_some_and(|l| l.is_empty()) {
+            vol.labels = None;
+        }
+    }
     m.volume_options = has_vol.then_some(vol);
     Ok(m)
+}
+
+/// The fields of one line of CSV, as Go's encoding/csv reads the `--mount`
+/// value: a field starting with `"` is quoted (`""` inside is a quote), so a
+/// value can hold commas (`"volume-opt=o=addr=10.0.0.1,rw"`).
+fn csv_fields(s: &str) -> std::result::Result<Vec<String>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut fields = Vec::new();
+    let mut i = 0;
+    loop {
+        let mut field = String::new();
+        if chars.get(i) == Some(&'"') {
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => {
+                        return Err(format!(
+                            "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
+                            i + 1
+                        ));
+                    }
+                    Some('"') if chars.get(i + 1) == Some(&'"') => {
+                        field.push('"');
+                        i += 2;
+                    }
+                    Some('"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => {
+                        field.push(*c);
+                        i += 1;
+                    }
+                }
+            }
+            if !matches!(chars.get(i), None | Some(',')) {
+                return Err(format!(
+                    "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
+                    i + 1
+                ));
+            }
+        } else {
+            while let Some(&c) = chars.get(i) {
+                if c == ',' {
+                    break;
+                }
+                if c == '"' {
+                    return Err(format!(
+                        "parse error on line 1, column {}: bare \" in non-quoted-field",
+                        i + 1
+                    ));
+                }
+                field.push(c);
+                i += 1;
+            }
+        }
+        fields.push(field);
+        if chars.get(i) == Some(&',') {
+            i += 1;
+        } else {
+            return Ok(fields);
+        }
+    }
 }
 
 /// `-p [ip:][hostPort:]containerPort[/proto]` → (port key, binding).
@@ -672,4 +762,53 @@ pub fn build_body(
         }),
         config,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_volume_opts_and_labels() {
+        let m = parse_mount(
+            "type=volume,src=v,dst=/data,volume-driver=local,volume-opt=type=tmpfs,\
+             \"volume-opt=o=size=1m,uid=1\",volume-opt=device=tmpfs,volume-label=a=b,volume-label=c",
+        )
+        .unwrap();
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            v["VolumeOptions"],
+            serde_json::json!({
+                "Labels": {"a": "b", "c": ""},
+                "DriverConfig": {"Name": "local", "Options": {
+                    "type": "tmpfs", "o": "size=1m,uid=1", "device": "tmpfs"}}
+            })
+        );
+        // docker's volumeOptions() always makes a driver config
+        let v = serde_json::to_value(parse_mount("dst=/d,volume-nocopy").unwrap()).unwrap();
+        assert_eq!(
+            v["VolumeOptions"],
+            serde_json::json!({"NoCopy": true, "DriverConfig": {}})
+        );
+        // empty keys are skipped
+        let v = serde_json::to_value(parse_mount("dst=/d,volume-label==x").unwrap()).unwrap();
+        assert_eq!(v["VolumeOptions"], serde_json::json!({"DriverConfig": {}}));
+        let e = parse_mount("dst=/d,volume-opt").unwrap_err().to_string();
+        assert!(
+            e.ends_with("invalid field 'volume-opt' must be a key=value pair"),
+            "{e}"
+        );
+        let e = parse_mount("dst=/d,a\"b").unwrap_err().to_string();
+        assert!(e.contains("bare \" in non-quoted-field"), "{e}");
+    }
+
+    #[test]
+    fn csv_like_go() {
+        assert_eq!(csv_fields("a,b").unwrap(), ["a", "b"]);
+        assert_eq!(csv_fields("\"a,b\",c").unwrap(), ["a,b", "c"]);
+        assert_eq!(csv_fields("\"a\"\"b\"").unwrap(), ["a\"b"]);
+        assert_eq!(csv_fields("a,").unwrap(), ["a", ""]);
+        assert!(csv_fields("\"a\"b").is_err());
+        assert!(csv_fields("\"a").is_err());
+    }
 }
