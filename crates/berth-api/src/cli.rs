@@ -371,3 +371,39 @@ mod tests {
         );
     }
 }
+
+/// The docker CLI's `volume.Volume` and `volume.UsageData` as its `inspect`
+/// JSON and templates name their fields (Go's order).
+pub mod volume_fields {
+    pub const CREATED_AT: &str = "CreatedAt";
+    pub const DRIVER: &str = "Driver";
+    pub const LABELS: &str = "Labels";
+    pub const MOUNTPOINT: &str = "Mountpoint";
+    pub const NAME: &str = "Name";
+    pub const OPTIONS: &str = "Options";
+    pub const SCOPE: &str = "Scope";
+    pub const STATUS: &str = "Status";
+    pub const USAGE_DATA: &str = "UsageData";
+    pub const REF_COUNT: &str = "RefCount";
+    pub const SIZE: &str = "Size";
+    pub const CLUSTER_VOLUME: &str = "ClusterVolume";
+}
+
+/// A row of `docker volume ls` (the docker CLI's `volumeContext`), its
+/// fields in the order `{{json .}}` shows them.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeContext {
+    pub availability: String,
+    pub driver: String,
+    pub group: String,
+    /// `k=v` pairs, comma separated (docker: in Go map order; here sorted).
+    pub labels: String,
+    /// Containers using it; `N/A` unless the daemon sent usage data.
+    pub links: String,
+    pub mountpoint: String,
+    pub name: String,
+    pub scope: String,
+    pub size: String,
+    pub status: String,
+}

@@ -21,6 +21,46 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "runc list's column header",
     ),
     (
+        "Container",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Network",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Volume",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Image",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Running",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Error",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Paused",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
+        "Restarting",
+        "berth-compose/src/engine.rs",
+        "a word of docker compose's progress lines",
+    ),
+    (
         "throttled_time",
         "berth-cgroups/",
         "a key of the kernel's cpu.stat",

@@ -238,8 +238,8 @@ impl<'a> Compose<'a> {
         resp.read_to_string(&mut body)
             .map_err(|e| Failure(e.to_string()))?;
         for line in body.lines() {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
-                && let Some(e) = v.get("error").and_then(|e| e.as_str())
+            if let Ok(m) = serde_json::from_str::<berth_api::jsonmessage::JsonMessage>(line)
+                && let Some(e) = m.error.as_deref()
             {
                 progress("Image", image, "Error");
                 return Err(Failure(format!(
@@ -412,9 +412,9 @@ impl<'a> Compose<'a> {
         let mut body = String::new();
         r.read_to_string(&mut body)
             .map_err(|e| Failure(e.to_string()))?;
-        let v: serde_json::Value =
+        let w: berth_api::container::WaitResponse =
             serde_json::from_str(body.trim()).map_err(|e| Failure(format!("wait: {e}")))?;
-        Ok(v["StatusCode"].as_i64().unwrap_or(-1))
+        Ok(w.status_code)
     }
 
     fn wait_health(&self, id: &str, name: &str) -> Result<()> {

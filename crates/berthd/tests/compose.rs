@@ -292,3 +292,75 @@ fn docker_compose_runs_the_corpus_as_on_dockerd() {
         differ.join("\n")
     );
 }
+
+/// Whether the berth CLI has `compose` (it is the berth binary next to the
+/// test's berthd).
+fn berth_compose() -> Option<PathBuf> {
+    let b = Daemon::berth_bin();
+    Command::new(&b)
+        .args(["compose", "version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| b)
+}
+
+/// A port taken by the first service when the second starts: `up` fails
+/// with Docker's words, the first service stays (reported), `down -v`
+/// removes everything — with docker-compose 1.29 and with `berth compose`.
+#[test]
+fn a_port_taken_during_up_is_reported_and_down_removes_everything() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let mut clients: Vec<Vec<String>> = Vec::new();
+    if let Some(dc) = compose_bin() {
+        clients.push(vec![dc.display().to_string()]);
+    }
+    if let Some(b) = berth_compose() {
+        clients.push(vec![b.display().to_string(), "compose".into()]);
+    }
+    if clients.is_empty() {
+        eprintln!("SKIPPED: neither docker-compose nor berth compose is there");
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let scratch = tempfile::tempdir().unwrap();
+    for (i, client) in clients.iter().enumerate() {
+        let port = common::free_port();
+        let dir = scratch.path().join(format!("p{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!(
+                "services:\n  a:\n    image: busybox\n    command: httpd -f -p 80\n    ports: [\"127.0.0.1:{port}:80\"]\n    volumes: [data:/data]\n  b:\n    image: busybox\n    command: httpd -f -p 80\n    ports: [\"127.0.0.1:{port}:80\"]\n    depends_on: [a]\nvolumes:\n  data: {{}}\n"
+            ),
+        )
+        .unwrap();
+        let project = format!("berth-test-{}-port{i}", std::process::id());
+        let prog: Vec<&str> = client.iter().map(String::as_str).collect();
+        let up = compose(&prog, &d.sock(), &dir, &project, &["up", "-d"]);
+        let err = String::from_utf8_lossy(&up.stderr).to_string();
+        assert!(!up.status.success(), "{prog:?}: up succeeded: {err}");
+        assert!(err.contains("port is already allocated"), "{prog:?}: {err}");
+        let seen = observe(&d.sock(), &project);
+        assert!(
+            seen["containers"]
+                .iter()
+                .any(|c| c.starts_with("a 1 False running")),
+            "{prog:?}: {seen:?}"
+        );
+        let down = compose(&prog, &d.sock(), &dir, &project, &["down", "-v", "-t", "1"]);
+        assert!(
+            down.status.success(),
+            "{prog:?}: {}",
+            String::from_utf8_lossy(&down.stderr)
+        );
+        let after = observe(&d.sock(), &project);
+        for k in ["containers", "networks", "volumes"] {
+            assert!(after[k].is_empty(), "{prog:?}: {k} left: {:?}", after[k]);
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! `docker volume`: create, ls, inspect, rm, prune.
 
 use anyhow::Result;
+use berth_api::cli::VolumeContext;
+use berth_api::cli::volume_fields as vf;
 use berth_api::filters::Filters;
 use berth_api::query;
 use berth_api::version::ApiVersion;
@@ -251,25 +253,6 @@ pub fn create(ctx: &Ctx, a: CreateArgs) -> Result<i32> {
 
 // ----------------------------------------------------------------------- ls
 
-/// A row of `docker volume ls` (the docker CLI's `volumeContext`), its
-/// fields in the order `{{json .}}` shows them.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct VolumeContext {
-    availability: String,
-    driver: String,
-    group: String,
-    /// `k=v` pairs, comma separated (docker: in Go map order; here sorted).
-    labels: String,
-    /// Containers using it; `N/A` unless the daemon sent usage data.
-    links: String,
-    mountpoint: String,
-    name: String,
-    scope: String,
-    size: String,
-    status: String,
-}
-
 const DEFAULT_TABLE: &str = "table {{.Driver}}\t{{.Name}}";
 const LS_CONTEXT_TYPE: &str = "*formatter.volumeContext";
 
@@ -383,22 +366,24 @@ fn go_json(v: &Volume) -> Value {
             .map_or(Value::Null, |x| serde_json::to_value(x).unwrap_or_default())
     };
     if !v.created_at.is_empty() {
-        m.insert("CreatedAt".into(), v.created_at.clone().into());
+        m.insert(vf::CREATED_AT.into(), v.created_at.clone().into());
     }
-    m.insert("Driver".into(), v.driver.clone().into());
-    m.insert("Labels".into(), map(&v.labels));
-    m.insert("Mountpoint".into(), v.mountpoint.clone().into());
-    m.insert("Name".into(), v.name.clone().into());
-    m.insert("Options".into(), map(&v.options));
-    m.insert("Scope".into(), v.scope.clone().into());
+    m.insert(vf::DRIVER.into(), v.driver.clone().into());
+    m.insert(vf::LABELS.into(), map(&v.labels));
+    m.insert(vf::MOUNTPOINT.into(), v.mountpoint.clone().into());
+    m.insert(vf::NAME.into(), v.name.clone().into());
+    m.insert(vf::OPTIONS.into(), map(&v.options));
+    m.insert(vf::SCOPE.into(), v.scope.clone().into());
     if v.status.as_ref().is_some_and(|s| !s.is_empty()) {
-        m.insert("Status".into(), map(&v.status));
+        m.insert(vf::STATUS.into(), map(&v.status));
     }
     if let Some(u) = &v.usage_data {
-        m.insert(
-            "UsageData".into(),
-            serde_json::json!({"RefCount": u.ref_count, "Size": u.size}),
-        );
+        m.insert(vf::USAGE_DATA.into(), {
+            let mut u2 = Map::new();
+            u2.insert(vf::REF_COUNT.into(), u.ref_count.into());
+            u2.insert(vf::SIZE.into(), u.size.into());
+            Value::Object(u2)
+        });
     }
     Value::Object(m)
 }
@@ -425,23 +410,23 @@ fn template_data(v: &Volume) -> TVal {
     let json: TVal = serde_json::from_value(go_json(v)).unwrap_or(TVal::Null);
     let usage = match &v.usage_data {
         Some(u) => TVal::Obj(vec![
-            ("RefCount".into(), TVal::Int(u.ref_count)),
-            ("Size".into(), TVal::Int(u.size)),
+            (vf::REF_COUNT.into(), TVal::Int(u.ref_count)),
+            (vf::SIZE.into(), TVal::Int(u.size)),
             (GO_TYPE.into(), TVal::s("volume.UsageData")),
         ]),
         None => TVal::Null,
     };
     let o = TVal::Obj(vec![
-        ("ClusterVolume".into(), TVal::Null),
-        ("CreatedAt".into(), TVal::s(v.created_at.as_str())),
-        ("Driver".into(), TVal::s(v.driver.as_str())),
-        ("Labels".into(), go_map(v.labels.as_ref())),
-        ("Mountpoint".into(), TVal::s(v.mountpoint.as_str())),
-        ("Name".into(), TVal::s(v.name.as_str())),
-        ("Options".into(), go_map(v.options.as_ref())),
-        ("Scope".into(), TVal::s(v.scope.as_str())),
-        ("Status".into(), go_map(v.status.as_ref())),
-        ("UsageData".into(), usage),
+        (vf::CLUSTER_VOLUME.into(), TVal::Null),
+        (vf::CREATED_AT.into(), TVal::s(v.created_at.as_str())),
+        (vf::DRIVER.into(), TVal::s(v.driver.as_str())),
+        (vf::LABELS.into(), go_map(v.labels.as_ref())),
+        (vf::MOUNTPOINT.into(), TVal::s(v.mountpoint.as_str())),
+        (vf::NAME.into(), TVal::s(v.name.as_str())),
+        (vf::OPTIONS.into(), go_map(v.options.as_ref())),
+        (vf::SCOPE.into(), TVal::s(v.scope.as_str())),
+        (vf::STATUS.into(), go_map(v.status.as_ref())),
+        (vf::USAGE_DATA.into(), usage),
         (GO_TYPE.into(), TVal::s("volume.Volume")),
     ]);
     // docker's `json` template function does not escape HTML
