@@ -660,6 +660,45 @@ fn volumes_survive_kill_9_and_prune_follows_the_api_version() {
     );
     let left = common::ok(&d, &["volume", "ls", "-q"]);
     assert!(left.trim().is_empty(), "{left}");
+    // `system prune --volumes` takes the anonymous volume of a removed
+    // container; `system df` counts what is left.
+    common::ok(&d, &["volume", "create", &n("kept")]);
+    common::ok(
+        &d,
+        &["run", "--name", &n("b"), "-v", "/y", "busybox", "true"],
+    );
+    common::ok(&d, &["rm", &n("b")]);
+    let df = common::ok(&d, &["system", "df"]);
+    assert!(
+        df.lines()
+            .any(|l| l.starts_with("Local Volumes") && l.split_whitespace().nth(2) == Some("2")),
+        "{df}"
+    );
+    let pruned = common::ok(&d, &["system", "prune", "-f", "--volumes"]);
+    assert!(pruned.lines().any(|l| is_hex64(l.trim())), "{pruned}");
+    assert_eq!(common::ok(&d, &["volume", "ls", "-q"]).trim(), n("kept"));
+    common::ok(&d, &["volume", "rm", &n("kept")]);
+    // The volume events, as Docker sends them.
+    let ev = common::ok(
+        &d,
+        &[
+            "events",
+            "--since",
+            "10m",
+            "--until",
+            "0s",
+            "--filter",
+            "type=volume",
+            "--format",
+            "{{.Action}}",
+        ],
+    );
+    for action in ["create", "mount", "unmount", "destroy", "prune"] {
+        assert!(
+            ev.lines().any(|l| l == action),
+            "no {action} event in:\n{ev}"
+        );
+    }
     assert!(
         d.mounts().iter().all(|m| !m.contains("/volumes/")),
         "{:?}",
