@@ -28,8 +28,13 @@ pub(crate) fn create(dir: &Path, wanted: &[&str]) -> Result<()> {
     }
     chain.reverse();
     for (i, level) in chain.iter().enumerate() {
-        if !level.exists() {
-            std::fs::create_dir(level).map_err(|e| Error::io("create cgroup", level, e))?;
+        // Two containers starting at once may both create a shared parent:
+        // the one that comes second finds it made, which is fine.
+        match std::fs::create_dir(level) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::io("create cgroup", level, e));
+            }
+            _ => {}
         }
         if i + 1 == chain.len() || wanted.is_empty() {
             continue;

@@ -73,6 +73,13 @@ fn main() {
                         std::process::exit(125);
                     }
                     let rest = match path.as_str() {
+                        p if p.starts_with("compose ") => match last {
+                            "exec" => " SERVICE COMMAND [ARGS...]",
+                            "run" => " SERVICE [COMMAND] [ARGS...]",
+                            "port" => " SERVICE PRIVATE_PORT",
+                            "ls" | "version" | "down" => "",
+                            _ => " [SERVICE...]",
+                        },
                         "volume create" => " [VOLUME]",
                         "volume inspect" | "volume rm" => " VOLUME [VOLUME...]",
                         "volume ls" | "volume prune" => "",
@@ -171,6 +178,23 @@ pub fn command_path() -> String {
             i += 2;
             continue;
         }
+        if words.len() == 1 && words[0] == "compose" && a.starts_with('-') {
+            // compose's global flags, with their values
+            let takes_value = matches!(
+                a.as_str(),
+                "-f" | "--file"
+                    | "-p"
+                    | "--project-name"
+                    | "--project-directory"
+                    | "--env-file"
+                    | "--profile"
+                    | "--ansi"
+                    | "--progress"
+                    | "--parallel"
+            );
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
         if a.starts_with('-') {
             if words.is_empty() {
                 i += 1;
@@ -201,7 +225,7 @@ pub fn command_path() -> String {
 fn is_management(word: &str) -> bool {
     matches!(
         word,
-        "container" | "image" | "system" | "network" | "volume"
+        "compose" | "container" | "image" | "system" | "network" | "volume"
     )
 }
 
@@ -209,6 +233,7 @@ fn is_management(word: &str) -> bool {
 fn management_usage(group: &str) -> String {
     match group {
         "volume" => "volume COMMAND".into(),
+        "compose" => "compose [OPTIONS] COMMAND".into(),
         g => g.to_string(),
     }
 }

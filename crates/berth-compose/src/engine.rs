@@ -643,14 +643,24 @@ impl<'a> Compose<'a> {
     ) -> Result<()> {
         let all = !matches!(action, Action::Pause | Action::Kill);
         let mut cs = self.service_containers(services, all || matches!(action, Action::Start))?;
-        if matches!(action, Action::Start) {
-            let order = plan::order(&self.project, &self.select(services)?)?;
-            let rank: BTreeMap<String, usize> = order
-                .iter()
-                .enumerate()
-                .flat_map(|(i, l)| l.iter().map(move |n| (n.clone(), i)))
-                .collect();
-            cs.sort_by_key(|c| rank.get(label_of(c, labels::SERVICE)).copied().unwrap_or(0));
+        let order = if matches!(action, Action::Start) {
+            plan::order(&self.project, &self.select(services)?)?
+        } else {
+            plan::order(&self.project, &self.select(services)?).unwrap_or_default()
+        };
+        let rank: BTreeMap<String, usize> = order
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.iter().map(move |n| (n.clone(), i)))
+            .collect();
+        let rank_of = |c: &Summary| rank.get(label_of(c, labels::SERVICE)).copied().unwrap_or(0);
+        match action {
+            // dependencies first
+            Action::Start | Action::Restart | Action::Unpause => cs.sort_by_key(|c| rank_of(c)),
+            // dependents first
+            Action::Stop | Action::Pause | Action::Kill | Action::Remove => {
+                cs.sort_by_key(|c| std::cmp::Reverse(rank_of(c)))
+            }
         }
         for c in cs {
             let n = name_of(&c);
@@ -658,6 +668,9 @@ impl<'a> Compose<'a> {
             match action {
                 Action::Remove if c.state == Status::Running => continue,
                 Action::Start if c.state == Status::Running => continue,
+                // only running, unpaused ones can be paused, only paused ones unpaused
+                Action::Pause if c.state == Status::Paused => continue,
+                Action::Unpause if c.state != Status::Paused => continue,
                 _ => {}
             }
             progress("Container", &n, doing);
@@ -698,17 +711,27 @@ impl<'a> Compose<'a> {
             .get(service)
             .cloned()
             .ok_or_else(|| Failure(format!("no such service: {service}")))?;
-        if !o.no_deps && !s.depends_on.is_empty() {
-            let deps: Vec<String> = s.depends_on.keys().cloned().collect();
+        // Its dependencies (not the whole project: an empty list is all).
+        let deps: Vec<String> = s
+            .depends_on
+            .iter()
+            .filter(|(d, dep)| dep.required || self.project.services.contains_key(*d))
+            .map(|(d, _)| d.clone())
+            .collect();
+        if !o.no_deps && !deps.is_empty() {
             self.up(&UpOptions {
                 services: deps,
                 ..Default::default()
             })?;
-        } else {
-            let used: BTreeSet<String> = s.networks.keys().cloned().collect();
-            self.ensure_networks(&used)?;
-            self.ensure_volumes()?;
         }
+        // The one-off's own networks (its dependencies' may be others).
+        let used: BTreeSet<String> = if s.network_mode.is_none() {
+            s.networks.keys().cloned().collect()
+        } else {
+            BTreeSet::new()
+        };
+        self.ensure_networks(&used)?;
+        self.ensure_volumes()?;
         self.ensure_image(&s, false)?;
         if let Some(cmd) = &o.command {
             s.command = Some(cmd.clone());

@@ -1,5 +1,6 @@
 //! The command tree (docker's names and flags) and dispatch.
 
+pub mod compose;
 pub mod container;
 pub mod image;
 pub mod network;
@@ -151,6 +152,8 @@ pub enum Cmd {
     Logout(registry::LogoutArgs),
     /// Search Docker Hub for images
     Search(registry::SearchArgs),
+    /// Docker Compose
+    Compose(compose::ComposeArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -315,6 +318,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Image(ImageCmd::Prune(a)) => i::misc::prune(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => system::prune(&ctx, a),
+        Cmd::Compose(a) => compose::run(&ctx, a),
         Cmd::Network(n) => network::dispatch(&ctx, n),
         Cmd::Volume(v) => volume::dispatch(&ctx, v),
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => i::ship::pull(&ctx, a),

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The berth CLI under test.
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
 /// A private dockerd, stopped and cleaned up on drop (also when a test fails).
 pub struct Daemon {
     pub dir: PathBuf,
@@ -15,6 +18,10 @@ pub struct Daemon {
     child: Option<std::process::Child>,
     /// The cgroup parent its containers go under.
     cgroup: String,
+    /// The CLI the harness itself uses on it (loading busybox, cleaning up).
+    admin: String,
+    /// A private berthd's default bridge (removed on drop with its table).
+    bridge: Option<String>,
 }
 
 impl Daemon {
@@ -31,9 +38,104 @@ impl Daemon {
                 pid: None,
                 child: None,
                 cgroup: String::new(),
+                admin: "docker".into(),
+                bridge: None,
             });
         }
         Daemon::start_private("dockerd", &[])
+    }
+
+    /// BERTH_CLI_TEST_HOST if set, else a private berthd (the one built
+    /// next to the berth binary; a private dockerd, said so, if it is not
+    /// built) under /tmp/berth-test-<name>-<pid>, with its own bridge,
+    /// subnets, cgroup parent, data and exec roots. busybox is loaded.
+    pub fn start_berthd(name: &str) -> Option<Daemon> {
+        if std::env::var("BERTH_CLI_TEST_HOST").is_ok() {
+            let mut d = Daemon::start()?;
+            d.admin = BERTH.into();
+            return Some(d);
+        }
+        let bin = Path::new(BERTH).with_file_name("berthd");
+        let runc = Path::new(BERTH).with_file_name("berth-runc");
+        if !bin.is_file() || !runc.is_file() {
+            eprintln!(
+                "NOTE: {} or {} is not built (cargo build -p berthd -p berth-runc): using a private dockerd",
+                bin.display(),
+                runc.display()
+            );
+            return Daemon::start_private(name, &[]);
+        }
+        let pid = std::process::id();
+        let dir = PathBuf::from(format!("/tmp/berth-test-{name}-{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Addresses of our own: 100.64.0.0/10 carved in /20s by pid (the
+        // default bridge the first /24, the networks made the others).
+        let i = pid % 1024;
+        let (b2, b3) = (64 + i / 16, (i % 16) * 16);
+        let bridge = format!("bc{pid}");
+        std::fs::write(
+            dir.join("daemon.json"),
+            format!(r#"{{"default-address-pools":[{{"base":"100.{b2}.{b3}.0/20","size":24}}]}}"#),
+        )
+        .unwrap();
+        let cgroup = format!("berth-cli-test-{name}-{pid}");
+        let sock = dir.join("sock");
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new(&bin)
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("pid"))
+            .arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--cgroup-parent")
+            .arg(&cgroup)
+            .arg("--bridge")
+            .arg(&bridge)
+            .arg("--bip")
+            .arg(format!("100.{b2}.{b3}.1/24"))
+            // Containers' DNS queries stay on this machine.
+            .arg("--dns")
+            .arg("127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn berthd");
+        let mut d = Daemon {
+            host: format!("unix://{}", sock.display()),
+            dir,
+            pid: Some(child.id() as i32),
+            child: Some(child),
+            cgroup,
+            admin: BERTH.into(),
+            bridge: Some(bridge),
+        };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if run_with(BERTH, &d.host, &["ps", "-q"], b"")
+                .status
+                .success()
+            {
+                d.load_busybox();
+                return Some(d);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "berthd did not come up: {}",
+            std::fs::read_to_string(d.dir.join("log")).unwrap_or_default()
+        );
+    }
+
+    /// The daemon's log (a private one's).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
 
     /// A private dockerd under /tmp/berth-test-<name>-<pid>, listening on
@@ -71,6 +173,8 @@ impl Daemon {
             pid: Some(child.id() as i32),
             child: Some(child),
             cgroup,
+            admin: "docker".into(),
+            bridge: None,
         };
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
@@ -94,7 +198,12 @@ impl Daemon {
             .unwrap()
             .success();
         assert!(ok, "make-busybox-image.sh failed");
-        let out = docker(&self.host, &["load", "-i", tar.to_str().unwrap()]);
+        let out = run_with(
+            &self.admin,
+            &self.host,
+            &["load", "-i", tar.to_str().unwrap()],
+            b"",
+        );
         assert!(
             out.status.success(),
             "{}",
@@ -110,11 +219,16 @@ impl Drop for Daemon {
             return;
         };
         // remove the containers first so their shims exit
-        let ids = docker(&self.host, &["ps", "-aq"]);
+        let admin = |args: &[&str]| run_with(&self.admin, &self.host, args, b"");
+        let ids = admin(&["ps", "-aq"]);
         for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            docker(&self.host, &["rm", "-f", id]);
+            admin(&["rm", "-f", id]);
         }
-        // SAFETY: signalling the dockerd process this test spawned.
+        if self.bridge.is_some() {
+            // user networks (their bridges and rules) go with the daemon
+            admin(&["network", "prune", "-f"]);
+        }
+        // SAFETY: signalling the daemon process this test spawned.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let t = Instant::now();
         if let Some(child) = self.child.as_mut() {
@@ -129,6 +243,23 @@ impl Drop for Daemon {
                 let _ = child.wait();
             }
         }
+        // cgroups made under the name chosen at start
+        let name = &self.cgroup;
+        // Every hierarchy (v1 controllers, the v2 tree, or both), not a fixed list.
+        let mut bases = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            bases.extend(rd.flatten().map(|e| e.path()));
+        }
+        if !name.is_empty() {
+            for base in &bases {
+                let p = base.join(name);
+                if p.is_dir() {
+                    // whatever is still in there was started by this daemon
+                    kill_cgroup(&p);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let dir = self.dir.to_string_lossy().into_owned();
         if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
             let mut mounts: Vec<&str> = mi
@@ -142,19 +273,41 @@ impl Drop for Daemon {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        // cgroups made under the name chosen above
-        let name = &self.cgroup;
-        // Every hierarchy (v1 controllers, the v2 tree, or both), not a fixed list.
-        let mut bases = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
-        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-            bases.extend(rd.flatten().map(|e| e.path()));
-        }
-        for base in bases {
+        for base in bases.iter().filter(|_| !name.is_empty()) {
             let p = base.join(name);
             if p.is_dir() {
                 remove_cgroup(&p);
             }
         }
+        if let Some(b) = &self.bridge {
+            let _ = Command::new("ip")
+                .args(["link", "del", b])
+                .stderr(Stdio::null())
+                .status();
+            let _ = Command::new("nft")
+                .args(["delete", "table", "inet", &format!("berth-{b}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// SIGKILLs the processes left in a cgroup tree of ours.
+fn kill_cgroup(p: &Path) {
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                kill_cgroup(&e.path());
+            }
+        }
+    }
+    for pid in std::fs::read_to_string(p.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|x| x.parse::<i32>().ok())
+    {
+        // SAFETY: signalling a process in a cgroup this test's daemon made.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }
 
