@@ -4,9 +4,10 @@
 //! daemons; the containers (names, states, compose labels), networks and
 //! volumes (names, labels), service reachability by name and the exit code
 //! of a one-off `run` must be the same; `down -v` must leave nothing. Then
-//! `berth compose` (when the berth CLI has it) runs each project against
-//! berthd and must give the same containers, networks and volumes, which
-//! docker-compose 1.29 then lists and takes down (and the other way round).
+//! `berth compose` runs each project (also those docker-compose 1.29
+//! cannot read; not those needing the builder) against berthd and must
+//! give what docker-compose 1.29 gives on dockerd. (berth compose and
+//! docker-compose sharing stacks both ways: crates/berth-cli/tests/compose.rs.)
 
 mod common;
 
@@ -264,6 +265,34 @@ fn docker_compose_runs_the_corpus_as_on_dockerd() {
             seen["left_after_down"]
         );
     }
+    // berth compose on the same projects, and on the ones 1.29 cannot read
+    // (all but those needing the builder): the same stacks.
+    let mut native = BTreeMap::new();
+    if let Some(b) = berth_compose() {
+        let b = b.display().to_string();
+        let mut all = projects.clone();
+        for p in corpus() {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let dir = scratch.path().join(&name);
+            let needs_build = std::fs::read_to_string(dir.join("compose.yaml"))
+                .unwrap_or_default()
+                .contains("build:");
+            if !needs_build && !all.iter().any(|(n, _)| *n == name) {
+                all.push((name, dir));
+            }
+        }
+        for (name, dir) in &all {
+            let seen = cycle(&[&b, "compose"], &d.sock(), dir, &format!("berth-test-{tag}-{name}"));
+            assert_eq!(seen["up"], ["0"], "{name}: berth compose up failed: {seen:?}");
+            assert!(
+                seen["left_after_down"].is_empty(),
+                "{name}: berth compose down left {:?}",
+                seen["left_after_down"]
+            );
+            native.insert(name.clone(), seen);
+        }
+        eprintln!("berth compose: {native:#?}");
+    }
     assert!(
         d.mounts().iter().all(|m| !m.contains("/volumes/")),
         "{:?}",
@@ -282,6 +311,14 @@ fn docker_compose_runs_the_corpus_as_on_dockerd() {
                 differ.push(format!(
                     "{name} {k}:\n  dockerd {v:?}\n  berthd  {:?}",
                     ours[name].get(k)
+                ));
+            }
+            if let Some(n) = native.get(name)
+                && n.get(k) != Some(v)
+            {
+                differ.push(format!(
+                    "{name} {k}:\n  docker-compose on dockerd {v:?}\n  berth compose on berthd  {:?}",
+                    n.get(k)
                 ));
             }
         }

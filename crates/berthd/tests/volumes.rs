@@ -678,7 +678,9 @@ fn volumes_survive_kill_9_and_prune_follows_the_api_version() {
     assert!(pruned.lines().any(|l| is_hex64(l.trim())), "{pruned}");
     assert_eq!(common::ok(&d, &["volume", "ls", "-q"]).trim(), n("kept"));
     common::ok(&d, &["volume", "rm", &n("kept")]);
-    // The volume events, as Docker sends them.
+    // The volume events, as Docker sends them (`--until 0s` is this second,
+    // whole seconds: the events of the last one are on the far side of it).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let ev = common::ok(
         &d,
         &[

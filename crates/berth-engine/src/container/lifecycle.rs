@@ -223,6 +223,10 @@ impl Engine {
             // (Dropping `pending` on failure cancels the container.)
             if !net.is_empty() {
                 self.connect_network(c, &net, pending.pid).await?;
+                // Its place on the networks is known before its first
+                // instruction runs: the embedded DNS answers a lookup the
+                // process makes at once by who shares a network with it.
+                self.containers.update(&id, |r| r.endpoints = net.clone())?;
             }
             // Attach streams that arrived before start get the output from the first byte.
             for a in self.containers.take_pending(&id) {
@@ -238,6 +242,12 @@ impl Engine {
             Err(e) => {
                 // Addresses, ports, the DNS server: as before the start.
                 self.disconnect_network(&id, &net, false).await;
+                warn_on_err(
+                    "forget the endpoints",
+                    self.containers
+                        .update(&id, |r| r.endpoints.clear())
+                        .map(|_| ()),
+                );
                 return Err(e);
             }
         };
