@@ -282,8 +282,17 @@ fn docker_compose_runs_the_corpus_as_on_dockerd() {
             }
         }
         for (name, dir) in &all {
-            let seen = cycle(&[&b, "compose"], &d.sock(), dir, &format!("berth-test-{tag}-{name}"));
-            assert_eq!(seen["up"], ["0"], "{name}: berth compose up failed: {seen:?}");
+            let seen = cycle(
+                &[&b, "compose"],
+                &d.sock(),
+                dir,
+                &format!("berth-test-{tag}-{name}"),
+            );
+            assert_eq!(
+                seen["up"],
+                ["0"],
+                "{name}: berth compose up failed: {seen:?}"
+            );
             assert!(
                 seen["left_after_down"].is_empty(),
                 "{name}: berth compose down left {:?}",
