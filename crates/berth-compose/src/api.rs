@@ -30,9 +30,7 @@ pub fn container_name(p: &Project, s: &Service, number: u32) -> String {
 /// The image a service runs: its `image`, else the one its build makes
 /// (`<project>-<service>`, as docker compose names it).
 pub fn image_of(p: &Project, s: &Service) -> String {
-    s.image
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", p.name, s.name))
+    s.image_name(&p.name)
 }
 
 /// The labels of a project's container.
@@ -66,12 +64,7 @@ pub fn container_labels(
             .join(","),
     );
     l.insert(labels::IMAGE.into(), image_of(p, s));
-    let deps: Vec<String> = s
-        .depends_on
-        .iter()
-        .map(|(n, d)| format!("{n}:{}:{}", d.condition.as_str(), d.restart))
-        .collect();
-    l.insert(labels::DEPENDS_ON.into(), deps.join(","));
+    l.insert(labels::DEPENDS_ON.into(), labels::depends_on_value(s));
     l
 }
 

@@ -369,13 +369,9 @@ impl<'a> Compose<'a> {
     /// Wait for each dependency's condition (docker compose's messages).
     fn wait_dependencies(&self, s: &Service) -> Result<()> {
         for (dep, d) in &s.depends_on {
+            // The loader refused a required dependency that is not there;
+            // an optional one that is not there is not waited for.
             if !self.project.services.contains_key(dep) {
-                if d.required {
-                    return Err(Failure(format!(
-                        "service \"{}\" depends on undefined service \"{dep}\": invalid compose project",
-                        s.name
-                    )));
-                }
                 continue;
             }
             let containers = self.containers(true, Some(dep), false)?;
@@ -559,14 +555,15 @@ impl<'a> Compose<'a> {
             });
             errors.extend(rs.into_iter().filter_map(|r| r.err()));
         }
-        if !o.remove_orphans && !self.orphans()?.is_empty() {
+        let orphans = if o.remove_orphans {
+            Vec::new()
+        } else {
+            self.orphans()?
+        };
+        if !orphans.is_empty() {
             eprintln!(
                 "WARN[0000] Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
-                self.orphans()?
-                    .iter()
-                    .map(name_of)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                orphans.iter().map(name_of).collect::<Vec<_>>().join(", ")
             );
         }
         for n in self.project.networks.values().filter(|n| !n.external) {
@@ -658,7 +655,7 @@ impl<'a> Compose<'a> {
             // dependencies first
             Action::Start | Action::Restart | Action::Unpause => cs.sort_by_key(|c| rank_of(c)),
             // dependents first
-            Action::Stop | Action::Pause | Action::Kill | Action::Remove => {
+            Action::Stop | Action::Pause | Action::Kill | Action::Remove { .. } => {
                 cs.sort_by_key(|c| std::cmp::Reverse(rank_of(c)))
             }
         }
@@ -666,7 +663,7 @@ impl<'a> Compose<'a> {
             let n = name_of(&c);
             let (doing, done) = action.words();
             match action {
-                Action::Remove if c.state == Status::Running => continue,
+                Action::Remove { .. } if c.state == Status::Running => continue,
                 Action::Start if c.state == Status::Running => continue,
                 // only running, unpaused ones can be paused, only paused ones unpaused
                 Action::Pause if c.state == Status::Paused => continue,
@@ -685,11 +682,11 @@ impl<'a> Compose<'a> {
                 Action::Kill => self.client.container_kill(&c.id, signal),
                 Action::Pause => self.client.container_pause(&c.id),
                 Action::Unpause => self.client.container_unpause(&c.id),
-                Action::Remove => self.client.container_remove(
+                Action::Remove { volumes } => self.client.container_remove(
                     &c.id,
                     &query::container::Remove {
                         force: false,
-                        volumes: timeout == Some(1),
+                        volumes,
                         link: false,
                     },
                 ),
@@ -814,7 +811,10 @@ pub enum Action {
     Kill,
     Pause,
     Unpause,
-    Remove,
+    /// `rm` (`volumes`: `-v`, the containers' anonymous volumes too).
+    Remove {
+        volumes: bool,
+    },
 }
 
 impl Action {
@@ -826,7 +826,7 @@ impl Action {
             Action::Kill => ("Killing", "Killed"),
             Action::Pause => ("Pausing", "Paused"),
             Action::Unpause => ("Unpausing", "Unpaused"),
-            Action::Remove => ("Removing", "Removed"),
+            Action::Remove { .. } => ("Removing", "Removed"),
         }
     }
 }

@@ -22,23 +22,21 @@
 //! docker CLI and busybox-static. Everything is removed afterwards (processes,
 //! mounts, cgroups, directories), also when a step fails.
 
-use std::collections::HashMap;
+mod support;
+
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use support::*;
+
 const WARMUP: usize = 2;
 const DETACHED: usize = 50;
-const DOCKERD: &str = "/usr/sbin/dockerd";
 
 /// Targets: berth/docker time ratios and PSS ceilings (KiB).
 const TARGET_RUN_RATIO: f64 = 0.10;
@@ -47,65 +45,7 @@ const TARGET_BRIDGE_RATIO: f64 = 0.125;
 const TARGET_BERTHD_PSS_KB: u64 = 15 * 1024;
 const TARGET_MONITOR_PSS_KB: u64 = 1024;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// Our long-lived children (the daemons), which the orphan reaper must leave alone.
-static DAEMON_PIDS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn check_interrupted() {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        panic!("interrupted");
-    }
-}
-
 // ---------------------------------------------------------------- /proc helpers
-
-struct Proc {
-    pid: i32,
-    ppid: i32,
-    state: char,
-    comm: String,
-}
-
-fn procs() -> Vec<Proc> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push(Proc {
-            pid,
-            ppid,
-            state,
-            comm,
-        });
-    }
-    out
-}
-
-fn cmdline(pid: i32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
 
 /// Proportional set size of one process, KiB.
 fn pss_kb(pid: i32) -> Option<u64> {
@@ -114,23 +54,6 @@ fn pss_kb(pid: i32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn descendants(root: i32) -> Vec<i32> {
-    let all = procs();
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for p in &all {
-        children.entry(p.ppid).or_default().push(p.pid);
-    }
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(p) = stack.pop() {
-        for &c in children.get(&p).into_iter().flatten() {
-            out.push(c);
-            stack.push(c);
-        }
-    }
-    out
 }
 
 /// The processes whose command line contains all of `needles`.
@@ -145,18 +68,6 @@ fn find_procs(needles: &[&str]) -> Vec<i32> {
         })
         .map(|p| p.pid)
         .collect()
-}
-
-/// We are a child subreaper (container monitors and shims re-parent to us):
-/// collect the orphans that exited, leaving the daemons to their `Child`.
-fn reap_orphans() {
-    let me = std::process::id() as i32;
-    let keep = DAEMON_PIDS.lock().map(|v| v.clone()).unwrap_or_default();
-    for p in procs() {
-        if p.ppid == me && p.state == 'Z' && !keep.contains(&p.pid) {
-            let _ = nix::sys::wait::waitpid(Pid::from_raw(p.pid), None);
-        }
-    }
 }
 
 // ---------------------------------------------------------------- commands
@@ -520,22 +431,6 @@ impl Drop for Engine {
     }
 }
 
-fn ping(sock: &Path) -> bool {
-    let Ok(mut s) = UnixStream::connect(sock) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let r = String::from_utf8_lossy(&buf);
-    (r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200")) && r.ends_with("OK")
-}
-
 fn spawn_daemon(program: &Path, args: &[OsString], envs: &[(&str, &Path)], log: &Path) -> Child {
     let f = std::fs::File::create(log).expect("create daemon log");
     let mut c = Command::new(program);
@@ -552,7 +447,7 @@ fn spawn_daemon(program: &Path, args: &[OsString], envs: &[(&str, &Path)], log: 
     let child = c
         .spawn()
         .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
-    DAEMON_PIDS.lock().unwrap().push(child.id() as i32);
+    own(child.id() as i32);
     child
 }
 
@@ -564,18 +459,6 @@ fn os(args: &[&str]) -> Vec<OsString> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn median_f(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Nearest-rank percentile.
@@ -596,51 +479,17 @@ fn opt_mib(kb: Option<u64>) -> String {
     kb.map(mib).unwrap_or_else(|| "n/a".into())
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
-
 /// PSS of every process in `pids`: (median, min, max, count).
 fn pss_summary(pids: &[i32]) -> Option<(u64, u64, u64, usize)> {
     let v: Vec<u64> = pids.iter().filter_map(|&p| pss_kb(p)).collect();
     if v.is_empty() {
         return None;
     }
-    let med = median_f(v.iter().map(|&x| x as f64).collect()).round() as u64;
+    let med = median(v.iter().map(|&x| x as f64).collect()).round() as u64;
     Some((med, *v.iter().min()?, *v.iter().max()?, v.len()))
 }
 
 // ---------------------------------------------------------------- setup
-
-fn target_dir(manifest_dir: &Path) -> PathBuf {
-    let workspace = manifest_dir.join("../..");
-    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
-        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
-        Some(d) => workspace.join(d),
-        None => workspace.join("target"),
-    }
-}
-
-/// The newest modification time of the workspace's Rust sources (crates/*/src).
-fn newest_source(crates: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    let mut stack: Vec<PathBuf> = std::fs::read_dir(crates)
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("src"))
-        .collect();
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                newest = newest.max(e.metadata().ok().and_then(|m| m.modified().ok()));
-            }
-        }
-    }
-    newest
-}
 
 fn main() {
     let rounds: usize = std::env::args()
@@ -1011,7 +860,7 @@ fn bench(
         }
     }
     reap_orphans();
-    let run_medians: Vec<f64> = times.iter().map(|t| median_f(t.clone())).collect();
+    let run_medians: Vec<f64> = times.iter().map(|t| median(t.clone())).collect();
     let docker_run = run_medians[2];
 
     // 1b. The same on the default bridge (berth's and dockerd's own bridge;
@@ -1133,7 +982,7 @@ fn bench(
         "", "median", "p90", "min", "max"
     );
     for (r, t) in runners.iter().zip(&times) {
-        let med = median_f(t.clone());
+        let med = median(t.clone());
         println!(
             "{:<26} {:>7.1} ms {:>7.1} ms {:>7.1} ms {:>7.1} ms   {:.3}",
             r.label,
@@ -1147,9 +996,9 @@ fn bench(
 
     if docker0_free {
         println!("\n1b. run --rm busybox true on the default bridge   ({rounds} rounds)");
-        let docker_b = median_f(btimes[2].clone());
+        let docker_b = median(btimes[2].clone());
         for (r, t) in runners.iter().zip(&btimes) {
-            let med = median_f(t.clone());
+            let med = median(t.clone());
             println!(
                 "{:<26} {:>7.1} ms {:>7.1} ms {:>7.1} ms {:>7.1} ms   {:.3}",
                 r.label,
@@ -1242,9 +1091,9 @@ fn bench(
         );
     }
     if docker0_free {
-        let docker_b = median_f(btimes[2].clone());
+        let docker_b = median(btimes[2].clone());
         for (r, t) in runners.iter().zip(&btimes).take(2) {
-            let ratio = median_f(t.clone()) / docker_b;
+            let ratio = median(t.clone()) / docker_b;
             println!(
                 "  run --rm (bridge)  {:<20} berth/docker {:.3}  (<= {:.3})  {}",
                 r.label.trim_start_matches("berth "),

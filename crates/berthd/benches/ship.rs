@@ -54,43 +54,7 @@ const TARGET_PUSH_RATIO: f64 = 0.5;
 const TARGET_PULL_HWM_KB: u64 = 60 * 1024;
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(DEFAULT_ROUNDS)
-        .max(1);
-    if !nix::unistd::geteuid().is_root() {
-        fail("needs root (private daemons, mounts, cgroups)");
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let release = target_dir(&manifest_dir).join("release");
-    let bins = ["berth", "berthd", "berth-runc"].map(|b| release.join(b));
-    if let Some(missing) = bins.iter().find(|b| !b.exists()) {
-        fail(&format!(
-            "{} is missing: build the release binaries first (cargo build --release)",
-            missing.display()
-        ));
-    }
-    let [_, berthd_bin, runc_bin] = bins;
-    let built = std::fs::metadata(&berthd_bin)
-        .and_then(|m| m.modified())
-        .ok();
-    if newest_source(&manifest_dir.join("..")) > built {
-        eprintln!(
-            "warning: sources are newer than {}: run cargo build --release",
-            berthd_bin.display()
-        );
-    }
-    let Some(docker_cli) = ["/usr/local/bin/docker", "/usr/bin/docker"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-    else {
-        fail("the docker CLI is not installed");
-    };
-    if !Path::new(DOCKERD).exists() {
-        fail(&format!("{DOCKERD} is missing (apt-get install docker.io)"));
-    }
+    let p = prelude(DEFAULT_ROUNDS);
     for (bin, package) in [("docker-registry", "docker-registry"), ("skopeo", "skopeo")] {
         if registry::which(bin).is_none() {
             fail(&format!(
@@ -98,30 +62,10 @@ fn main() {
             ));
         }
     }
-
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_sigint as *const () as libc::sighandler_t);
-    }
-    let _ = nix::sys::prctl::set_child_subreaper(true);
-
     let ws = Workspace::new("ship");
     // The registry's temp dir (config, storage, logs) goes in the workspace too.
     let _ = tempfile::env::override_temp_dir(&ws.dir);
-    let setup = Setup {
-        ws_dir: ws.dir.clone(),
-        tag: ws.tag.clone(),
-        berthd: berthd_bin,
-        runc: runc_bin,
-        docker_cli,
-        cli_config: ws.path("cli-config"),
-    };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bench(&setup, rounds)));
-    drop(ws);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    run_in(ws, &p, |s| bench(s, p.rounds));
 }
 
 /// What one engine measured over the rounds.

@@ -37,34 +37,7 @@ const TARGET_COMPOSE_RATIO: f64 = 0.5;
 const TARGET_BERTH_COMPOSE_RATIO: f64 = 0.2;
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(DEFAULT_ROUNDS)
-        .max(1);
-    if !nix::unistd::geteuid().is_root() {
-        fail("needs root (private daemons, mounts, cgroups)");
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let release = target_dir(&manifest_dir).join("release");
-    let bins = ["berth", "berthd", "berth-runc"].map(|b| release.join(b));
-    if let Some(missing) = bins.iter().find(|b| !b.exists()) {
-        fail(&format!(
-            "{} is missing: build the release binaries first (cargo build --release)",
-            missing.display()
-        ));
-    }
-    let [berth_bin, berthd_bin, runc_bin] = bins;
-    let Some(docker_cli) = ["/usr/local/bin/docker", "/usr/bin/docker"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-    else {
-        fail("the docker CLI is not installed");
-    };
-    if !Path::new(DOCKERD).exists() {
-        fail(&format!("{DOCKERD} is missing (apt-get install docker.io)"));
-    }
+    let p = prelude(DEFAULT_ROUNDS);
     let Some(compose) = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]
         .iter()
         .map(PathBuf::from)
@@ -72,28 +45,9 @@ fn main() {
     else {
         fail("docker-compose is not installed (apt-get install docker-compose)");
     };
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_sigint as *const () as libc::sighandler_t);
-    }
-    let _ = nix::sys::prctl::set_child_subreaper(true);
-    let ws = Workspace::new("volumes");
-    let setup = Setup {
-        ws_dir: ws.dir.clone(),
-        tag: ws.tag.clone(),
-        berthd: berthd_bin,
-        runc: runc_bin,
-        docker_cli,
-        cli_config: ws.path("cli-config"),
-    };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        bench(&setup, &berth_bin, &compose, rounds)
-    }));
-    drop(ws);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    run_in(Workspace::new("volumes"), &p, |s| {
+        bench(s, &p.berth, &compose, p.rounds)
+    });
 }
 
 /// The stack: SERVICES busybox services on the default network, one named

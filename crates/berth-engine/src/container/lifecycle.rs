@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::container::{Status, WaitCondition};
+use berth_api::container::{MountType, Status, WaitCondition};
 
 use super::monitor::{self, StartError};
 use super::restart::{self, Decision};
@@ -40,8 +40,9 @@ fn unchanged_is_ok(r: Result<()>) -> Result<()> {
     }
 }
 
-/// Create each image `VOLUME` path inside the root filesystem (until the
-/// volume store provides anonymous volumes, the path must at least exist).
+/// Create each `Config.Volumes` path no mount covers inside the root
+/// filesystem. Containers created now get an anonymous volume for each;
+/// this keeps records made before volumes existed starting as they did.
 fn ensure_volume_paths(c: &Container, merged: &Path) -> Result<()> {
     for v in c.config.volumes() {
         if c.mounts
@@ -135,7 +136,12 @@ impl Engine {
             undo.push("unmount the root filesystem", move || snaps.unmount(&id));
         }
         ensure_volume_paths(c, &merged)?;
-        self.mount_volumes(c, &merged)?;
+        if c.mounts.iter().any(|m| m.kind == MountType::Volume) {
+            // A first start may copy the image's files into new volumes:
+            // file system work, off the async workers.
+            let (this, c2, m) = (self.clone(), c.clone(), merged.clone());
+            crate::util::blocking(move || this.mount_volumes(&c2, &m)).await?;
+        }
         {
             let this = self.clone();
             let c = c.clone();
@@ -618,17 +624,16 @@ impl Engine {
             this.snapshots.remove(&i).map_err(Error::from)?;
             crate::util::remove_dir(&this.bundle_dir(&i));
             crate::util::remove_dir(&this.container_dir(&i));
+            if let Some(e) = this.containers.take(&i) {
+                e.watch.send_modify(|g| g.removed = true);
+                this.emit_container(&e.c, "destroy", &[]);
+                if volumes {
+                    this.remove_anonymous_volumes(&e.c);
+                }
+            }
             Ok(())
         })
-        .await?;
-        if let Some(e) = self.containers.take(id) {
-            e.watch.send_modify(|g| g.removed = true);
-            self.emit_container(&e.c, "destroy", &[]);
-            if volumes {
-                self.remove_anonymous_volumes(&e.c);
-            }
-        }
-        Ok(())
+        .await
     }
 
     /// `POST /containers/{id}/wait`: resolves when the condition holds.

@@ -163,11 +163,11 @@ impl Volumes {
     }
 
     /// Remove the record, then the data (a crash in between leaves a
-    /// record-less directory, cleared at the next open).
-    pub fn remove(&self, name: &str) -> Result<()> {
+    /// record-less directory, cleared at the next open). The record gone.
+    pub fn remove(&self, name: &str) -> Result<VolumeRecord> {
         let mut records = self.records.lock().unwrap();
         let Some(v) = records.get(name).cloned() else {
-            return Err(no_such_volume(name));
+            return Err(Error::not_found("no such volume"));
         };
         let d = self.driver(&v.driver)?;
         let dir = self.root.join(name);
@@ -179,7 +179,8 @@ impl Volumes {
         }
         records.remove(name);
         drop(records);
-        d.remove(name)
+        d.remove(name)?;
+        Ok(v)
     }
 }
 
@@ -189,9 +190,6 @@ fn no_such_volume(name: &str) -> Error {
 
 /// `op name: message` as dockerd's volume errors read.
 fn op_err(op: &str, name: &str, e: Error) -> Error {
-    if e.message.starts_with(&format!("{op} {name}:")) || e.message.starts_with("get ") {
-        return e;
-    }
     Error::new(e.kind, format!("{op} {name}: {}", e.message))
 }
 
@@ -325,8 +323,15 @@ impl Engine {
     }
 
     /// `DELETE /volumes/{name}`: refused while a container names it;
-    /// `force` makes a missing volume no error.
-    pub fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
+    /// `force` makes a missing volume no error. The data goes off the
+    /// async workers.
+    pub async fn volume_remove(self: &Arc<Self>, name: &str, force: bool) -> Result<()> {
+        let this = self.clone();
+        let name = name.to_string();
+        crate::util::blocking(move || this.remove_volume(&name, force)).await
+    }
+
+    fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
         if self.volumes.get(name).is_none() {
             return if force {
                 Ok(())
@@ -341,16 +346,27 @@ impl Engine {
                 users.join(", ")
             )));
         }
-        self.volumes
+        let v = self
+            .volumes
             .remove(name)
             .map_err(|e| op_err("remove", name, e))?;
-        self.emit_volume(name, "destroy", &[("driver", local::NAME.into())]);
+        self.emit_volume(name, "destroy", &[("driver", v.driver)]);
         Ok(())
     }
 
     /// `POST /volumes/prune`: unused volumes — only anonymous ones unless
     /// `all` (API ≥ 1.42; older clients get every unused one, as before).
-    pub fn volume_prune(&self, f: &Filters, anonymous_only: bool) -> Result<PruneReport> {
+    pub async fn volume_prune(
+        self: &Arc<Self>,
+        f: &Filters,
+        anonymous_only: bool,
+    ) -> Result<PruneReport> {
+        let this = self.clone();
+        let f = f.clone();
+        crate::util::blocking(move || this.prune_volumes(&f, anonymous_only)).await
+    }
+
+    fn prune_volumes(&self, f: &Filters, anonymous_only: bool) -> Result<PruneReport> {
         f.validate(&["label", "label!", "all"])?;
         let all = f.bool_value("all")?.unwrap_or(!anonymous_only);
         let used = self.used_volumes();
@@ -369,7 +385,7 @@ impl Engine {
                 .driver(&v.driver)
                 .map(|d| d.size(&v.name))
                 .unwrap_or(0);
-            match self.volume_remove(&v.name, false) {
+            match self.remove_volume(&v.name, false) {
                 Ok(()) => {
                     reclaimed += size;
                     deleted.push(v.name.clone());
@@ -442,7 +458,7 @@ impl Engine {
     /// Take back volumes a failed create made.
     pub(crate) fn drop_volumes(&self, names: &[String]) {
         for n in names {
-            if let Err(e) = self.volumes.remove(n) {
+            if let Err(e) = self.volumes.remove(n).map_err(|e| op_err("remove", n, e)) {
                 tracing::warn!("remove volume {n}: {e}");
             }
         }
@@ -528,7 +544,7 @@ impl Engine {
     /// container uses them too.
     pub(crate) fn remove_anonymous_volumes(&self, c: &Container) {
         for m in volume_mounts(c).filter(|m| m.anonymous) {
-            match self.volume_remove(&m.name, true) {
+            match self.remove_volume(&m.name, true) {
                 Err(e) if !e.is(ErrorKind::Conflict) => {
                     tracing::warn!("remove volume {}: {e}", m.name)
                 }

@@ -741,3 +741,85 @@ pub fn fail(msg: &str) -> ! {
     eprintln!("bench: {msg}");
     std::process::exit(1);
 }
+
+// ---------------------------------------------------------------- start
+
+/// What every bench checks before it starts: the round count from the
+/// command line, root, the release binaries, the docker CLI and dockerd.
+pub struct Prelude {
+    pub rounds: usize,
+    pub berth: PathBuf,
+    pub berthd: PathBuf,
+    pub runc: PathBuf,
+    pub docker_cli: PathBuf,
+}
+
+pub fn prelude(default_rounds: usize) -> Prelude {
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(default_rounds)
+        .max(1);
+    if !nix::unistd::geteuid().is_root() {
+        fail("needs root (private daemons, mounts, cgroups)");
+    }
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let release = target_dir(&manifest_dir).join("release");
+    let bins = ["berth", "berthd", "berth-runc"].map(|b| release.join(b));
+    if let Some(missing) = bins.iter().find(|b| !b.exists()) {
+        fail(&format!(
+            "{} is missing: build the release binaries first (cargo build --release)",
+            missing.display()
+        ));
+    }
+    let [berth, berthd, runc] = bins;
+    let built = std::fs::metadata(&berthd).and_then(|m| m.modified()).ok();
+    if newest_source(&manifest_dir.join("..")) > built {
+        eprintln!(
+            "warning: sources are newer than {}: run cargo build --release",
+            berthd.display()
+        );
+    }
+    let Some(docker_cli) = ["/usr/local/bin/docker", "/usr/bin/docker"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+    else {
+        fail("the docker CLI is not installed");
+    };
+    if !Path::new(DOCKERD).exists() {
+        fail(&format!("{DOCKERD} is missing (apt-get install docker.io)"));
+    }
+    Prelude {
+        rounds,
+        berth,
+        berthd,
+        runc,
+        docker_cli,
+    }
+}
+
+/// A bench's run: ^C and SIGTERM end it through the guards, orphans are
+/// reaped here, `bench` runs in workspace `ws`, which is removed after it,
+/// also when it panics.
+pub fn run_in(ws: Workspace, p: &Prelude, bench: impl FnOnce(&Setup)) {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_sigint as *const () as libc::sighandler_t);
+    }
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let setup = Setup {
+        ws_dir: ws.dir.clone(),
+        tag: ws.tag.clone(),
+        berthd: p.berthd.clone(),
+        runc: p.runc.clone(),
+        docker_cli: p.docker_cli.clone(),
+        cli_config: ws.path("cli-config"),
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bench(&setup)));
+    drop(ws);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

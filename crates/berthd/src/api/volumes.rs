@@ -31,10 +31,7 @@ pub async fn remove(
     Path(name): Path<String>,
     Params(p): Params<q::Remove>,
 ) -> ApiResult<Response> {
-    // Removing a volume's data is file system work: off the async workers.
-    tokio::task::spawn_blocking(move || e.volume_remove(&name, p.force))
-        .await
-        .map_err(|err| berth_engine::Error::system(err.to_string()))??;
+    e.volume_remove(&name, p.force).await?;
     Ok(no_content())
 }
 
@@ -46,8 +43,5 @@ pub async fn prune(
     Params(p): Params<qc::Prune>,
 ) -> ApiResult<Response> {
     let anonymous_only = v >= ApiVersion(1, 42);
-    let report = tokio::task::spawn_blocking(move || e.volume_prune(&p.filters, anonymous_only))
-        .await
-        .map_err(|err| berth_engine::Error::system(err.to_string()))??;
-    Ok(ok_json(&report))
+    Ok(ok_json(&e.volume_prune(&p.filters, anonymous_only).await?))
 }

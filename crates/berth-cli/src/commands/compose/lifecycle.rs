@@ -280,7 +280,7 @@ pub fn rm(ctx: &Ctx, g: &Globals, a: RmArgs) -> Result<i32> {
         return Ok(0);
     }
     // The engine's rm takes `-v` as a timeout of 1.
-    c.each(&a.services, Action::Remove, a.volumes.then_some(1), "")
+    c.each(&a.services, Action::Remove { volumes: a.volumes }, None, "")
         .map_err(failed)?;
     Ok(0)
 }
