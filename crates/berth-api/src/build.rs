@@ -28,3 +28,10 @@ pub struct PruneReport {
     pub caches_deleted: Option<Vec<String>>,
     pub space_reclaimed: u64,
 }
+
+/// The `aux` message of a finished build: the image's ID.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildResult {
+    #[serde(rename = "ID")]
+    pub id: String,
+}

@@ -356,6 +356,27 @@ pub mod volume {
         Remove { force: bool = "force" });
 }
 
+/// Query parameters of the classic builder (`POST /build`, `/build/cancel`).
+pub mod build {
+    params!(/// `POST /build`; `buildargs`, `labels`, `cachefrom` and `ulimits` are JSON strings
+    Build {
+        tags: Vec<String> = "t", dockerfile: String = "dockerfile", quiet: bool = "q",
+        nocache: bool = "nocache", rm: Option<bool> = "rm", forcerm: bool = "forcerm",
+        pull: bool = "pull", buildargs: String = "buildargs", labels: String = "labels",
+        cachefrom: String = "cachefrom", target: String = "target", platform: String = "platform",
+        networkmode: String = "networkmode", extrahosts: Vec<String> = "extrahosts",
+        shmsize: Option<i64> = "shmsize", memory: Option<i64> = "memory",
+        memswap: Option<i64> = "memswap", cpushares: Option<i64> = "cpushares",
+        cpusetcpus: String = "cpusetcpus", cpusetmems: String = "cpusetmems",
+        cpuperiod: Option<i64> = "cpuperiod", cpuquota: Option<i64> = "cpuquota",
+        cgroupparent: String = "cgroupparent", ulimits: String = "ulimits",
+        squash: bool = "squash", remote: String = "remote", outputs: String = "outputs",
+        version: String = "version", session: String = "session", buildid: String = "buildid",
+    });
+    params!(/// `POST /build/cancel`
+        Cancel { id: String = "id" });
+}
+
 /// Query parameters of the system endpoints.
 pub mod system {
     use crate::filters::Filters;

@@ -406,6 +406,26 @@ impl Client {
         )
     }
 
+    /// `POST /build`: the context tar in, the build's message stream out.
+    /// `registry_config` is `X-Registry-Config`'s map of credentials.
+    pub fn image_build(
+        &self,
+        q: &query::build::Build,
+        registry_config: &auth::RegistryConfig,
+        context: &mut dyn Read,
+    ) -> Result<Response> {
+        use base64::Engine as _;
+        let rc = base64::engine::general_purpose::URL_SAFE
+            .encode(serde_json::to_vec(registry_config).expect("auth serialises"));
+        self.request(
+            "POST",
+            "/build",
+            &q.to_query(),
+            Body::Stream(context, berth_api::system::media::TAR),
+            &[(berth_api::system::headers::REGISTRY_CONFIG, &rc)],
+        )
+    }
+
     /// `GET /images/get`: the archive stream.
     pub fn image_save(&self, q: &query::image::Save) -> Result<Response> {
         self.request("GET", "/images/get", &q.to_query(), Body::None, &[])

@@ -24,6 +24,7 @@
 //! `<exec-root>/runtime` (runtime state), `<exec-root>/containers/<id>/`
 //! (bundle, exit record), `<exec-root>/s/` (monitor sockets).
 
+pub mod build;
 pub mod container;
 pub mod error;
 pub mod events;
@@ -109,6 +110,11 @@ pub struct Engine {
     /// Downloads, uploads and layer locks shared by all pulls and pushes.
     pub transfers: image::transfer::Transfers,
     pub volumes: volume::Volumes,
+    /// Builds running, by build id (`/build/cancel`).
+    pub builds: build::Builds,
+    /// What builds cut short by a crash left, read at open (before any
+    /// new build), undone by `restore`.
+    pub build_leftovers: std::sync::Mutex<build::Leftovers>,
 }
 
 /// The name containers' `HostConfig.Runtime` shows for berth-runc: runc's,
@@ -176,6 +182,12 @@ impl Engine {
             }),
             transfers: image::transfer::Transfers::new(&cfg.registry),
             volumes,
+            builds: Default::default(),
+            build_leftovers: std::sync::Mutex::new({
+                let root = cfg.data_root.join("build");
+                let _ = std::fs::remove_dir_all(root.join("tmp"));
+                build::Journal::leftovers(&root.join("journal"))
+            }),
             cfg,
         })
     }

@@ -175,7 +175,7 @@ impl Engine {
                 images,
                 containers,
                 volumes: this.volumes_usage(),
-                build_cache: Vec::new(),
+                build_cache: this.build_cache_records(),
             })
         })
         .await

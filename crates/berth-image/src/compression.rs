@@ -10,6 +10,8 @@ pub enum Compression {
     None,
     Gzip,
     Zstd,
+    Bzip2,
+    Xz,
 }
 
 /// Looks at the first bytes of a buffered stream without consuming them.
@@ -22,13 +24,9 @@ pub fn detect(r: &mut impl BufRead) -> Result<Compression> {
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
     } else if head.starts_with(b"BZh") {
-        return Err(Error::InvalidArchive(
-            "bzip2 compression is not supported".into(),
-        ));
+        Compression::Bzip2
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(Error::InvalidArchive(
-            "xz compression is not supported".into(),
-        ));
+        Compression::Xz
     } else {
         Compression::None
     })
@@ -41,6 +39,15 @@ pub fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
         Compression::None => Box::new(br),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
         Compression::Zstd => zstd_reader(br)?,
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(br)),
+        Compression::Xz => {
+            // lzma-rs decodes into a writer: xz contexts and ADD archives
+            // are decoded whole.
+            let mut out = Vec::new();
+            lzma_rs::xz_decompress(&mut br, &mut out)
+                .map_err(|e| Error::InvalidArchive(format!("xz: {e}")))?;
+            Box::new(std::io::Cursor::new(out))
+        }
     })
 }
 
@@ -72,6 +79,11 @@ mod tests {
             roundtrip(&zstd::encode_all(&b"zstd data"[..], 1).unwrap()),
             b"zstd data"
         );
-        assert!(decompress(&b"BZh91AY"[..]).is_err());
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(b"bzipped").unwrap();
+        assert_eq!(roundtrip(&bz.finish().unwrap()), b"bzipped");
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &b"xz data"[..], &mut xz).unwrap();
+        assert_eq!(roundtrip(&xz), b"xz data");
     }
 }

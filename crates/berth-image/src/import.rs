@@ -171,3 +171,76 @@ impl Store {
         Ok(id)
     }
 }
+
+/// One builder step's image: what it records beyond its parent.
+#[derive(Debug, Clone, Default)]
+pub struct StepImage {
+    /// The image's container defaults after the step.
+    pub config: Config,
+    /// The history entry's `created_by`.
+    pub created_by: String,
+    /// `MAINTAINER`, as the image's author.
+    pub author: String,
+    /// For a stage `FROM scratch`: the platform (os, architecture).
+    pub platform: Option<(String, String)>,
+}
+
+impl Store {
+    /// A builder step: the parent's layers plus `layer` (a tar, or none:
+    /// the history entry is then marked empty), with `step`'s config. The
+    /// image is untagged; its parent is recorded.
+    pub fn build_step(
+        &self,
+        parent: Option<&ImageId>,
+        layer: Option<Box<dyn Read + '_>>,
+        step: StepImage,
+    ) -> Result<ImageId> {
+        let parent_img = parent.map(|p| self.resolve(p.as_str())).transpose()?;
+        let mut cfg = match &parent_img {
+            Some(p) => p.config.0.clone(),
+            None => {
+                let mut b = base_config();
+                if let Some((os, arch)) = &step.platform {
+                    b.os = os.clone();
+                    b.architecture = arch.clone();
+                }
+                b
+            }
+        };
+        let created = now_rfc3339();
+        cfg.config = Some(step.config);
+        cfg.created = created.clone();
+        cfg.extra.remove("container_config");
+        cfg.author = step.author.clone();
+        cfg.comment = String::new();
+        cfg.container = String::new();
+        cfg.history.push(History {
+            created: Some(created),
+            author: nonempty(&step.author),
+            created_by: nonempty(&step.created_by),
+            comment: None,
+            empty_layer: layer.is_none(),
+        });
+        match layer {
+            Some(tar) => self.create_image(parent_img.as_ref(), tar, cfg, None, "build"),
+            None => {
+                let image_config = ImageConfig(cfg);
+                let config_blob = self.blobs.stage(&image_config.to_vec()[..])?;
+                let id = ImageId::from_digest(config_blob.digest());
+                let record = ImageRecord {
+                    id: id.clone(),
+                    layers: parent_img
+                        .as_ref()
+                        .map(|p| p.layers.clone())
+                        .unwrap_or_default(),
+                    manifest_digest: None,
+                    parent: parent_img.as_ref().map(|p| p.id.clone()),
+                };
+                let mut st = self.lock();
+                self.blobs.commit(config_blob)?;
+                self.insert_locked(&mut st, record, image_config, &[])?;
+                Ok(id)
+            }
+        }
+    }
+}

@@ -43,7 +43,7 @@ pub use diff::{Change, ChangeKind};
 pub use digest::ImageId;
 pub use error::{Error, Result};
 pub use history::HistoryEntry;
-pub use import::ImageConfigPatch;
+pub use import::{ImageConfigPatch, StepImage};
 pub use load::LoadedImage;
 pub use meta::{ImageRecord, LayerRecord};
 pub use pull::{LayerSource, PulledLayer};

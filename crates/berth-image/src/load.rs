@@ -304,6 +304,11 @@ fn media_type_of(blob: &StagedBlob) -> Result<&'static str> {
         Compression::None => MEDIA_LAYER_TAR,
         Compression::Gzip => MEDIA_LAYER_GZIP,
         Compression::Zstd => MEDIA_LAYER_ZSTD,
+        Compression::Bzip2 | Compression::Xz => {
+            return Err(Error::InvalidArchive(
+                "a layer compressed with bzip2 or xz is not supported".into(),
+            ));
+        }
     })
 }
 

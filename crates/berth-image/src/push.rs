@@ -67,7 +67,7 @@ impl Store {
         let media = match detect(&mut io::BufReader::new(f)).ok()? {
             Compression::Gzip => MEDIA_LAYER_GZIP,
             Compression::Zstd => MEDIA_LAYER_ZSTD,
-            Compression::None => return None,
+            Compression::None | Compression::Bzip2 | Compression::Xz => return None,
         };
         Some(Compressed {
             digest: l.digest.clone(),

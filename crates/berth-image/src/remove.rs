@@ -148,8 +148,25 @@ impl Store {
             reports.push(RemoveReport::Untagged(x.familiar()));
         }
         self.meta.write_tags(&st.tags)?;
+        let parent = st.images.get(&id).and_then(|e| e.record.parent.clone());
         self.delete_image_locked(&mut st, &id, usage.is_some())?;
         reports.push(RemoveReport::Deleted(id.to_string()));
+        // Docker prunes the untagged parents (a build's intermediate
+        // images) that no other image or container needs.
+        let mut next = parent;
+        while let Some(p) = next.take() {
+            let Some(e) = st.images.get(&p) else { break };
+            let has_children = st
+                .images
+                .values()
+                .any(|c| c.record.parent.as_ref() == Some(&p));
+            if has_children || !refs_of(&st, &p).is_empty() || used_by(&p).is_some() {
+                break;
+            }
+            next = e.record.parent.clone();
+            self.delete_image_locked(&mut st, &p, false)?;
+            reports.push(RemoveReport::Deleted(p.to_string()));
+        }
         Ok(reports)
     }
 

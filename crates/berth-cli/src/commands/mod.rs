@@ -1,5 +1,6 @@
 //! The command tree (docker's names and flags) and dispatch.
 
+pub mod build;
 pub mod compose;
 pub mod container;
 pub mod image;
@@ -152,6 +153,11 @@ pub enum Cmd {
     Logout(registry::LogoutArgs),
     /// Search Docker Hub for images
     Search(registry::SearchArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCmd),
     /// Docker Compose
     Compose(compose::ComposeArgs),
     /// Manage containers
@@ -204,6 +210,7 @@ pub enum ContainerCmd {
 
 #[derive(Subcommand)]
 pub enum ImageCmd {
+    Build(Box<build::BuildArgs>),
     History(image::misc::HistoryArgs),
     Import(image::misc::ImportArgs),
     Inspect(image::misc::ImageInspectArgs),
@@ -217,6 +224,14 @@ pub enum ImageCmd {
     Rm(image::misc::RmiArgs),
     Save(image::misc::SaveArgs),
     Tag(image::misc::TagArgs),
+}
+
+#[derive(Subcommand)]
+pub enum BuilderCmd {
+    /// Build an image from a Dockerfile
+    Build(Box<build::BuildArgs>),
+    /// Remove build cache
+    Prune(build::BuilderPruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -279,6 +294,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => c::exec::run(&ctx, a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => c::ps::run(&ctx, a),
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => i::images::run(&ctx, a),
+        Cmd::Build(a) => build::run(&ctx, a),
+        Cmd::Builder(BuilderCmd::Build(a)) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, *a),
+        Cmd::Builder(BuilderCmd::Prune(a)) => build::prune(&ctx, a),
         Cmd::Version(a) => system::version(&ctx, a),
         Cmd::Info(a) | Cmd::System(SystemCmd::Info(a)) => system::info(&ctx, a),
         Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => c::attach::run(&ctx, a),

@@ -713,6 +713,8 @@ impl Engine {
         }
         // The running containers' published ports, exactly once each.
         self.apply_all_firewalls().await;
+        // Builds a crash cut short leave nothing.
+        self.restore_builds().await;
         // Daemon restart: `always` and `unless-stopped` containers come back.
         for c in self.containers.list() {
             if !c.running()

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 
 /// The entries of an /etc/passwd- or /etc/group-like file in the image,
 /// read without following a symlink out of the rootfs.
-fn entries(rootfs: &Path, file: &str) -> Vec<Vec<String>> {
+pub(crate) fn entries(rootfs: &Path, file: &str) -> Vec<Vec<String>> {
     let p = rootfs.join(file.trim_start_matches('/'));
     match std::fs::symlink_metadata(&p) {
         Ok(m) if m.is_file() => {}

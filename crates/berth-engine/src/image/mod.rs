@@ -72,7 +72,7 @@ impl Engine {
             .collect()
     }
 
-    fn image_use_count(&self) -> HashMap<String, (String, bool)> {
+    pub(crate) fn image_use_count(&self) -> HashMap<String, (String, bool)> {
         self.containers.image_users()
     }
 
@@ -93,9 +93,19 @@ impl Engine {
         let before: Vec<i64> = f.get("before").map(created_of).collect::<Result<_>>()?;
         let since: Vec<i64> = f.get("since").map(created_of).collect::<Result<_>>()?;
         let used = self.image_use_count();
+        // Intermediate images (untagged, with children: a build's steps)
+        // show with `all` only, and are never dangling, as Docker's.
+        let parents: std::collections::HashSet<&str> = all
+            .iter()
+            .filter_map(|i| i.parent.as_ref().map(|p| p.as_str()))
+            .collect();
+        let intermediate = |i: &berth_image::Image| {
+            i.repo_tags.is_empty() && i.repo_digests.is_empty() && parents.contains(i.id.as_str())
+        };
         Ok(all
             .iter()
-            .filter(|i| dangling.is_none_or(|d| d == i.repo_tags.is_empty()))
+            .filter(|i| q.all || !intermediate(i) || dangling == Some(false))
+            .filter(|i| dangling.is_none_or(|d| d == (i.repo_tags.is_empty() && !intermediate(i))))
             .filter(|i| {
                 !f.contains("reference")
                     || i.repo_tags

@@ -122,6 +122,8 @@ from_query!(
     q::system::Events,
     q::system::Df,
     q::system::BuildPrune,
+    q::build::Build,
+    q::build::Cancel,
 );
 
 impl<S: Send + Sync, T: FromQuery> FromRequestParts<S> for Params<T> {

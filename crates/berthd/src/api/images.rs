@@ -20,7 +20,7 @@ pub async fn list(State(e): State<Shared>, Params(p): Params<q::List>) -> ApiRes
 
 /// A streamed body (image archives, imports) as a blocking reader: read as
 /// it arrives, a few chunks in flight, never held whole.
-fn body_reader(req: Request) -> berth_engine::util::ChannelReader {
+pub(super) fn body_reader(req: Request) -> berth_engine::util::ChannelReader {
     use futures_util::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let mut stream = req.into_body().into_data_stream();

@@ -2,6 +2,7 @@
 //! stripped and checked first), extraction, statuses, Docker's headers,
 //! hijacked 101 streams. Everything else is the engine's.
 
+mod build;
 mod containers;
 mod error;
 mod exec;
@@ -99,7 +100,9 @@ pub fn router(engine: Shared) -> Router {
         .route("/info", get(system::info))
         .route("/events", get(system::events))
         .route("/system/df", get(system::df))
-        .route("/build/prune", post(system::build_prune))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
+        .route("/build/cancel", post(build::cancel))
         .route("/auth", post(images::login))
         .route("/images/search", get(images::search))
         .route("/containers/create", post(containers::create))

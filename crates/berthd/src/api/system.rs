@@ -94,11 +94,3 @@ pub async fn events(State(e): State<Shared>, Params(p): Params<q::Events>) -> Ap
 pub async fn df(State(e): State<Shared>) -> ApiResult<Response> {
     Ok(ok_json(&e.disk_usage().await?))
 }
-
-/// The classic builder keeps no build cache of its own yet.
-pub async fn build_prune(Params(_p): Params<q::BuildPrune>) -> Response {
-    ok_json(&berth_api::build::PruneReport {
-        caches_deleted: Some(Vec::new()),
-        space_reclaimed: 0,
-    })
-}

@@ -1,0 +1,3 @@
+FROM busybox
+COPY data.txt /
+CMD ["cat", "/data.txt"]
