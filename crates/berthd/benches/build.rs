@@ -174,21 +174,7 @@ impl Drop for Podman {
 }
 
 fn bench(s: &Setup, berth: &Path, rounds: usize) {
-    std::fs::create_dir_all(&s.cli_config).unwrap();
-    std::fs::write(s.cli_config.join("config.json"), "{}").unwrap();
-    std::fs::write(s.ws_dir.join("dockerd.json"), "{}").unwrap();
-    std::fs::write(s.ws_dir.join("berthd-none.json"), "{}").unwrap();
-    let busybox = s.ws_dir.join("busybox.tar");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-image.sh");
-    assert!(
-        Command::new("bash")
-            .arg(&script)
-            .arg(&busybox)
-            .status()
-            .unwrap()
-            .success(),
-        "make the busybox image"
-    );
+    let busybox = bench_inputs(s);
     println!(
         "build bench: {rounds} rounds, a 10-step Dockerfile with {FILES} copied files; workspace {}",
         s.ws_dir.display()

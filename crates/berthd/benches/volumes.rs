@@ -104,21 +104,7 @@ fn has_berth_compose(berth: &Path) -> bool {
 }
 
 fn bench(s: &Setup, berth: &Path, compose: &Path, rounds: usize) {
-    std::fs::create_dir_all(&s.cli_config).unwrap();
-    std::fs::write(s.cli_config.join("config.json"), "{}").unwrap();
-    std::fs::write(s.ws_dir.join("dockerd.json"), "{}").unwrap();
-    std::fs::write(s.ws_dir.join("berthd-none.json"), "{}").unwrap();
-    let busybox = s.ws_dir.join("busybox.tar");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-image.sh");
-    assert!(
-        Command::new("bash")
-            .arg(&script)
-            .arg(&busybox)
-            .status()
-            .unwrap()
-            .success(),
-        "make the busybox image"
-    );
+    let busybox = bench_inputs(s);
     let stack_dir = s.ws_dir.join("stack");
     std::fs::create_dir_all(&stack_dir).unwrap();
     std::fs::write(stack_dir.join("docker-compose.yml"), stack_file()).unwrap();

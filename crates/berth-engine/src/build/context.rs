@@ -14,27 +14,24 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// One entry of the context's tar, as the cache sees it.
+/// One entry of the context's tar: what the cache hashes (its `path`
+/// left empty; the index's key is the path) and where its data is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// Type and permission bits (`S_IFREG | 0644`…).
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u64,
-    pub link: String,
-    /// sha256 hex of a regular file's content.
-    pub content: String,
+    pub meta: SourceEntry,
     /// Where its data starts in the stored tar.
     pub offset: u64,
 }
 
 impl Entry {
+    fn kind(&self) -> u32 {
+        self.meta.mode & libc::S_IFMT
+    }
     fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
+        self.kind() == libc::S_IFDIR
     }
     fn is_symlink(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFLNK
+        self.kind() == libc::S_IFLNK
     }
 }
 
@@ -137,12 +134,15 @@ impl Context {
             index.insert(
                 path,
                 Entry {
-                    mode,
-                    uid,
-                    gid,
-                    size,
-                    link,
-                    content,
+                    meta: SourceEntry {
+                        path: String::new(),
+                        mode,
+                        uid,
+                        gid,
+                        size,
+                        link,
+                        content,
+                    },
                     offset,
                 },
             );
@@ -151,16 +151,16 @@ impl Context {
         let links: Vec<(String, String)> = index
             .iter()
             .filter(|(_, e)| {
-                e.mode & libc::S_IFMT == libc::S_IFREG && e.content.is_empty() && !e.link.is_empty()
+                e.kind() == libc::S_IFREG && e.meta.content.is_empty() && !e.meta.link.is_empty()
             })
-            .map(|(k, e)| (k.clone(), e.link.clone()))
+            .map(|(k, e)| (k.clone(), e.meta.link.clone()))
             .collect();
         for (k, target) in links {
             if let Some(t) = normal(&target).and_then(|t| index.get(&t).cloned())
                 && let Some(e) = index.get_mut(&k)
             {
-                e.content = t.content;
-                e.size = t.size;
+                e.meta.content = t.meta.content;
+                e.meta.size = t.meta.size;
             }
         }
         let mut paths = BTreeSet::new();
@@ -194,15 +194,15 @@ impl Context {
         let rel = normal(rel)?;
         let mut e = self.index.get(&rel)?;
         if e.is_symlink() {
-            let target = normal(&e.link)?;
+            let target = normal(&e.meta.link)?;
             e = self.index.get(&target)?;
         }
-        if e.mode & libc::S_IFMT != libc::S_IFREG {
+        if e.kind() != libc::S_IFREG {
             return None;
         }
         let mut f = fs::File::open(&self.tar).ok()?;
         f.seek(SeekFrom::Start(e.offset)).ok()?;
-        let mut buf = vec![0u8; e.size as usize];
+        let mut buf = vec![0u8; e.meta.size as usize];
         f.read_exact(&mut buf).ok()?;
         Some(buf)
     }
@@ -339,12 +339,7 @@ impl Context {
                 };
                 Some(SourceEntry {
                     path: sub,
-                    mode: e.mode,
-                    uid: e.uid,
-                    gid: e.gid,
-                    size: e.size,
-                    link: e.link.clone(),
-                    content: e.content.clone(),
+                    ..e.meta.clone()
                 })
             })
             .collect();
@@ -521,11 +516,6 @@ fn entry(p: &Path, rel: String) -> Result<SourceEntry> {
 /// Hashes a string (a here-document source).
 pub fn hash_text(s: &str) -> String {
     format!("file:{}", hex::encode(Sha256::digest(s.as_bytes())))
-}
-
-/// A file's permission bits.
-pub fn mode_of(p: &Path) -> u32 {
-    fs::metadata(p).map(|m| m.permissions().mode()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -23,42 +23,26 @@ pub struct Owner {
 }
 
 /// `--chown=user[:group]` resolved with the destination's /etc/passwd and
-/// /etc/group; a missing group takes the user's numeric id, as Docker does.
+/// /etc/group as dockerd 20.10 does: a missing group is the user's string
+/// again (a uid stays numeric; a name must also name a group).
 pub fn chown_ids(root: &Path, spec: &str) -> Result<(u32, u32)> {
-    let (u, g) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
+    let (u, g) = spec.split_once(':').unwrap_or((spec, spec));
+    let g = if g.is_empty() { u } else { g };
     let passwd = crate::container::user::entries(root, "/etc/passwd");
     let groups = crate::container::user::entries(root, "/etc/group");
-    let uid = match u.parse::<u32>() {
-        Ok(n) => n,
-        Err(_) => passwd
-            .iter()
-            .find(|e| e.first().is_some_and(|v| v == u))
-            .and_then(|e| e.get(2)?.parse().ok())
+    let id = |s: &str, table: &[Vec<String>], what: &str| -> Result<u32> {
+        s.parse::<u32>()
+            .ok()
+            .or_else(|| crate::container::user::id_of(table, s))
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "unable to convert uid/gid chown string to host mapping: can't find uid for user {u}: no such user: {u}"
+                    "unable to convert uid/gid chown string to host mapping: can't find {what} for {} {s}: no such {}: {s}",
+                    if what == "uid" { "user" } else { "group" },
+                    if what == "uid" { "user" } else { "group" },
                 ))
-            })?,
+            })
     };
-    let gid = match g {
-        None | Some("") => uid,
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => groups
-                .iter()
-                .find(|e| e.first().is_some_and(|v| v == g))
-                .and_then(|e| e.get(2)?.parse().ok())
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "unable to convert uid/gid chown string to host mapping: can't find gid for group {g}: no such group: {g}"
-                    ))
-                })?,
-        },
-    };
-    Ok((uid, gid))
+    Ok((id(u, &passwd, "uid")?, id(g, &groups, "gid")?))
 }
 
 /// Parses `--chmod` (octal only, as the classic form).
@@ -350,7 +334,8 @@ mod tests {
         assert!(root.join("t/sub/x").is_file());
         assert!(!root.join("t/dir").exists());
         assert!(is_dir_in(&root, "/t"));
-        assert_eq!(chown_ids(&root, "app").unwrap(), (1000, 1000));
+        assert!(chown_ids(&root, "app").is_err(), "no group is named app");
+        assert_eq!(chown_ids(&root, "1000").unwrap(), (1000, 1000));
         assert_eq!(chown_ids(&root, "app:staff").unwrap(), (1000, 50));
         assert_eq!(chown_ids(&root, "10:20").unwrap(), (10, 20));
         assert!(chown_ids(&root, "nobody").is_err());

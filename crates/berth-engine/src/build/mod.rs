@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_api::auth::{AuthConfig, RegistryConfig};
-use berth_api::container::{Config, StrSlice};
+use berth_api::container::Config;
 use berth_api::jsonmessage::JsonMessage;
 use berth_api::query;
 use berth_build::instructions::{Copy, Instruction, Stage, Stages, Step};
@@ -519,6 +519,14 @@ impl Engine {
         }
         let the_plan = plan::plan(&stages, Some(&opts.target), &args)?;
         args.consumed.clear();
+        if !opts.cache_from.is_empty() && !opts.quiet {
+            let _ = tx
+                .send(JsonMessage::stream(format!(
+                    "[Warning] --cache-from is not supported by berth's builder yet: {} not used as cache sources\n",
+                    opts.cache_from.join(", ")
+                )))
+                .await;
+        }
         let n = stages.stages.len();
         let build = Arc::new(Build {
             engine: self.clone(),
@@ -924,8 +932,6 @@ impl Build {
         let what = if add { "ADD" } else { "COPY" };
         // Words expanded with the stage's variables.
         let (sources, dest, chown, chmod, from) = {
-            let b = self.args.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = &b;
             let look = plan::lookup(&st.config, &st.args);
             let ex = |w: &str| -> BResult<String> { Ok(self.lex.process_word(w, &look)?.value) };
             let mut sources = Vec::new();
@@ -1075,10 +1081,6 @@ fn auth_for(cfg: &RegistryConfig, image: &str) -> AuthConfig {
 
 /// The live builds, for `/build/cancel`.
 pub type Builds = Mutex<HashMap<String, watch::Sender<bool>>>;
-
-pub(crate) fn entrypoint_override() -> Option<StrSlice> {
-    Some(StrSlice(Vec::new()))
-}
 
 #[cfg(test)]
 mod tests {

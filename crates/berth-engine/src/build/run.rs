@@ -17,9 +17,9 @@ use tokio::io::AsyncReadExt;
 use super::context;
 use super::copy::{self as cp, Owner};
 use super::{BResult, Build, BuildError, Out, SourceRoot, StageState, nop_string, short};
+use crate::Error;
 use crate::model::PendingAttach;
 use crate::util::{blocking, new_id};
-use crate::{Engine, Error};
 
 /// A RUN's `--mount=…` read: what the container gets.
 #[derive(Debug, Default)]
@@ -288,7 +288,8 @@ impl Build {
             config: Config {
                 image: parent.to_string(),
                 cmd: Some(StrSlice(argv.clone())),
-                entrypoint: super::entrypoint_override(),
+                // An empty entrypoint: the image's does not wrap the step.
+                entrypoint: Some(StrSlice(Vec::new())),
                 env: Some(env),
                 user: cfg.user.clone(),
                 working_dir: cfg.working_dir.clone(),
@@ -828,6 +829,3 @@ async fn fetch_url(url: &str, to: &Path, checksum: Option<&str>) -> BResult<()> 
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))?;
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _assert_engine(_: &Engine) {}

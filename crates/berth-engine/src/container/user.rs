@@ -18,6 +18,14 @@ pub(crate) fn entries(rootfs: &Path, file: &str) -> Vec<Vec<String>> {
     parse_entries(&std::fs::read_to_string(p).unwrap_or_default())
 }
 
+/// The id (third field) of the entry named `name` in a passwd or group file.
+pub(crate) fn id_of(entries: &[Vec<String>], name: &str) -> Option<u32> {
+    entries
+        .iter()
+        .find(|e| e.first().is_some_and(|v| v == name))
+        .and_then(|e| e.get(2)?.parse().ok())
+}
+
 fn parse_entries(text: &str) -> Vec<Vec<String>> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -70,15 +78,11 @@ pub fn resolve_with(
     let group_id = |g: &str| -> Result<u32> {
         match g.parse::<u32>() {
             Ok(n) => Ok(n),
-            Err(_) => groups
-                .iter()
-                .find(|e| e.first().is_some_and(|v| v == g))
-                .and_then(|e| e.get(2)?.parse().ok())
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "unable to find group {g}: no matching entries in group file"
-                    ))
-                }),
+            Err(_) => id_of(groups, g).ok_or_else(|| {
+                Error::invalid(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            }),
         }
     };
     if let Some(g) = g {

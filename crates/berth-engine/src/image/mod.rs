@@ -104,7 +104,7 @@ impl Engine {
         };
         Ok(all
             .iter()
-            .filter(|i| q.all || !intermediate(i) || dangling == Some(false))
+            .filter(|i| q.all || !intermediate(i))
             .filter(|i| dangling.is_none_or(|d| d == (i.repo_tags.is_empty() && !intermediate(i))))
             .filter(|i| {
                 !f.contains("reference")

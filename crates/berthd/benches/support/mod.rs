@@ -823,3 +823,24 @@ pub fn run_in(ws: Workspace, p: &Prelude, bench: impl FnOnce(&Setup)) {
         std::panic::resume_unwind(e);
     }
 }
+
+/// What every engine bench writes first: the CLI's and daemons' empty
+/// configs, and busybox:latest as a tar (answered) for `load`.
+pub fn bench_inputs(s: &Setup) -> PathBuf {
+    std::fs::create_dir_all(&s.cli_config).unwrap();
+    std::fs::write(s.cli_config.join("config.json"), "{}").unwrap();
+    std::fs::write(s.ws_dir.join("dockerd.json"), "{}").unwrap();
+    std::fs::write(s.ws_dir.join("berthd-none.json"), "{}").unwrap();
+    let busybox = s.ws_dir.join("busybox.tar");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-image.sh");
+    assert!(
+        Command::new("bash")
+            .arg(&script)
+            .arg(&busybox)
+            .status()
+            .unwrap()
+            .success(),
+        "make the busybox image"
+    );
+    busybox
+}
