@@ -727,10 +727,30 @@ fn bad_input_is_refused_and_nothing_is_made() {
     let o = s.compose(&["up", "-d", "nosuch"]);
     assert_eq!(code(&o), 1);
     assert!(text(&o.stderr).contains("no such service: nosuch"));
-    let o = s.compose(&["up", "--build"]);
-    assert_eq!(code(&o), 1);
-    assert!(text(&o.stderr).contains("builder"), "{}", text(&o.stderr));
     assert_eq!(s.leftovers(), Vec::<String>::new());
+    // A failing build: the builder's words, and nothing made (the images
+    // are built before networks, volumes and containers).
+    let s = env.written(
+        "badbuild",
+        "services:\n  bad:\n    build: .\n    volumes: [data:/data]\nvolumes:\n  data: {}\n",
+    );
+    std::fs::write(s.dir.join("Dockerfile"), "FROM busybox\nRUN exit 3\n").unwrap();
+    for args in [
+        &["up", "-d"][..],
+        &["build"][..],
+        &["run", "--rm", "bad"][..],
+    ] {
+        let o = s.compose(args);
+        assert_eq!(code(&o), 1, "{args:?}");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("service \"bad\" failed to build: The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(s.leftovers(), Vec::<String>::new(), "{args:?}");
+    }
+    let images = env.berth(&["images", "-q", &format!("{}-bad", s.name)]);
+    assert_eq!(text(&images.stdout).trim(), "", "no image made");
 }
 
 const ATTACHED: &str = r#"services:

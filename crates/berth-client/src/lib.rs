@@ -13,9 +13,11 @@
 //!   bodies both ways (chunked), responses read incrementally.
 //! - [`hijack`]: `Upgrade: tcp` connections (attach, exec) as a plain
 //!   bidirectional byte stream with half-close, also over TLS.
+//! - [`context`]: a build context tar as the docker CLI makes it.
 //! - [`Client`]: version negotiation and one method per endpoint.
 
 pub mod api;
+pub mod context;
 mod error;
 pub mod hijack;
 pub mod host;

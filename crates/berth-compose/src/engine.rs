@@ -62,6 +62,8 @@ pub struct UpOptions {
     /// `--wait`: until running (healthy where there is a healthcheck).
     pub wait: bool,
     pub timeout: Option<i64>,
+    /// When services with a build section are built.
+    pub build: crate::build::BuildPolicy,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -215,10 +217,7 @@ impl<'a> Compose<'a> {
             return Ok(());
         }
         if s.image.is_none() {
-            return Err(Failure(format!(
-                "service \"{}\" has no image and its build section needs the builder, which this berth does not have yet: build it first (docker build -t {image} …)",
-                s.name
-            )));
+            return self.build_service(s, &crate::build::BuildOptions::default());
         }
         self.pull_image(&image, &s.name)
     }
@@ -267,12 +266,14 @@ impl<'a> Compose<'a> {
                 used_nets.extend(s.networks.keys().cloned());
             }
         }
-        self.ensure_networks(&used_nets)?;
-        self.ensure_volumes()?;
+        // Images first, as docker compose does: a failed build or pull
+        // leaves no network or volume behind.
         for n in &wanted {
             let s = &self.project.services[n];
-            self.ensure_image(s, s.pull_policy.as_deref() == Some("always"))?;
+            self.ensure_built_or_pulled(s, o.build, s.pull_policy.as_deref() == Some("always"))?;
         }
+        self.ensure_networks(&used_nets)?;
+        self.ensure_volumes()?;
         if o.remove_orphans {
             self.remove_orphans(o.timeout)?;
         }
@@ -715,9 +716,11 @@ impl<'a> Compose<'a> {
             .filter(|(d, dep)| dep.required || self.project.services.contains_key(*d))
             .map(|(d, _)| d.clone())
             .collect();
+        self.ensure_built_or_pulled(&s, o.build, false)?;
         if !o.no_deps && !deps.is_empty() {
             self.up(&UpOptions {
                 services: deps,
+                build: o.build,
                 ..Default::default()
             })?;
         }
@@ -729,7 +732,6 @@ impl<'a> Compose<'a> {
         };
         self.ensure_networks(&used)?;
         self.ensure_volumes()?;
-        self.ensure_image(&s, false)?;
         if let Some(cmd) = &o.command {
             s.command = Some(cmd.clone());
         }
@@ -801,6 +803,7 @@ pub struct RunOptions {
     pub workdir: Option<String>,
     pub tty: bool,
     pub interactive: bool,
+    pub build: crate::build::BuildPolicy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,8 @@
-//! berth compose, the pure part: loading and normalising compose projects
-//! (discovery, `.env`, interpolation, merging of several files, `extends`,
-//! `include`, profiles), dependency planning and docker compose's labels.
-//!
-//! Nothing here talks to a daemon; reading files and the environment is all
-//! the I/O there is.
+//! berth compose: loading and normalising compose projects (discovery,
+//! `.env`, interpolation, merging of several files, `extends`, `include`,
+//! profiles), dependency planning and docker compose's labels — pure, no
+//! daemon —, and what the commands do against a daemon through
+//! berth-client ([`engine`], [`build`]).
 //!
 //! ```no_run
 //! let opts = berth_compose::LoadOptions::from_process_env();
@@ -15,6 +14,7 @@
 //! ```
 
 pub mod api;
+pub mod build;
 pub mod config;
 pub mod engine;
 mod error;

@@ -33,7 +33,7 @@ fn nonempty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-fn base_config() -> Spec {
+pub(crate) fn base_config() -> Spec {
     Spec {
         architecture: host_architecture().into(),
         os: "linux".into(),

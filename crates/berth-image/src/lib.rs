@@ -13,6 +13,7 @@
 //! - `tmp/`: staging, emptied on open.
 
 pub mod blobs;
+pub mod cache_from;
 mod changes;
 pub mod compression;
 pub mod config;

@@ -202,6 +202,23 @@ impl Store {
         Ok(Self::image_of(&st, &id).expect("looked-up image exists"))
     }
 
+    /// Records `parent` as the image `id` was made from (a builder step
+    /// found in a `--cache-from` image).
+    pub fn set_parent(&self, id: &ImageId, parent: &ImageId) -> Result<()> {
+        let mut st = self.lock();
+        let Some(e) = st.images.get_mut(id) else {
+            return Ok(());
+        };
+        if e.record.parent.as_ref() == Some(parent) {
+            return Ok(());
+        }
+        let mut record = e.record.clone();
+        record.parent = Some(parent.clone());
+        self.meta.write_record(&record)?;
+        e.record = record;
+        Ok(())
+    }
+
     /// All images, newest first.
     pub fn list(&self) -> Result<Vec<Image>> {
         let st = self.lock();

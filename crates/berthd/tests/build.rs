@@ -845,6 +845,89 @@ fn cache_survives_restart_and_invalidates_exactly() {
     assert!(o.status.success());
 }
 
+/// `--cache-from`: an image brought by `docker load` (no local cache, no
+/// parent chain) gives its steps to a build of the same Dockerfile, as
+/// dockerd's classic builder does; a changed file reruns from its step.
+#[test]
+fn cache_from_uses_a_loaded_image() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let t = tempfile::Builder::new()
+        .prefix("berth-test-bcfrom-")
+        .tempdir()
+        .unwrap();
+    let ctx = t.path().join("ctx");
+    write(
+        &ctx,
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nENV A=1\nCOPY a /a\nRUN cat /a > /a2\nCOPY b /b\nRUN cat /b > /b2\nCMD [\"cat\", \"/b2\"]\n",
+            ),
+            ("a", "1"),
+            ("b", "2"),
+        ],
+    );
+    let steps = |o: &Output| out(o).matches("Using cache").count();
+    let id = |name: &str| {
+        out(&d.docker(&["inspect", "-f", "{{.Id}}", name]))
+            .trim()
+            .to_string()
+    };
+    assert!(
+        build(&d.sock(), &ctx, "berth-test-cf", &[])
+            .status
+            .success()
+    );
+    let first = id("berth-test-cf");
+    let saved = t.path().join("cf.tar");
+    let saved_s = saved.to_str().unwrap();
+    assert!(
+        d.docker(&["save", "-o", saved_s, "berth-test-cf"])
+            .status
+            .success()
+    );
+    assert!(d.docker(&["rmi", "berth-test-cf"]).status.success());
+    assert!(d.docker(&["load", "-i", saved_s]).status.success());
+    let from = ["--cache-from".to_string(), "berth-test-cf".to_string()];
+    let o = build(&d.sock(), &ctx, "berth-test-cf2", &from);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(
+        steps(&o),
+        6,
+        "every step from the loaded image: {}",
+        out(&o)
+    );
+    assert_eq!(id("berth-test-cf2"), first, "the same image");
+    assert_eq!(
+        out(&d.docker(&["run", "--rm", "berth-test-cf2"])).trim(),
+        "2"
+    );
+    // A changed file: the steps before it still come from the image.
+    std::fs::write(ctx.join("b"), "3").unwrap();
+    let o = build(&d.sock(), &ctx, "berth-test-cf3", &from);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(steps(&o), 3, "{}", out(&o));
+    assert_eq!(
+        out(&d.docker(&["run", "--rm", "berth-test-cf3"])).trim(),
+        "3"
+    );
+    // An unknown image is no cache source and no error; --no-cache uses none.
+    let o = build(
+        &d.sock(),
+        &ctx,
+        "berth-test-cf4",
+        &[
+            "--cache-from".into(),
+            "berth-test-nosuch".into(),
+            "--no-cache".into(),
+        ],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(steps(&o), 0, "{}", out(&o));
+    assert_nothing_left(&d);
+}
+
 fn wait_for(mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !f() {

@@ -5,13 +5,13 @@
 //! or on a terminal a live view of the steps (`--progress`).
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use berth_api::jsonmessage::JsonMessage;
 use berth_api::query;
-use berth_build::ignore::{Matcher, read_patterns};
+use berth_client::context;
 use clap::Args;
 
 use super::Ctx;
@@ -149,97 +149,6 @@ pub fn prune(ctx: &Ctx, a: BuilderPruneArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn random_hex() -> String {
-    let mut b = [0u8; 8];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Appends `dir`'s files to a tar as the docker CLI does: relative names,
-/// owners 0:0, excluded paths left out (the Dockerfile and .dockerignore
-/// always sent: the daemon drops them if excluded).
-fn add_dir(
-    b: &mut tar::Builder<impl Write>,
-    root: &Path,
-    rel: &str,
-    m: &Matcher,
-    keep: &[String],
-) -> Result<()> {
-    let dir = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| anyhow!("error checking context: {}: {e}", dir.display()))?
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    for n in names {
-        let r = if rel.is_empty() {
-            n.clone()
-        } else {
-            format!("{rel}/{n}")
-        };
-        let p = root.join(&r);
-        let meta = std::fs::symlink_metadata(&p)?;
-        let excluded = m.excluded(&r) && !keep.contains(&r);
-        if excluded && (!meta.is_dir() || m.can_skip_dir(&r)) {
-            continue;
-        }
-        if !excluded {
-            let mut h = tar::Header::new_gnu();
-            h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-            h.set_uid(0);
-            h.set_gid(0);
-            let _ = h.set_username("");
-            let _ = h.set_groupname("");
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&p)?;
-                h.set_size(0);
-                b.append_link(&mut h, &r, target)?;
-            } else if meta.is_dir() {
-                h.set_size(0);
-                b.append_data(&mut h, format!("{r}/"), std::io::empty())?;
-            } else if meta.is_file() {
-                let f = std::fs::File::open(&p).map_err(|e| {
-                    anyhow!("error checking context: can't stat '{}': {e}", p.display())
-                })?;
-                b.append_data(&mut h, &r, f)?;
-            }
-        }
-        if meta.is_dir() {
-            add_dir(b, root, &r, m, keep)?;
-        }
-    }
-    Ok(())
-}
-
-fn add_bytes(b: &mut tar::Builder<impl Write>, name: &str, data: &[u8], mode: u32) -> Result<()> {
-    let mut h = tar::Header::new_gnu();
-    h.set_size(data.len() as u64);
-    h.set_mode(mode);
-    h.set_mtime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
-    h.set_entry_type(tar::EntryType::Regular);
-    b.append_data(&mut h, name, data)?;
-    Ok(())
-}
-
-/// Whether bytes start a tar or a compressed stream.
-fn looks_like_archive(b: &[u8]) -> bool {
-    b.starts_with(&[0x1f, 0x8b])
-        || b.starts_with(b"BZh")
-        || b.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-        || b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-        || (b.len() >= 262 && &b[257..262] == b"ustar")
-}
-
 /// The context as a tar, and the Dockerfile name to ask for.
 fn make_context(
     a: &BuildArgs,
@@ -255,17 +164,16 @@ fn make_context(
                 "invalid argument: can't use stdin for both build context and dockerfile",
             ));
         }
-        if looks_like_archive(&input) {
+        if context::looks_like_archive(&input) {
             if secrets.is_empty() {
                 return Ok((input, dockerfile, None));
             }
             return Err(crate::status(125, "--secret needs a directory context"));
         }
         // A Dockerfile on stdin, with an empty context.
-        let mut b = tar::Builder::new(Vec::new());
-        add_bytes(&mut b, "Dockerfile", &input, 0o644)?;
-        add_secrets(&mut b, secrets)?;
-        return Ok((b.into_inner()?, "Dockerfile".into(), None));
+        let tar = context::dockerfile_context(&input, &secret_files(secrets))
+            .map_err(|e| crate::status(1, e.0))?;
+        return Ok((tar, "Dockerfile".into(), None));
     }
     // A git repository is cloned (shallow) and its tree is the context.
     let mut tmp = None;
@@ -317,73 +225,35 @@ fn make_context(
             format!("unable to prepare context: path {:?} not found", a.context),
         ));
     }
-    let mut b = tar::Builder::new(Vec::new());
-    b.follow_symlinks(false);
-    let patterns = std::fs::read_to_string(dir.join(".dockerignore"))
-        .map(|t| read_patterns(&t))
-        .unwrap_or_default();
-    let m = Matcher::new(&patterns).map_err(|e| anyhow!("error checking context: {e}"))?;
     // The Dockerfile: in the context (named relative to it), outside, or stdin.
-    let mut injected: Option<Vec<u8>> = None;
-    if dockerfile == "-" {
+    let df = if dockerfile == "-" {
         let mut d = Vec::new();
         std::io::stdin().read_to_end(&mut d)?;
-        injected = Some(d);
+        context::Dockerfile::Text(d)
     } else if !dockerfile.is_empty() {
-        let p = PathBuf::from(&dockerfile);
-        let abs = if p.is_absolute() {
-            p.clone()
-        } else {
-            std::env::current_dir()?.join(&p)
-        };
-        let ctx_abs = std::fs::canonicalize(&dir)?;
-        let file_abs = std::fs::canonicalize(&abs).map_err(|e| {
-            crate::status(
-                1,
-                format!(
-                    "unable to prepare context: unable to evaluate symlinks in Dockerfile path: {e}"
-                ),
-            )
-        })?;
-        match file_abs.strip_prefix(&ctx_abs) {
-            Ok(rel) => dockerfile = rel.to_string_lossy().into_owned(),
-            Err(_) => injected = Some(std::fs::read(&file_abs)?),
+        context::Dockerfile::Path {
+            path: PathBuf::from(&dockerfile),
+            base: std::env::current_dir()?,
         }
-    } else if !dir.join("Dockerfile").exists() && !dir.join("dockerfile").exists() {
-        return Err(crate::status(
-            1,
-            format!(
-                "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory",
-                std::fs::canonicalize(&dir)
-                    .unwrap_or(dir.clone())
-                    .join("Dockerfile")
-                    .display()
-            ),
-        ));
-    }
-    let keep = vec![
-        if dockerfile.is_empty() {
-            "Dockerfile".to_string()
-        } else {
-            dockerfile.clone()
-        },
-        ".dockerignore".to_string(),
-    ];
-    add_dir(&mut b, &dir, "", &m, &keep)?;
-    if let Some(d) = injected {
-        let name = format!(".dockerfile.{}", random_hex());
-        add_bytes(&mut b, &name, &d, 0o644)?;
-        dockerfile = name;
-    }
-    add_secrets(&mut b, secrets)?;
-    Ok((b.into_inner()?, dockerfile, tmp))
+    } else {
+        context::Dockerfile::Default
+    };
+    let (tar, name) = context::dir_context(&dir, &df, &secret_files(secrets))
+        .map_err(|e| crate::status(1, e.0))?;
+    dockerfile = name;
+    Ok((tar, dockerfile, tmp))
 }
 
-fn add_secrets(b: &mut tar::Builder<impl Write>, secrets: &[(String, Vec<u8>)]) -> Result<()> {
-    for (id, data) in secrets {
-        add_bytes(b, &format!(".berth-build-secrets/{id}"), data, 0o400)?;
-    }
-    Ok(())
+/// `--secret` files, sent beside the context for `RUN --mount=type=secret`.
+fn secret_files(secrets: &[(String, Vec<u8>)]) -> Vec<context::Extra<'_>> {
+    secrets
+        .iter()
+        .map(|(id, data)| context::Extra {
+            name: format!(".berth-build-secrets/{id}"),
+            data,
+            mode: 0o400,
+        })
+        .collect()
 }
 
 /// `--secret id=x,src=path` (also `env=VAR`).
@@ -717,12 +587,6 @@ impl TtyView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn archives_are_recognised() {
-        assert!(looks_like_archive(&[0x1f, 0x8b, 0]));
-        assert!(!looks_like_archive(b"FROM busybox\n"));
-    }
 
     #[test]
     fn context_honours_dockerignore() {

@@ -236,6 +236,8 @@ pub(crate) struct Build {
     pub journal: Journal,
     /// Secrets given with the context (`RUN --mount=type=secret`).
     pub secrets: PathBuf,
+    /// The `--cache-from` images found here, in the order given.
+    pub cache_sources: Vec<berth_image::ImageId>,
 }
 
 impl Build {
@@ -287,8 +289,16 @@ impl Build {
         let cfg_json = serde_json::to_vec(&config).unwrap_or_default();
         let parent = st.image.clone().unwrap_or_default();
         let key = berth_build::cache::step_key(&parent, created_by, &cfg_json);
-        if let Some(id) = self.cache_get(&key) {
+        let hit = match self.cache_get(&key) {
+            Some(id) => Some(id),
+            None => {
+                self.cache_from_get(st.image.clone(), created_by, &config)
+                    .await?
+            }
+        };
+        if let Some(id) = hit {
             out.line(" ---> Using cache");
+            self.cache_put(&key, &id);
             st.image = Some(id);
             st.config = config;
             return Ok(());
@@ -298,6 +308,40 @@ impl Build {
         st.image = Some(id);
         st.config = config;
         Ok(())
+    }
+
+    /// The step's image from a `--cache-from` image holding it, if any.
+    async fn cache_from_get(
+        &self,
+        parent: Option<String>,
+        created_by: &str,
+        config: &Config,
+    ) -> BResult<Option<String>> {
+        if self.opts.no_cache || self.cache_sources.is_empty() {
+            return Ok(None);
+        }
+        let engine = self.engine.clone();
+        let journal = self.journal.clone();
+        let sources = self.cache_sources.clone();
+        let created_by = created_by.to_string();
+        let config = config.clone();
+        blocking(move || {
+            let parent = parent
+                .map(|p| berth_image::ImageId::parse(&p))
+                .transpose()?;
+            let id = engine
+                .images
+                .cached_step(parent.as_ref(), &sources, &created_by, &config)?;
+            Ok(id.map(|id| {
+                // an image made here goes if the build does not finish
+                if !sources.contains(&id) {
+                    journal.image(id.as_str());
+                }
+                id.to_string()
+            }))
+        })
+        .await
+        .map_err(Into::into)
     }
 
     /// A step with no file system change: the config derived.
@@ -519,14 +563,13 @@ impl Engine {
         }
         let the_plan = plan::plan(&stages, Some(&opts.target), &args)?;
         args.consumed.clear();
-        if !opts.cache_from.is_empty() && !opts.quiet {
-            let _ = tx
-                .send(JsonMessage::stream(format!(
-                    "[Warning] --cache-from is not supported by berth's builder yet: {} not used as cache sources\n",
-                    opts.cache_from.join(", ")
-                )))
-                .await;
-        }
+        // `--cache-from` names not found here are skipped, as dockerd
+        // skips them (it does not pull them either).
+        let cache_sources = opts
+            .cache_from
+            .iter()
+            .filter_map(|name| self.images.resolve(name).ok().map(|i| i.id))
+            .collect();
         let n = stages.stages.len();
         let build = Arc::new(Build {
             engine: self.clone(),
@@ -540,6 +583,7 @@ impl Engine {
             cancel,
             journal,
             secrets: secrets.to_path_buf(),
+            cache_sources,
         });
         // Every needed stage starts now and waits for what it needs.
         let mut outs = Vec::new();

@@ -286,6 +286,49 @@ pub fn rm(ctx: &Ctx, g: &Globals, a: RmArgs) -> Result<i32> {
 }
 
 #[derive(Args)]
+pub struct BuildArgs {
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Don't print anything to STDOUT
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set build-time variables for services
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_arg: Vec<String>,
+    pub services: Vec<String>,
+}
+
+/// `build`: the services' images that have a build section.
+pub fn build(ctx: &Ctx, g: &Globals, a: BuildArgs) -> Result<i32> {
+    let project = with_services(load_project(g)?, &a.services)?;
+    let client = client(ctx)?;
+    let c = compose(&client, project);
+    let args = a
+        .build_arg
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (kv.clone(), std::env::var(kv).ok()),
+        })
+        .collect();
+    c.build(
+        &a.services,
+        &berth_compose::build::BuildOptions {
+            no_cache: a.no_cache,
+            pull: a.pull,
+            quiet: a.quiet,
+            args,
+        },
+    )
+    .map_err(failed)?;
+    Ok(0)
+}
+
+#[derive(Args)]
 pub struct PullArgs {
     /// Pull without printing progress information
     #[arg(short = 'q', long)]

@@ -104,6 +104,8 @@ pub enum ComposeCmd {
     Port(ps::PortArgs),
     /// Pull service images
     Pull(lifecycle::PullArgs),
+    /// Build or rebuild services
+    Build(lifecycle::BuildArgs),
     /// List running compose projects
     Ls(ps::LsArgs),
     /// Show the Docker Compose version information
@@ -147,6 +149,7 @@ pub fn run(ctx: &Ctx, a: ComposeArgs) -> Result<i32> {
         ComposeCmd::Images(i) => ps::images(ctx, g, i),
         ComposeCmd::Port(p) => ps::port(ctx, g, p),
         ComposeCmd::Pull(p) => lifecycle::pull(ctx, g, p),
+        ComposeCmd::Build(b) => lifecycle::build(ctx, g, b),
         ComposeCmd::Ls(l) => ps::ls(ctx, l),
         ComposeCmd::Version(v) => lifecycle::version(v),
     }

@@ -3,6 +3,7 @@
 //! the tty, stdin, signals and exit codes behave exactly as theirs.
 
 use anyhow::Result;
+use berth_compose::build::BuildPolicy;
 use berth_compose::engine::{RunOptions, number_of};
 use clap::{ArgAction, Args};
 
@@ -135,9 +136,6 @@ pub struct RunArgs {
 }
 
 pub fn run(ctx: &Ctx, g: &Globals, a: RunArgs) -> Result<i32> {
-    if a.build {
-        return Err(fail(super::up::NO_BUILDER));
-    }
     let service = a.args[0].clone();
     let project = with_services(load_project(g)?, std::slice::from_ref(&service))?;
     let client = client(ctx)?;
@@ -166,6 +164,11 @@ pub fn run(ctx: &Ctx, g: &Globals, a: RunArgs) -> Result<i32> {
                 workdir: a.workdir.clone(),
                 tty,
                 interactive,
+                build: if a.build {
+                    BuildPolicy::Always
+                } else {
+                    BuildPolicy::Missing
+                },
             },
         )
         .map_err(failed)?;

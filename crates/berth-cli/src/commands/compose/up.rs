@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use berth_api::container::Status;
 use berth_api::query;
+use berth_compose::build::BuildPolicy;
 use berth_compose::engine::{Action, Compose, UpOptions, label_of};
 use berth_compose::{Project, labels, plan};
 use clap::Args;
@@ -112,8 +113,16 @@ pub struct CreateArgs {
     pub services: Vec<String>,
 }
 
-/// What berth says to `--build` (and `--pull build`) for now.
-pub const NO_BUILDER: &str = "building images needs the image builder, which this berth does not have yet: build them first (docker build -t IMAGE …) and give the services an `image:`";
+/// `--build` / `--no-build` (and `--pull build`) as the engine's policy.
+fn build_policy(build: bool, no_build: bool, pull: Option<&str>) -> BuildPolicy {
+    if build || pull == Some("build") {
+        BuildPolicy::Always
+    } else if no_build {
+        BuildPolicy::Never
+    } else {
+        BuildPolicy::Missing
+    }
+}
 
 /// `--scale web=3` (repeatable) as a map, checked against the project.
 fn parse_scale(p: &Project, flags: &[String]) -> Result<BTreeMap<String, u32>> {
@@ -150,11 +159,10 @@ fn wanted(p: &Project, services: &[String], no_deps: bool) -> Result<Vec<String>
         .collect())
 }
 
-/// `--pull`: images pulled (always), checked (never), or the builder asked
-/// for (build); `missing`/`policy` leave it to the engine.
+/// `--pull`: images pulled (always) or checked (never); `build`,
+/// `missing` and `policy` leave it to the engine.
 fn pull_policy(c: &Compose, services: &[String], policy: Option<&str>) -> Result<()> {
     match policy {
-        Some("build") => Err(fail(NO_BUILDER)),
         Some("always") => {
             for n in services {
                 let s = &c.project.services[n];
@@ -188,9 +196,6 @@ pub fn create(ctx: &Ctx, g: &Globals, a: CreateArgs) -> Result<i32> {
     if a.force_recreate && a.no_recreate {
         return Err(fail("--force-recreate and --no-recreate are incompatible"));
     }
-    if a.build {
-        return Err(fail(NO_BUILDER));
-    }
     let project = with_services(load_project(g)?, &a.services)?;
     let client = client(ctx)?;
     let scale = parse_scale(&project, &a.scale)?;
@@ -204,6 +209,7 @@ pub fn create(ctx: &Ctx, g: &Globals, a: CreateArgs) -> Result<i32> {
         no_start: true,
         remove_orphans: a.remove_orphans,
         scale,
+        build: build_policy(a.build, a.no_build, a.pull.as_deref()),
         ..Default::default()
     })
     .map_err(failed)?;
@@ -232,9 +238,6 @@ pub fn up(ctx: &Ctx, g: &Globals, a: UpArgs) -> Result<i32> {
             "--detach cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies",
         ));
     }
-    if a.build {
-        return Err(fail(NO_BUILDER));
-    }
     let project = with_services(load_project(g)?, &a.services)?;
     if let Some(s) = &a.exit_code_from
         && !project.services.contains_key(s)
@@ -258,6 +261,7 @@ pub fn up(ctx: &Ctx, g: &Globals, a: UpArgs) -> Result<i32> {
             scale,
             wait: a.wait,
             timeout: a.timeout,
+            build: build_policy(a.build, a.no_build, a.pull.as_deref()),
         })
         .map_err(failed)?;
     if detach || a.no_start {
