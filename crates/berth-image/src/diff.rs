@@ -89,8 +89,9 @@ pub fn upper_to_tar(upper: &Path, w: impl Write) -> Result<()> {
                 None => (String::new(), rel.as_str()),
             };
             let wh = format!("{dir}{WHITEOUT_PREFIX}{name}");
+            // dockerd's overlay converter: a plain 0600 file
             let mut h = base_header(&m, tar::EntryType::Regular);
-            h.set_mode(m.mode() & 0o777);
+            h.set_mode(0o600);
             b.append_data(&mut h, &wh, io::empty()).ctx(|| werr(&wh))?;
             continue;
         }
@@ -124,8 +125,9 @@ pub fn upper_to_tar(upper: &Path, w: impl Write) -> Result<()> {
                 .ctx(|| werr(&name))?;
             if opaque {
                 let wh = format!("{rel}/{OPAQUE_WHITEOUT}");
+                // the directory's permissions and owners, as dockerd writes it
                 let mut h = base_header(&m, tar::EntryType::Regular);
-                h.set_mode(0o644);
+                h.set_mode(m.mode() & 0o777);
                 b.append_data(&mut h, &wh, io::empty()).ctx(|| werr(&wh))?;
             }
         } else if ft.is_symlink() {

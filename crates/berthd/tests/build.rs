@@ -332,14 +332,20 @@ fn corpus_matches_the_legacy_builder() {
             &mut failures,
             &mut compared,
         );
-        if let Some(why) = &c.known
-            && failures.len() > before
-        {
-            known.extend(
-                failures
-                    .drain(before..)
-                    .map(|f| format!("{f}\n(known: {why})")),
-            );
+        if let Some(why) = &c.known {
+            if failures.len() > before {
+                known.extend(
+                    failures
+                        .drain(before..)
+                        .map(|f| format!("{f}\n(known: {why})")),
+                );
+            } else if reference.is_some() || c.berth_only {
+                // A mended difference must lose its mark.
+                failures.push(format!(
+                    "{}: marked `known: {why}` but matches: drop the mark",
+                    c.name
+                ));
+            }
         }
     }
     for k in &known {

@@ -8,7 +8,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::context::scoped;
 use crate::{Error, Result};
@@ -96,7 +96,10 @@ fn apply_owner(p: &Path, m: &fs::Metadata, o: Owner) -> Result<()> {
 
 /// Copies one file system object (file, symlink, directory tree) to
 /// `target`, replacing what is there (a directory onto a directory merges).
-fn copy_node(src: &Path, target: &Path, o: Owner) -> Result<()> {
+/// Files hard-linked in a source, by (device, inode): the first copy made.
+type Links = std::collections::HashMap<(u64, u64), PathBuf>;
+
+fn copy_node(src: &Path, target: &Path, o: Owner, links: &mut Links) -> Result<()> {
     let m = fs::symlink_metadata(src)?;
     let ft = m.file_type();
     if let Ok(existing) = fs::symlink_metadata(target)
@@ -114,12 +117,20 @@ fn copy_node(src: &Path, target: &Path, o: Owner) -> Result<()> {
         }
         for e in fs::read_dir(src)? {
             let e = e?;
-            copy_node(&e.path(), &target.join(e.file_name()), o)?;
+            copy_node(&e.path(), &target.join(e.file_name()), o, links)?;
         }
         fs::set_permissions(target, fs::Permissions::from_mode(m.mode() & 0o7777))?;
     } else if ft.is_symlink() {
         std::os::unix::fs::symlink(fs::read_link(src)?, target)?;
     } else if ft.is_file() {
+        // Hard links inside a source stay links, as dockerd's copy keeps them.
+        if m.nlink() > 1 {
+            if let Some(first) = links.get(&(m.dev(), m.ino())) {
+                fs::hard_link(first, target)?;
+                return Ok(());
+            }
+            links.insert((m.dev(), m.ino()), target.to_path_buf());
+        }
         fs::copy(src, target)?;
         fs::set_permissions(target, fs::Permissions::from_mode(m.mode() & 0o7777))?;
     } else {
@@ -170,9 +181,10 @@ pub fn copy_source(
     if m.is_dir() {
         mkdir_all(root, dest, dir_ids)?;
         let target = scoped(root, dest)?;
+        let mut links = Links::new();
         for e in fs::read_dir(src)? {
             let e = e?;
-            copy_node(&e.path(), &target.join(e.file_name()), o)?;
+            copy_node(&e.path(), &target.join(e.file_name()), o, &mut links)?;
         }
         return Ok(());
     }
@@ -193,7 +205,7 @@ pub fn copy_source(
         None => (String::new(), target_rel.clone()),
     };
     let target = scoped(root, &parent)?.join(base);
-    copy_node(src, &target, o)
+    copy_node(src, &target, o, &mut Links::new())
 }
 
 /// Writes a here-document as a file.
@@ -241,16 +253,18 @@ pub fn is_archive(p: &Path) -> bool {
     n == 512 && &head[257..262] == b"ustar"
 }
 
-/// ADD of a local archive: unpacked into `dest`, owners from the archive
-/// (or `--chown`), never outside the root.
-pub fn unpack_archive(root: &Path, src: &Path, dest: &str, o: Owner) -> Result<()> {
-    mkdir_all(root, dest, o.ids.unwrap_or((0, 0)))?;
+/// ADD of a local archive: unpacked into `dest` (made root's if missing),
+/// owners from the archive — dockerd ignores `--chown` for archives —,
+/// never outside the root.
+pub fn unpack_archive(root: &Path, src: &Path, dest: &str) -> Result<()> {
+    mkdir_all(root, dest, (0, 0))?;
     let r = berth_image::compression::decompress(fs::File::open(src)?)
         .map_err(|e| Error::invalid(e.to_string()))?;
     let mut a = tar::Archive::new(r);
     a.set_preserve_permissions(true);
     a.set_preserve_mtime(true);
-    a.set_preserve_ownerships(o.ids.is_none());
+    // The archive's owners are kept, --chown or not, as dockerd does.
+    a.set_preserve_ownerships(true);
     a.set_overwrite(true);
     let base = scoped(root, dest)?;
     for entry in a.entries()? {
@@ -267,7 +281,7 @@ pub fn unpack_archive(root: &Path, src: &Path, dest: &str, o: Owner) -> Result<(
             continue;
         };
         let parent_rel = format!("{}/{}", dest.trim_end_matches('/'), parents.join("/"));
-        mkdir_all(root, &parent_rel, o.ids.unwrap_or((0, 0)))?;
+        mkdir_all(root, &parent_rel, (0, 0))?;
         let target = scoped(root, &parent_rel)?.join(name);
         if !target.starts_with(root) {
             continue;
@@ -292,9 +306,6 @@ pub fn unpack_archive(root: &Path, src: &Path, dest: &str, o: Owner) -> Result<(
             }
         }
         entry.unpack(&target)?;
-        if let Some((u, g)) = o.ids {
-            std::os::unix::fs::lchown(&target, Some(u), Some(g))?;
-        }
     }
     Ok(())
 }

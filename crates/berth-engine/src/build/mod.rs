@@ -1000,8 +1000,18 @@ impl Build {
                     let id = match self.engine.images.resolve(f) {
                         Ok(i) => i.id.to_string(),
                         Err(_) => {
-                            self.pull(f, out).await?;
-                            self.engine.images.resolve(f)?.id.to_string()
+                            // dockerd's words around whatever the pull says
+                            let wrap = |e: BuildError| BuildError {
+                                message: format!("invalid from flag value {f}: {}", e.message),
+                                code: e.code,
+                            };
+                            self.pull(f, out).await.map_err(wrap)?;
+                            self.engine
+                                .images
+                                .resolve(f)
+                                .map_err(|e| wrap(e.into()))?
+                                .id
+                                .to_string()
                         }
                     };
                     SourceRoot::mount(&self.engine, Some(id), &self.journal).await?

@@ -151,6 +151,22 @@ impl Build {
         Ok(m)
     }
 
+    /// A lone `RUN <<EOF` whose body starts with `#!`: BuildKit writes it
+    /// to an executable file, `/dev/pipes/<name>`, and runs that.
+    fn shebang_script<'r>(&self, r: &'r Run) -> Option<(&'r str, &'r str)> {
+        let CmdLine::Shell(text) = &r.cmd else {
+            return None;
+        };
+        let only_markers = text.split_whitespace().all(|w| w.starts_with("<<"));
+        if !only_markers || r.heredocs.len() != 1 {
+            return None;
+        }
+        let h = &r.heredocs[0];
+        h.content
+            .starts_with("#!")
+            .then_some((h.name.as_str(), h.content.as_str()))
+    }
+
     /// The command line of a RUN: shell or exec form, here-documents as
     /// BuildKit runs them (a lone `<<EOF` is the script; otherwise the
     /// bodies follow the command as real here-documents).
@@ -164,19 +180,8 @@ impl Build {
         };
         let only_markers = text.split_whitespace().all(|w| w.starts_with("<<"));
         if only_markers && r.heredocs.len() == 1 {
-            let h = &r.heredocs[0];
-            let body = h.content.clone();
-            if let Some(interp) = body.strip_prefix("#!") {
-                let first = interp.lines().next().unwrap_or("").trim().to_string();
-                let mut v: Vec<String> = first.split_whitespace().map(String::from).collect();
-                v.push("-c".into());
-                v.push(body.clone());
-                // An interpreter reading its script from -c is what most
-                // (sh, bash, python) take; others get the script on argv.
-                return v;
-            }
             let mut v = shell;
-            v.push(body);
+            v.push(r.heredocs[0].content.clone());
             return v;
         }
         let mut script = text.clone();
@@ -233,13 +238,34 @@ impl Build {
             .iter()
             .map(|(n, r)| Ok((n.clone(), r.path()?.to_path_buf())))
             .collect::<crate::Result<_>>()?;
-        let mounts = self.run_mounts(st, &r.mounts, &sources);
+        let mut mounts = self.run_mounts(st, &r.mounts, &sources);
+        // A shebang script runs as the file it is (the history and the
+        // cache key keep the script's text).
+        let mut exec_argv = argv.clone();
+        if let (Ok(m), Some((name, body))) = (&mut mounts, self.shebang_script(r)) {
+            let dir = self.secrets.join(".heredocs").join(new_id());
+            let file = dir.join(name);
+            let written = std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::write(&file, body))
+                .and_then(|_| {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
+                });
+            match written {
+                Ok(()) => {
+                    let target = format!("/dev/pipes/{name}");
+                    m.binds.push(format!("{}:{target}:ro", file.display()));
+                    exec_argv = vec![target];
+                }
+                Err(e) => mounts = Err(e.into()),
+            }
+        }
         let config = st.config.clone();
         let res = match mounts {
             Err(e) => Err(e),
             Ok(mounts) => {
                 let this = self.clone();
-                let argv2 = argv.clone();
+                let argv2 = exec_argv;
                 let cfg = config.clone();
                 let network = r.network.clone();
                 let mut st2 = st.clone();
@@ -578,6 +604,20 @@ impl Build {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
+        // `--parents`: a source keeps its path (below a `/./` pivot, if it
+        // has one) under the destination.
+        let parents = c.parents;
+        let kept = |s: &str, m: &str| -> String {
+            let pivot = s
+                .split_once("/./")
+                .map(|(p, _)| plan::clean_path(p).trim_start_matches('/').to_string())
+                .unwrap_or_default();
+            let m = m.trim_start_matches('/');
+            match m.strip_prefix(&pivot) {
+                Some(rest) if !pivot.is_empty() => rest.trim_start_matches('/').to_string(),
+                _ => m.to_string(),
+            }
+        };
         for s in &sources {
             if add && (s.starts_with("http://") || s.starts_with("https://")) {
                 urls.push(s.clone());
@@ -602,7 +642,7 @@ impl Build {
                     // A match through a symlink: resolved on the files.
                 } else {
                     for m in matches {
-                        let n = name_of(&m);
+                        let n = if parents { kept(s, &m) } else { name_of(&m) };
                         resolved.push((Src::Context(m), n));
                     }
                     continue;
@@ -625,12 +665,12 @@ impl Build {
                 if in_context && is_excluded_special(&m) {
                     return Err(not_found(what, s, in_context).into());
                 }
-                let n = name_of(&m);
+                let n = if parents { kept(s, &m) } else { name_of(&m) };
                 resolved.push((Src::Path(p), n));
             }
         }
         let n_sources = resolved.len() + urls.len() + c.heredocs.len();
-        if n_sources > 1 && !dest.ends_with('/') {
+        if (n_sources > 1 || parents) && !dest.ends_with('/') {
             return Err(Error::invalid(format!(
                 "When using {what} with more than one source file, the destination must be a directory and end with a /"
             ))
@@ -674,9 +714,16 @@ impl Build {
         let hash = berth_build::cache::multi_hash(&hashes);
         let chown_comment = chown
             .as_deref()
-            .map(|c| format!("--chown={c} "))
+            .map(|c| format!("--chown={c}"))
             .unwrap_or_default();
-        let comment = format!("{what} {chown_comment}{hash} in {dest} ");
+        // The kept paths are part of what the step makes.
+        let parents_comment = if parents {
+            let kept: Vec<&str> = resolved.iter().map(|(_, n)| n.as_str()).collect();
+            format!("--parents {} ", kept.join(" "))
+        } else {
+            String::new()
+        };
+        let comment = format!("{what} {chown_comment}{parents_comment}{hash} in {dest} ");
         let created_by = nop_string(&st.config, &comment);
         let chmod = chmod.as_deref().map(cp::parse_chmod).transpose()?;
         let cfg = st.config.clone();
@@ -715,8 +762,20 @@ impl Build {
             let o = Owner { ids, chmod };
             let dest_dir = dest_abs.ends_with('/') || n_sources > 1 || cp::is_dir_in(r, &dest_abs);
             for (p, name) in &resolved {
+                if parents {
+                    // dest/<its path>: a directory's contents in it, a
+                    // file by its name in its parent's place.
+                    let (sub, base) = if p.is_dir() {
+                        (name.as_str(), "")
+                    } else {
+                        name.rsplit_once('/').unwrap_or(("", name.as_str()))
+                    };
+                    let d = format!("{}/{sub}", dest_abs.trim_end_matches('/'));
+                    cp::copy_source(r, p, base, &d, true, o)?;
+                    continue;
+                }
                 if add && p.is_file() && cp::is_archive(p) {
-                    cp::unpack_archive(r, p, &dest_abs, o)?;
+                    cp::unpack_archive(r, p, &dest_abs)?;
                 } else {
                     cp::copy_source(r, p, name, &dest_abs, dest_dir, o)?;
                 }

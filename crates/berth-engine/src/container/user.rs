@@ -88,29 +88,27 @@ pub fn resolve_with(
     if let Some(g) = g {
         gid = group_id(g)?;
     }
-    let mut extra: Vec<u32> = Vec::new();
-    if let Some(name) = name {
+    // The primary group first, then the groups naming the user (only when
+    // no group was given), then --group-add: dockerd's list, as it is.
+    let mut extra: Vec<u32> = vec![gid];
+    if let (Some(name), None) = (name, g) {
         for e in groups {
             if e.get(3).is_some_and(|m| m.split(',').any(|x| x == name))
                 && let Some(id) = e.get(2).and_then(|v| v.parse().ok())
-                && id != gid
-                && !extra.contains(&id)
             {
                 extra.push(id);
             }
         }
     }
     for g in group_add {
-        let id = group_id(g)?;
-        if !extra.contains(&id) {
-            extra.push(id);
-        }
+        extra.push(group_id(g)?);
     }
-    let mut b = UserBuilder::default().uid(uid).gid(gid);
-    if !extra.is_empty() {
-        b = b.additional_gids(extra);
-    }
-    b.build().map_err(|e| Error::system(e.to_string()))
+    UserBuilder::default()
+        .uid(uid)
+        .gid(gid)
+        .additional_gids(extra)
+        .build()
+        .map_err(|e| Error::system(e.to_string()))
 }
 
 #[cfg(test)]
@@ -123,7 +121,10 @@ mod tests {
         let groups = parse_entries("root:x:0:\nwww:x:33:\naudio:x:29:www\nvideo:x:44:\n");
         let u = resolve_with(&passwd, &groups, "www", &[]).unwrap();
         assert_eq!((u.uid(), u.gid()), (33, 33));
-        assert_eq!(u.additional_gids().as_deref(), Some(&[29][..]));
+        assert_eq!(u.additional_gids().as_deref(), Some(&[33, 29][..]));
+        // a group given: the user's memberships are not added
+        let u = resolve_with(&passwd, &groups, "www:video", &[]).unwrap();
+        assert_eq!(u.additional_gids().as_deref(), Some(&[44][..]));
         let u = resolve_with(
             &passwd,
             &groups,
@@ -132,10 +133,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!((u.uid(), u.gid()), (1000, 44));
-        assert_eq!(u.additional_gids().as_deref(), Some(&[29, 7][..]));
+        assert_eq!(u.additional_gids().as_deref(), Some(&[44, 29, 7][..]));
         let u = resolve_with(&passwd, &groups, "", &[]).unwrap();
         assert_eq!((u.uid(), u.gid()), (0, 0));
-        assert!(u.additional_gids().is_none());
+        assert_eq!(u.additional_gids().as_deref(), Some(&[0][..]));
         assert_eq!(
             resolve_with(&passwd, &groups, "nobody", &[])
                 .unwrap_err()

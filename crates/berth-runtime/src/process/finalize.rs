@@ -186,14 +186,24 @@ pub fn scheduling(p: &Process, field: &str) -> Result<()> {
     Ok(())
 }
 
-/// The environment of the process as C strings, and its `$PATH`.
+/// The environment of the process as C strings, and its `$PATH`. Without
+/// a `HOME`, the user's home from the container's /etc/passwd is added
+/// (`/` when it has none), as runc does.
 pub fn environment(p: &Process) -> (Vec<CString>, String) {
-    let env: Vec<CString> = p
+    let mut env: Vec<CString> = p
         .env()
         .iter()
         .flatten()
         .filter_map(|e| CString::new(e.as_bytes()).ok())
         .collect();
+    let has_home = p.env().iter().flatten().any(|e| e.starts_with("HOME="));
+    if !has_home {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let home = home_of(&passwd, p.user().uid());
+        if let Ok(c) = CString::new(format!("HOME={home}")) {
+            env.push(c);
+        }
+    }
     let path = p
         .env()
         .iter()
@@ -202,6 +212,17 @@ pub fn environment(p: &Process) -> (Vec<CString>, String) {
         .unwrap_or(DEFAULT_PATH)
         .to_string();
     (env, path)
+}
+
+/// The home directory of the first passwd entry with `uid`, else `/`.
+fn home_of(passwd: &str, uid: u32) -> String {
+    passwd
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".to_string())
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -385,5 +406,17 @@ pub fn exec(
     Failure {
         kind,
         message: format!("exec: {arg0:?}: {}", e.desc().to_lowercase()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn home_comes_from_the_uids_passwd_entry() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\n# app\napp:x:1000:1000::/home/app:/bin/sh\n";
+        assert_eq!(super::home_of(passwd, 0), "/root");
+        assert_eq!(super::home_of(passwd, 1000), "/home/app");
+        assert_eq!(super::home_of(passwd, 2000), "/");
+        assert_eq!(super::home_of("", 0), "/");
     }
 }
