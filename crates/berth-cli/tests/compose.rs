@@ -1013,3 +1013,58 @@ fn lifecycle_and_inspection_commands() {
         text(&o.stderr)
     );
 }
+
+/// `compose build` then `compose push` of a service with `build:` and
+/// `image:` to a registry of the test's own; the image pulls back and
+/// runs. Services with only an image are skipped, as docker compose does.
+#[test]
+fn build_and_push_to_a_registry() {
+    if !common::which("docker-registry") {
+        eprintln!("SKIPPED: docker-registry not installed (scripts/install-deps.sh)");
+        return;
+    }
+    let Some(env) = Env::start("push") else {
+        return;
+    };
+    let reg = common::Registry::start(None);
+    let image = format!("{}/berth-test-compose-push:v1", reg.addr);
+    let s = env.written(
+        "push",
+        &format!(
+            "services:\n  app:\n    build: .\n    image: {image}\n  plain:\n    image: busybox\n"
+        ),
+    );
+    std::fs::write(
+        s.dir.join("Dockerfile"),
+        "FROM busybox\nRUN echo pushed > /msg\n",
+    )
+    .unwrap();
+    let o = s.compose(&["build"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = s.compose(&["push"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("v1: digest: sha256:"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(
+        text(&o.stderr).contains("plain Skipped"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = env.berth(&["rmi", &image]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = env.berth(&["pull", "-q", &image]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = env.berth(&["run", "--rm", &image, "cat", "/msg"]);
+    assert_eq!(text(&o.stdout).trim(), "pushed", "{}", text(&o.stderr));
+    // A push that cannot reach its registry fails in the push's words,
+    // unless told to go on.
+    drop(reg);
+    let o = s.compose(&["push"]);
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    let o = s.compose(&["push", "--ignore-push-failures"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let _ = env.berth(&["rmi", &image]);
+}

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, which};
+use common::{Daemon, Registry, which};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -59,14 +59,6 @@ fn note_docker(d: &Option<PathBuf>) {
             "NOTE: no docker 28 CLI installed: berth is checked against docker's recorded output only"
         );
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// What one CLI run gave.
@@ -977,77 +969,6 @@ fn create_pulls_a_missing_image_like_docker() {
 }
 
 // --------------------------------------------------- dockerd and registries
-
-/// A docker-registry (distribution 2.8) of the test's own on a free port,
-/// with htpasswd auth when given an account; stopped by pid on drop.
-struct Registry {
-    addr: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(auth: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut cfg = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((u, p)) = auth {
-            let o = Command::new("htpasswd")
-                .args(["-Bbn", u, p])
-                .output()
-                .unwrap();
-            assert!(o.status.success());
-            std::fs::write(dir.path().join("htpasswd"), &o.stdout).unwrap();
-            cfg.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: x\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
-        std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let r = Registry {
-            addr,
-            child,
-            _dir: dir,
-        };
-        let t = Instant::now();
-        while std::net::TcpStream::connect(&r.addr).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "docker-registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        r
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        // SAFETY: signalling the registry process this test spawned.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A credential helper keeping one file per server in `dir/store`,
 /// logging its calls to `dir/calls`.

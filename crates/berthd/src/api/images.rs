@@ -18,18 +18,53 @@ pub async fn list(State(e): State<Shared>, Params(p): Params<q::List>) -> ApiRes
     Ok(ok_json(&e.image_list(&p)?))
 }
 
-/// A streamed body (image archives, imports) as a blocking reader: read as
-/// it arrives, a few chunks in flight, never held whole.
+/// Chunks already received are handed on together up to this size.
+const COALESCE: usize = 256 * 1024;
+
+/// A streamed body (image archives, imports, build contexts) as a blocking
+/// reader: read as it arrives, a few chunks in flight, never held whole.
+/// Small chunks already at hand go on as one (the docker CLI sends a build
+/// context in 512-byte chunks: one hand-off to the reading thread each
+/// cost more than the build itself when fully cached).
 pub(super) fn body_reader(req: Request) -> berth_engine::util::ChannelReader {
-    use futures_util::StreamExt;
+    use futures_util::{FutureExt, StreamExt};
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let mut stream = req.into_body().into_data_stream();
+    let failed = |e: axum::Error| std::io::Error::other(format!("reading the request body: {e}"));
     tokio::spawn(async move {
-        while let Some(chunk) = stream.next().await {
-            let item =
-                chunk.map_err(|e| std::io::Error::other(format!("reading the request body: {e}")));
+        let mut ended = false;
+        while !ended {
+            let Some(chunk) = stream.next().await else {
+                break;
+            };
+            let mut item = chunk.map_err(failed);
+            let mut error = None;
+            if let Ok(first) = &item
+                && first.len() < COALESCE
+            {
+                let mut buf = bytes::BytesMut::from(&first[..]);
+                while buf.len() < COALESCE {
+                    match stream.next().now_or_never() {
+                        Some(Some(Ok(more))) => buf.extend_from_slice(&more),
+                        Some(Some(Err(e))) => {
+                            error = Some(failed(e));
+                            break;
+                        }
+                        Some(None) => {
+                            ended = true;
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                item = Ok(buf.freeze());
+            }
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
+                break;
+            }
+            if let Some(e) = error {
+                let _ = tx.send(Err(e)).await;
                 break;
             }
         }

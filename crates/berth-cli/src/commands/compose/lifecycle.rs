@@ -329,6 +329,63 @@ pub fn build(ctx: &Ctx, g: &Globals, a: BuildArgs) -> Result<i32> {
 }
 
 #[derive(Args)]
+pub struct PushArgs {
+    /// Push what it can and ignores images with push failures
+    #[arg(long = "ignore-push-failures")]
+    pub ignore_push_failures: bool,
+    /// Also push images of services declared as dependencies
+    #[arg(long = "include-deps")]
+    pub include_deps: bool,
+    /// Push without printing progress information
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub services: Vec<String>,
+}
+
+/// `push`: the images the project builds and names (`build:` and
+/// `image:`), through `berth push` (credentials, progress, errors).
+pub fn push(ctx: &Ctx, g: &Globals, a: PushArgs) -> Result<i32> {
+    let project = with_services(load_project(g)?, &a.services)?;
+    let names: Vec<String> = if a.include_deps {
+        berth_compose::plan::order(&project, &a.services)
+            .map_err(fail)?
+            .into_iter()
+            .flatten()
+            .collect()
+    } else if a.services.is_empty() {
+        project.service_names()
+    } else {
+        a.services.clone()
+    };
+    for n in &names {
+        let s = &project.services[n];
+        let (Some(image), Some(_)) = (&s.image, &s.build) else {
+            if !a.quiet {
+                eprintln!(" {n} Skipped - No image to be pushed");
+            }
+            continue;
+        };
+        let r = crate::commands::image::ship::push(
+            ctx,
+            crate::commands::image::ship::PushArgs {
+                all_tags: false,
+                quiet: a.quiet,
+                platform: None,
+                disable_content_trust: true,
+                name: vec![image.clone()],
+            },
+        );
+        if let Err(e) = r {
+            if !a.ignore_push_failures {
+                return Err(e);
+            }
+            eprintln!("WARN[0000] {e}");
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
 pub struct PullArgs {
     /// Pull without printing progress information
     #[arg(short = 'q', long)]

@@ -106,6 +106,8 @@ pub enum ComposeCmd {
     Pull(lifecycle::PullArgs),
     /// Build or rebuild services
     Build(lifecycle::BuildArgs),
+    /// Push service images
+    Push(lifecycle::PushArgs),
     /// List running compose projects
     Ls(ps::LsArgs),
     /// Show the Docker Compose version information
@@ -150,6 +152,7 @@ pub fn run(ctx: &Ctx, a: ComposeArgs) -> Result<i32> {
         ComposeCmd::Port(p) => ps::port(ctx, g, p),
         ComposeCmd::Pull(p) => lifecycle::pull(ctx, g, p),
         ComposeCmd::Build(b) => lifecycle::build(ctx, g, b),
+        ComposeCmd::Push(p) => lifecycle::push(ctx, g, p),
         ComposeCmd::Ls(l) => ps::ls(ctx, l),
         ComposeCmd::Version(v) => lifecycle::version(v),
     }
