@@ -504,7 +504,7 @@ fn berth_cli_builds_with_dockers_flags() {
         &[
             (
                 "Dockerfile",
-                "FROM busybox\nARG GREETING=hi\nARG FROM_ENV\nRUN echo \"$GREETING $FROM_ENV\" > /greeting\nRUN echo -n 123456 | wc -c > /seen-secret-len\nFROM busybox AS unused\nRUN exit 1\nFROM busybox AS final\nCOPY --from=0 /greeting /greeting\nCOPY --from=0 /seen-secret-len /len\nCMD [\"cat\", \"/greeting\"]\n",
+                "FROM busybox\nARG GREETING=hi\nARG FROM_ENV\nRUN echo \"$GREETING $FROM_ENV\" > /greeting\nRUN --mount=type=secret,id=tok (wc -c < /run/secrets/tok || echo no secret) > /seen-secret-len\nFROM busybox AS unused\nRUN exit 1\nFROM busybox AS final\nCOPY --from=0 /greeting /greeting\nCOPY --from=0 /seen-secret-len /len\nCMD [\"cat\", \"/greeting\"]\n",
             ),
             ("ignored.log", "x"),
             (".dockerignore", "*.log\n"),
