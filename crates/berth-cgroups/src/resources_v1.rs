@@ -98,13 +98,13 @@ pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             fs::write(&dir.join("rdma.max"), rdma_line(dev, limit))?;
         }
     }
-    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty())
-        && (cg.v2.is_none() || cg.mode == crate::Mode::Legacy)
-    {
-        return Err(Error::Invalid(format!(
-            "linux.resources.unified ({} keys) requires cgroup v2",
-            u.len()
-        )));
+    // The hybrid tree is not the container's v2 cgroup: runc's v1 manager
+    // refuses `unified` on it too.
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) && cg.mode != crate::Mode::Unified {
+        return Err(Error::Invalid(
+            "invalid configuration: cannot use unified on cgroup v1 (linux.resources.unified needs cgroup v2)"
+                .into(),
+        ));
     }
     Ok(())
 }

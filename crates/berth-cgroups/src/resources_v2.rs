@@ -145,7 +145,7 @@ pub(crate) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         }
     }
     if let (Some(u), Some(dir)) = (r.unified(), cg.v2.as_deref())
-        && cg.mode != Mode::Legacy
+        && cg.mode == Mode::Unified
     {
         for (k, v) in u {
             if k.contains('/') || k.starts_with('.') {

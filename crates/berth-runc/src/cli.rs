@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(
     name = "berth-runc",
-    version,
     about = "berth's OCI runtime: runs containers from OCI bundles (runc-compatible)"
 )]
 pub struct Cli {
@@ -242,8 +241,8 @@ pub struct ExecArgs {
     /// Run the process in a (sub-)cgroup (accepted for compatibility)
     #[arg(long, hide = true)]
     pub cgroup: Vec<String>,
-    /// Allow exec in a paused container (accepted for compatibility)
-    #[arg(long = "ignore-paused", hide = true)]
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
     /// Write a start failure's typed reason to this file (berth's daemon uses it)
     #[arg(long, hide = true)]

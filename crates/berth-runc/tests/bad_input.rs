@@ -201,3 +201,36 @@ fn bad_command_line() {
     let out = rt.exec(&["create", "--bundle", "/nonexistent-berth-test", "x"]);
     assert!(!out.status.success());
 }
+
+/// `--version`/`-v` print runc's lines (`<name> version <v>`, `commit:`,
+/// `spec:`), which tools parse; an unknown command fails as runc's does
+/// (exit 3, "No help topic for '<name>'").
+#[test]
+fn version_lines_and_unknown_command() {
+    for flag in ["--version", "-v"] {
+        let o = std::process::Command::new(common::runtime_bin())
+            .arg(flag)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let first: Vec<&str> = lines[0].split(' ').collect();
+        assert!(
+            first.len() == 3 && first[1] == "version" && !first[2].is_empty(),
+            "{flag}: {text}"
+        );
+        assert!(lines.iter().any(|l| l.starts_with("commit: ")), "{text}");
+        assert!(lines.iter().any(|l| l.starts_with("spec: 1.")), "{text}");
+    }
+    let o = std::process::Command::new(common::runtime_bin())
+        .arg("berth-test-no-such-command")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("No help topic for 'berth-test-no-such-command'"),
+        "{err}"
+    );
+}

@@ -174,3 +174,27 @@ fn exec_preserves_requested_descriptors() {
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// `exec` into a paused container is refused (exit 255, runc's words);
+/// after `resume` it runs. A container that does not exist: 255 too.
+#[test]
+fn exec_refuses_a_paused_container() {
+    require_root!();
+    let rt = Rt::new();
+    let (id, b) = running(&rt, "execpaused");
+    rt.ok(&["pause", &id]);
+    let out = rt.exec(&["exec", &id, "true"]);
+    assert_eq!(out.status.code(), Some(255), "{}", common::text(&out));
+    assert!(
+        common::text(&out)
+            .contains("cannot exec in a paused container (use --ignore-paused to override)"),
+        "{}",
+        common::text(&out)
+    );
+    rt.ok(&["resume", &id]);
+    rt.ok(&["exec", &id, "true"]);
+    let out = rt.exec(&["exec", "berth-test-no-such-container", "true"]);
+    assert_eq!(out.status.code(), Some(255), "{}", common::text(&out));
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}

@@ -188,3 +188,24 @@ fn limits_update_applies_to_a_running_container() {
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// `linux.resources.unified` needs cgroup v2 alone: on a v1 or hybrid host
+/// it is "invalid configuration", as runc says, and nothing is left; on
+/// pure v2 (the VM) the container runs with it.
+#[test]
+fn limits_unified_needs_cgroup_v2() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("unified");
+    let b = Bundle::new(&id, &["true"]);
+    b.edit(|c| c["linux"]["resources"]["unified"] = json!({"pids.max": "42"}));
+    let (code, out, err) = rt.run(&id, &b);
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        assert_eq!(code, 0, "{out}{err}");
+    } else {
+        assert_ne!(code, 0, "{out}{err}");
+        assert!(err.contains("invalid configuration"), "{err}");
+    }
+    let _ = rt.exec(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}

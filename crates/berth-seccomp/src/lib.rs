@@ -336,6 +336,14 @@ pub fn compile_cached(s: &LinuxSeccomp, cache_dir: &Path) -> Result<Compiled> {
     Ok(c)
 }
 
+/// The libseccomp the runtime is linked with (`2.5.4`), as `runc --version`
+/// names it.
+pub fn library_version() -> Option<String> {
+    libseccomp::ScmpVersion::current()
+        .ok()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,14 @@ fn process(rt: &Runtime, a: &ExecArgs) -> Result<Process> {
 }
 
 pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
+    if !a.ignore_paused {
+        let (_, status) = rt.load(&a.id)?;
+        if status == berth_runtime::state::Status::Paused {
+            return Err(Error::Config(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ));
+        }
+    }
     let process = process(rt, &a)?;
     let opts = ExecOptions {
         process,
