@@ -39,7 +39,7 @@ pub enum BuildPolicy {
 }
 
 /// The query of a service's build.
-pub fn build_query(
+fn build_query(
     project: &str,
     s: &Service,
     dockerfile: String,
@@ -125,15 +125,16 @@ impl Compose<'_> {
             },
         };
         let image = image_of(&self.project, s);
+        let failed = |m: &str| Failure(format!("service {:?} failed to build: {m}", s.name));
         eprintln!(" Image {image}  Building");
         let (tar, dockerfile) =
-            context::dir_context(&b.context, &df, &[]).map_err(|e| Failure(e.0))?;
+            context::dir_context(&b.context, &df, &[]).map_err(|e| failed(&e.0))?;
         let q = build_query(&self.project.name, s, dockerfile, o);
         let mut body = &tar[..];
         let resp = self
             .client
-            .image_build(&q, &Default::default(), &mut body)?;
-        let failed = |m: &str| Failure(format!("service {:?} failed to build: {m}", s.name));
+            .image_build(&q, &Default::default(), &mut body)
+            .map_err(|e| failed(&e.to_string()))?;
         for line in BufReader::new(resp).lines() {
             let line = line.map_err(|e| failed(&e.to_string()))?;
             let Ok(m) = serde_json::from_str::<JsonMessage>(&line) else {
@@ -152,37 +153,31 @@ impl Compose<'_> {
         Ok(())
     }
 
-    /// The image of `s` is there: built (as `policy` says) when `s` has a
-    /// build section, else pulled if need be (`always`: pulled anyway).
-    pub fn ensure_built_or_pulled(
-        &self,
-        s: &Service,
-        policy: BuildPolicy,
-        always_pull: bool,
-    ) -> Result<()> {
-        if s.build.is_none() {
-            return self.ensure_image(s, always_pull);
-        }
+    /// The image of `s` is there: built when `s` has a build section and
+    /// `policy` says so (by default when missing, or `pull_policy: build`),
+    /// else pulled when missing (`pull_policy: always`: pulled anyway).
+    pub fn ensure_image(&self, s: &Service, policy: BuildPolicy) -> Result<()> {
         let image = image_of(&self.project, s);
-        let build = match policy {
-            BuildPolicy::Always => true,
-            BuildPolicy::Never => false,
-            BuildPolicy::Missing => {
-                s.pull_policy.as_deref() == Some("build")
-                    || self.client.image_inspect(&image).is_err()
+        let present = || self.client.image_inspect(&image).is_ok();
+        if s.build.is_some() {
+            let build = match policy {
+                BuildPolicy::Always => true,
+                BuildPolicy::Never => false,
+                BuildPolicy::Missing => s.pull_policy.as_deref() == Some("build") || !present(),
+            };
+            if build {
+                return self.build_service(s, &BuildOptions::default());
             }
-        };
-        if build {
-            return self.build_service(s, &BuildOptions::default());
         }
-        if s.image.is_some() {
-            return self.ensure_image(s, always_pull);
-        }
-        if self.client.image_inspect(&image).is_err() {
-            return Err(Failure(format!(
+        match &s.image {
+            // a built image that is not built now: it must be there
+            None if !present() => Err(Failure(format!(
                 "Error response from daemon: No such image: {image}"
-            )));
+            ))),
+            Some(_) if s.pull_policy.as_deref() == Some("always") || !present() => {
+                self.pull_image(&image, &s.name)
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }

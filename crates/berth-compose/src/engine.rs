@@ -210,18 +210,6 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    /// The image of `s` is there, pulled if need be.
-    pub fn ensure_image(&self, s: &Service, always: bool) -> Result<()> {
-        let image = image_of(&self.project, s);
-        if !always && self.client.image_inspect(&image).is_ok() {
-            return Ok(());
-        }
-        if s.image.is_none() {
-            return self.build_service(s, &crate::build::BuildOptions::default());
-        }
-        self.pull_image(&image, &s.name)
-    }
-
     pub fn pull_image(&self, image: &str, service: &str) -> Result<()> {
         progress("Image", image, "Pulling");
         let (repo, tag) = split_tag(image);
@@ -270,7 +258,7 @@ impl<'a> Compose<'a> {
         // leaves no network or volume behind.
         for n in &wanted {
             let s = &self.project.services[n];
-            self.ensure_built_or_pulled(s, o.build, s.pull_policy.as_deref() == Some("always"))?;
+            self.ensure_image(s, o.build)?;
         }
         self.ensure_networks(&used_nets)?;
         self.ensure_volumes()?;
@@ -716,7 +704,7 @@ impl<'a> Compose<'a> {
             .filter(|(d, dep)| dep.required || self.project.services.contains_key(*d))
             .map(|(d, _)| d.clone())
             .collect();
-        self.ensure_built_or_pulled(&s, o.build, false)?;
+        self.ensure_image(&s, o.build)?;
         if !o.no_deps && !deps.is_empty() {
             self.up(&UpOptions {
                 services: deps,

@@ -8,10 +8,9 @@
 use berth_api::container::Config;
 
 use crate::ImageId;
-use crate::config::{HistoryItem, ImageConfig};
+use crate::config::HistoryItem;
 use crate::error::Result;
 use crate::import::base_config;
-use crate::meta::ImageRecord;
 use crate::store::{Image, Store};
 
 /// Where a step was found in a source image.
@@ -134,19 +133,7 @@ impl Store {
             layers.push(target.layers[l].clone());
         }
         spec.history.push(h);
-        let image_config = ImageConfig(spec);
-        let config_blob = self.blobs.stage(&image_config.to_vec()[..])?;
-        let id = ImageId::from_digest(config_blob.digest());
-        let record = ImageRecord {
-            id: id.clone(),
-            layers,
-            manifest_digest: None,
-            parent: parent.map(|p| p.id.clone()),
-        };
-        let mut st = self.lock();
-        self.blobs.commit(config_blob)?;
-        self.insert_locked(&mut st, record, image_config, &[])?;
-        Ok(id)
+        self.insert_untagged(spec, layers, parent)
     }
 }
 

@@ -224,23 +224,35 @@ impl Store {
         match layer {
             Some(tar) => self.create_image(parent_img.as_ref(), tar, cfg, None, "build"),
             None => {
-                let image_config = ImageConfig(cfg);
-                let config_blob = self.blobs.stage(&image_config.to_vec()[..])?;
-                let id = ImageId::from_digest(config_blob.digest());
-                let record = ImageRecord {
-                    id: id.clone(),
-                    layers: parent_img
-                        .as_ref()
-                        .map(|p| p.layers.clone())
-                        .unwrap_or_default(),
-                    manifest_digest: None,
-                    parent: parent_img.as_ref().map(|p| p.id.clone()),
-                };
-                let mut st = self.lock();
-                self.blobs.commit(config_blob)?;
-                self.insert_locked(&mut st, record, image_config, &[])?;
-                Ok(id)
+                let layers = parent_img
+                    .as_ref()
+                    .map(|p| p.layers.clone())
+                    .unwrap_or_default();
+                self.insert_untagged(cfg, layers, parent_img.as_ref())
             }
         }
+    }
+
+    /// An untagged image of `config` over layers the store already has
+    /// (a metadata step, a step found in a `--cache-from` image).
+    pub(crate) fn insert_untagged(
+        &self,
+        config: Spec,
+        layers: Vec<LayerRecord>,
+        parent: Option<&Image>,
+    ) -> Result<ImageId> {
+        let image_config = ImageConfig(config);
+        let config_blob = self.blobs.stage(&image_config.to_vec()[..])?;
+        let id = ImageId::from_digest(config_blob.digest());
+        let record = ImageRecord {
+            id: id.clone(),
+            layers,
+            manifest_digest: None,
+            parent: parent.map(|p| p.id.clone()),
+        };
+        let mut st = self.lock();
+        self.blobs.commit(config_blob)?;
+        self.insert_locked(&mut st, record, image_config, &[])?;
+        Ok(id)
     }
 }

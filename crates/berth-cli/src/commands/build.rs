@@ -244,6 +244,18 @@ fn make_context(
     Ok((tar, dockerfile, tmp))
 }
 
+/// `--build-arg K=V` and `--build-arg K` (its value from the environment,
+/// if set), as `berth build` and `berth compose build` take them.
+pub fn build_arg_values(flags: &[String]) -> std::collections::BTreeMap<String, Option<String>> {
+    flags
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (kv.clone(), std::env::var(kv).ok()),
+        })
+        .collect()
+}
+
 /// `--secret` files, sent beside the context for `RUN --mount=type=secret`.
 fn secret_files(secrets: &[(String, Vec<u8>)]) -> Vec<context::Extra<'_>> {
     secrets
@@ -302,21 +314,11 @@ pub fn run(ctx: &Ctx, a: BuildArgs) -> Result<i32> {
     }
     let secrets = read_secrets(&a.secret)?;
     let (tar, dockerfile, _tmp) = make_context(&a, &secrets)?;
-    let mut build_args = serde_json::Map::new();
-    for b in &a.build_arg {
-        match b.split_once('=') {
-            Some((k, v)) => {
-                build_args.insert(k.into(), v.into());
-            }
-            None => {
-                let v = std::env::var(b).ok();
-                build_args.insert(
-                    b.clone(),
-                    v.map(Into::into).unwrap_or(serde_json::Value::Null),
-                );
-            }
-        }
-    }
+    // A name alone takes its value from the environment (none: null).
+    let build_args: serde_json::Map<String, serde_json::Value> = build_arg_values(&a.build_arg)
+        .into_iter()
+        .map(|(k, v)| (k, v.map_or(serde_json::Value::Null, Into::into)))
+        .collect();
     let mut labels = serde_json::Map::new();
     for l in &a.label {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));

@@ -151,20 +151,22 @@ impl Build {
         Ok(m)
     }
 
-    /// A lone `RUN <<EOF` whose body starts with `#!`: BuildKit writes it
-    /// to an executable file, `/dev/pipes/<name>`, and runs that.
-    fn shebang_script<'r>(&self, r: &'r Run) -> Option<(&'r str, &'r str)> {
+    /// The body of a RUN that is a lone here-document (`RUN <<EOF`): the
+    /// script itself, as BuildKit takes it.
+    fn lone_heredoc<'r>(&self, r: &'r Run) -> Option<&'r str> {
         let CmdLine::Shell(text) = &r.cmd else {
             return None;
         };
         let only_markers = text.split_whitespace().all(|w| w.starts_with("<<"));
-        if !only_markers || r.heredocs.len() != 1 {
-            return None;
-        }
-        let h = &r.heredocs[0];
-        h.content
-            .starts_with("#!")
-            .then_some((h.name.as_str(), h.content.as_str()))
+        (only_markers && r.heredocs.len() == 1).then(|| r.heredocs[0].content.as_str())
+    }
+
+    /// A lone here-document starting with `#!`: BuildKit writes it to an
+    /// executable file, `/dev/pipes/<name>`, and runs that.
+    fn shebang_script<'r>(&self, r: &'r Run) -> Option<(&'r str, &'r str)> {
+        self.lone_heredoc(r)
+            .filter(|body| body.starts_with("#!"))
+            .map(|body| (r.heredocs[0].name.as_str(), body))
     }
 
     /// The command line of a RUN: shell or exec form, here-documents as
@@ -172,16 +174,15 @@ impl Build {
     /// bodies follow the command as real here-documents).
     fn run_argv(&self, st: &StageState, r: &Run) -> Vec<String> {
         let shell = plan::shell_of(&st.config);
-        if r.heredocs.is_empty() {
-            return r.cmd.argv(&shell);
-        }
         let CmdLine::Shell(text) = &r.cmd else {
             return r.cmd.argv(&shell);
         };
-        let only_markers = text.split_whitespace().all(|w| w.starts_with("<<"));
-        if only_markers && r.heredocs.len() == 1 {
+        if r.heredocs.is_empty() {
+            return r.cmd.argv(&shell);
+        }
+        if let Some(body) = self.lone_heredoc(r) {
             let mut v = shell;
-            v.push(r.heredocs[0].content.clone());
+            v.push(body.to_string());
             return v;
         }
         let mut script = text.clone();

@@ -307,14 +307,7 @@ pub fn build(ctx: &Ctx, g: &Globals, a: BuildArgs) -> Result<i32> {
     let project = with_services(load_project(g)?, &a.services)?;
     let client = client(ctx)?;
     let c = compose(&client, project);
-    let args = a
-        .build_arg
-        .iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (kv.clone(), std::env::var(kv).ok()),
-        })
-        .collect();
+    let args = crate::commands::build::build_arg_values(&a.build_arg);
     c.build(
         &a.services,
         &berth_compose::build::BuildOptions {
