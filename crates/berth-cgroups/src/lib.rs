@@ -92,6 +92,68 @@ impl Cgroup {
         }
     }
 
+    /// The directories of an `exec --cgroup` process: each request is
+    /// `<path>` (every hierarchy) or `<controller>[,<controller>…]:<path>` (those
+    /// v1 hierarchies), the path relative to the container's cgroup. Every
+    /// directory must already exist.
+    pub fn sub(&self, requests: &[String]) -> Result<Cgroup> {
+        let mut out = self.clone();
+        for r in requests {
+            let (ctrls, rel) = match r.split_once(':') {
+                Some((c, p)) => (
+                    c.split(',').filter(|c| !c.is_empty()).collect::<Vec<_>>(),
+                    p,
+                ),
+                None => (Vec::new(), r.as_str()),
+            };
+            let rel = Path::new(rel.trim_start_matches('/'));
+            if rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(Error::Invalid(format!(
+                    "--cgroup {r}: the path must stay inside the container's cgroup"
+                )));
+            }
+            if ctrls.is_empty() {
+                for d in out.v1.values_mut() {
+                    *d = d.join(rel);
+                }
+                if let Some(d) = &mut out.v2 {
+                    *d = d.join(rel);
+                }
+                continue;
+            }
+            if self.mode == Mode::Unified {
+                return Err(Error::Invalid(format!(
+                    "--cgroup {r}: controllers cannot be named on cgroup v2 (give only the path)"
+                )));
+            }
+            for c in ctrls {
+                let Some(base) = self.v1.get(c).cloned() else {
+                    return Err(Error::Invalid(format!(
+                        "--cgroup {r}: the container has no {c} cgroup"
+                    )));
+                };
+                // Co-mounted controllers share the directory: move them together.
+                for (k, d) in self.v1.iter() {
+                    if *d == base {
+                        out.v1.insert(k.clone(), base.join(rel));
+                    }
+                }
+            }
+        }
+        for d in out.dirs() {
+            if !d.is_dir() {
+                return Err(Error::Invalid(format!(
+                    "--cgroup: cgroup {} does not exist",
+                    d.display()
+                )));
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) fn v1_dir(&self, controller: &str) -> Option<&Path> {
         self.v1.get(controller).map(PathBuf::as_path)
     }
@@ -368,9 +430,18 @@ impl Cgroup {
                 if Instant::now() > deadline {
                     return Err(Error::io("remove cgroup", d, busy));
                 }
-                if !killed && self.processes().is_ok_and(|p| !p.is_empty()) {
+                let left = self.processes_anywhere();
+                if !killed && !left.is_empty() {
                     killed = true;
                     let _ = self.signal_all(libc::SIGKILL);
+                    // A process put into one hierarchy only (the hybrid
+                    // host's unified tree, say) is not in the one counted.
+                    for pid in left {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
                     if self.freezer_state() == FreezerState::Frozen {
                         let _ = self.set_freezer(FreezerState::Thawed);
                     }
@@ -397,6 +468,19 @@ fn collect_procs(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+impl Cgroup {
+    /// Every process in any of the container's directories.
+    pub fn processes_anywhere(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        for d in self.dirs() {
+            let _ = collect_procs(d, &mut out);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// rmdir a cgroup directory; when it has child cgroups, remove those first.

@@ -238,8 +238,8 @@ pub struct ExecArgs {
     /// Pass N additional file descriptors to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Run the process in a (sub-)cgroup (accepted for compatibility)
-    #[arg(long, hide = true)]
+    /// Run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.
+    #[arg(long)]
     pub cgroup: Vec<String>,
     /// Allow exec in a paused container
     #[arg(long = "ignore-paused")]

@@ -198,3 +198,86 @@ fn exec_refuses_a_paused_container() {
     rt.ok(&["delete", "--force", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// The `/proc/<pid>/cgroup` lines of a process, sorted.
+fn cgroup_lines(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// An exec'd process joins every hierarchy the container's init is in (the
+/// hybrid host's `unified` tree too); `--cgroup <sub>` joins a sub-cgroup
+/// (everywhere, or of one v1 controller with `controller:sub`), and a missing
+/// sub-cgroup is refused.
+#[test]
+fn exec_joins_every_hierarchy_and_sub_cgroups() {
+    require_root!();
+    let rt = Rt::new();
+    let (id, _b) = running(&rt, "execcg");
+    // Both as seen in the container (its cgroup namespace shows its own
+    // cgroup as `/`).
+    let init = cgroup_lines(&String::from_utf8_lossy(
+        &rt.ok(&["exec", &id, "cat", "/proc/1/cgroup"]).stdout,
+    ));
+    let out = rt.ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert_eq!(
+        cgroup_lines(&String::from_utf8_lossy(&out.stdout)),
+        init,
+        "exec'd process is not in every cgroup of the container"
+    );
+    // A sub-cgroup in every hierarchy of the container.
+    let dirs = common::cgroup_dirs(&id);
+    for d in &dirs {
+        std::fs::create_dir(d.join("sub")).unwrap();
+        // A v1 cpuset cgroup starts with no CPUs or memory nodes.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(d.join("sub").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let out = rt.ok(&["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    let lines = cgroup_lines(&String::from_utf8_lossy(&out.stdout));
+    for l in &lines {
+        // Hierarchies the container has no directory of (none on this host) aside.
+        let path = l.rsplit(':').next().unwrap();
+        assert!(
+            path.ends_with("/sub"),
+            "{l}: not in the sub-cgroup\n{lines:?}"
+        );
+    }
+    if std::path::Path::new("/sys/fs/cgroup/memory").is_dir() {
+        let out = rt.ok(&[
+            "exec",
+            "--cgroup",
+            "memory:sub",
+            &id,
+            "cat",
+            "/proc/self/cgroup",
+        ]);
+        let lines = cgroup_lines(&String::from_utf8_lossy(&out.stdout));
+        for l in &lines {
+            let path = l.rsplit(':').next().unwrap();
+            let ctrls = l.split(':').nth(1).unwrap();
+            if ctrls.split(',').any(|c| c == "memory") {
+                assert!(path.ends_with("/sub"), "{l}\n{lines:?}");
+            } else {
+                assert!(
+                    !path.ends_with("/sub"),
+                    "{l}: only memory should be in sub\n{lines:?}"
+                );
+            }
+        }
+    }
+    let missing = rt.exec(&["exec", "--cgroup", "nosuch", &id, "true"]);
+    assert_ne!(missing.status.code(), Some(0));
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d.join("sub"));
+    }
+    rt.ok(&["delete", "--force", &id]);
+}

@@ -399,3 +399,238 @@ fn checkpoint_is_reported_as_unsupported() {
     assert!(!out.status.success());
     assert!(text(&out).contains("not supported"), "{}", text(&out));
 }
+
+/// `run --keep`: the stopped container stays, with its state and cgroup, until
+/// `delete`.
+#[test]
+fn run_keep_keeps_the_stopped_container() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("keep");
+    let b = Bundle::new(&id, &["sh", "-c", "exit 3"]);
+    rt.track(&id);
+    let out = rt.exec(&["run", "--keep", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::text(&out));
+    assert_eq!(rt.status(&id), "stopped");
+    assert!(
+        !common::cgroup_dirs(&id).is_empty(),
+        "the cgroup of a kept container was removed"
+    );
+    // A stopped container cannot be signalled; --all is a no-op then.
+    let k = rt.exec(&["kill", &id, "KILL"]);
+    assert_eq!(k.status.code(), Some(1));
+    assert!(
+        common::text(&k).contains("container not running"),
+        "{}",
+        common::text(&k)
+    );
+    rt.ok(&["kill", "--all", &id, "KILL"]);
+    rt.ok(&["delete", &id]);
+    rt.assert_clean(&id, &b);
+    let k = rt.exec(&["kill", &id, "KILL"]);
+    assert_eq!(k.status.code(), Some(1));
+    assert!(
+        common::text(&k).contains("container does not exist"),
+        "{}",
+        common::text(&k)
+    );
+}
+
+/// A detached container is killed by `kill`, and `delete --force` removes its
+/// cgroup even when the container made sub-cgroups (with a process in one).
+#[test]
+fn kill_detached_and_delete_force_with_sub_cgroups() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("subcg");
+    let b = Bundle::new(&id, &["sleep", "1000"]);
+    rt.track(&id);
+    let out = rt.exec_detached(
+        &["run", "-d", "--bundle", b.path().to_str().unwrap(), &id],
+        &b,
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(rt.status(&id), "running");
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let mut subs = Vec::new();
+    for dir in common::cgroup_dirs(&id) {
+        let sub = dir.join("sub");
+        if std::fs::create_dir(&sub).is_ok() {
+            subs.push(sub);
+        }
+    }
+    assert!(!subs.is_empty());
+    // The init process moves into one sub-cgroup (v1: the memory hierarchy).
+    if let Some(sub) = subs
+        .iter()
+        .find(|s| s.starts_with("/sys/fs/cgroup/memory") || s.starts_with("/sys/fs/cgroup/berth"))
+    {
+        let _ = std::fs::write(sub.join("cgroup.procs"), pid.to_string());
+    }
+    rt.ok(&["kill", &id, "KILL"]);
+    assert!(rt.wait_status(&id, "stopped", Duration::from_secs(5)));
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+    for s in &subs {
+        assert!(!s.exists(), "{} left behind", s.display());
+    }
+}
+
+/// `--debug` writes runc's debug records, to stderr as text and to `--log` as
+/// JSON, for run and for exec.
+#[test]
+fn debug_logs_in_text_and_json() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("debug");
+    let b = Bundle::new(&id, &["true"]);
+    rt.track(&id);
+    let out = rt.exec(&[
+        "--debug",
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("time=\"") && l.contains(" level=debug msg=")),
+        "no debug record on stderr: {err}"
+    );
+    let without = rt.exec(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(!String::from_utf8_lossy(&without.stderr).contains("level=debug"));
+
+    let log = b.path().join("log.json");
+    let id2 = unique_id("debugx");
+    let b2 = Bundle::new(&id2, &["sleep", "1000"]);
+    assert!(rt.create(&id2, &b2).status.success());
+    rt.ok(&["start", &id2]);
+    let ex = rt.exec(&[
+        "--debug",
+        "--log-format",
+        "json",
+        "--log",
+        log.to_str().unwrap(),
+        "exec",
+        &id2,
+        "true",
+    ]);
+    assert!(ex.status.success(), "{}", common::text(&ex));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["level"] == "debug" && r["msg"].is_string() && r["time"].is_string()),
+        "{text}"
+    );
+    rt.ok(&["delete", "--force", &id2]);
+    rt.assert_clean(&id, &b);
+    rt.assert_clean(&id2, &b2);
+}
+
+/// The container's cgroup directories made in advance (by another manager),
+/// in every hierarchy of this host.
+fn precreate_cgroup(id: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let roots: Vec<std::path::PathBuf> = if root.join("cgroup.controllers").exists() {
+        vec![root.to_path_buf()]
+    } else {
+        std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .filter(|p| p.join("cgroup.procs").exists())
+            .collect()
+    };
+    roots
+        .into_iter()
+        .map(|r| {
+            let d = r.join(id);
+            std::fs::create_dir(&d).unwrap();
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(r.join(f)) {
+                    let _ = std::fs::write(d.join(f), v.trim());
+                }
+            }
+            d
+        })
+        .collect()
+}
+
+fn freeze(dirs: &[std::path::PathBuf], frozen: bool) {
+    for d in dirs {
+        if d.join("freezer.state").exists() {
+            std::fs::write(
+                d.join("freezer.state"),
+                if frozen { "FROZEN" } else { "THAWED" },
+            )
+            .unwrap();
+        } else if d.join("cgroup.freeze").exists() {
+            std::fs::write(d.join("cgroup.freeze"), if frozen { "1" } else { "0" }).unwrap();
+        }
+    }
+}
+
+/// A pre-existing frozen cgroup is refused at once (it would stop the
+/// container's init forever), and a pre-existing cgroup with processes in it is
+/// joined (berth warns that it is not empty).
+#[test]
+fn frozen_cgroup_is_refused_and_a_busy_one_joined() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("frozen");
+    let b = Bundle::new(&id, &["echo", "ran"]);
+    let dirs = precreate_cgroup(&id);
+    freeze(&dirs, true);
+    let started = std::time::Instant::now();
+    rt.track(&id);
+    let out = rt.exec(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let took = started.elapsed();
+    freeze(&dirs, false);
+    assert_ne!(out.status.code(), Some(0), "{}", common::text(&out));
+    assert!(
+        common::text(&out).contains("cgroup unexpectedly frozen"),
+        "{}",
+        common::text(&out)
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let _ = rt.exec(&["delete", "--force", &id]);
+
+    // A process of someone else's in the cgroup.
+    let dirs = if common::cgroup_dirs(&id).is_empty() {
+        precreate_cgroup(&id)
+    } else {
+        common::cgroup_dirs(&id)
+    };
+    let mut other = std::process::Command::new("sleep")
+        .arg("100")
+        .spawn()
+        .unwrap();
+    let pid = other.id().to_string();
+    let pids_dir = dirs
+        .iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/pids"))
+        .unwrap_or(&dirs[0]);
+    std::fs::write(pids_dir.join("cgroup.procs"), &pid).unwrap();
+    let out = rt.exec(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let _ = other.kill();
+    let _ = other.wait();
+    let text = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ran"), "{text}");
+    if common::is_berth() {
+        assert!(text.contains("container's cgroup is not empty"), "{text}");
+    }
+    let _ = rt.exec(&["delete", "--force", &id]);
+    for d in common::cgroup_dirs(&id) {
+        let _ = std::fs::remove_dir(d);
+    }
+    rt.assert_clean(&id, &b);
+}

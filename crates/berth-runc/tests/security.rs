@@ -280,3 +280,217 @@ fn seccomp_filter_denies_with_errno_and_kills() {
     );
     rt.assert_clean(&id, &b);
 }
+
+/// A rootfs whose /proc or /sys is a symlink is refused: the kernel filesystem
+/// would land wherever the link points (runc: "must be mounted on ordinary
+/// directory").
+#[test]
+fn proc_or_sys_on_a_symlink_is_refused() {
+    require_root!();
+    let rt = Rt::new();
+    for dir in ["proc", "sys"] {
+        let id = unique_id("symproc");
+        let b = Bundle::new(&id, &["true"]);
+        let root = b.rootfs();
+        std::fs::remove_dir(root.join(dir)).unwrap();
+        std::fs::create_dir(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", root.join(dir)).unwrap();
+        let (code, out, err) = rt.run(&id, &b);
+        assert_ne!(code, 0, "{dir} on a symlink was mounted: {out}{err}");
+        assert!(
+            err.contains("ordinary directory"),
+            "{dir}: unclear error: {err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(root.join("elsewhere")).unwrap().count(),
+            0,
+            "something was mounted through the {dir} symlink"
+        );
+        rt.assert_clean(&id, &b);
+    }
+}
+
+/// Masked and read-only paths never follow a symlink out of the rootfs: a
+/// rootfs where a masked path is a link to a host file leaves the host alone
+/// and masks nothing outside.
+#[test]
+fn masked_paths_do_not_follow_symlinks_out_of_the_rootfs() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("masklink");
+    let host = tempfile::Builder::new()
+        .prefix("berth-test-host-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(host.path().join("secret"), "host data\n").unwrap();
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "cat /etc/probe 2>&1; echo x > /etc/ro 2>&1; true",
+        ],
+    );
+    let target = host.path().join("secret");
+    std::os::unix::fs::symlink(&target, b.rootfs().join("etc/probe")).unwrap();
+    std::os::unix::fs::symlink(&target, b.rootfs().join("etc/ro")).unwrap();
+    b.edit(|c| {
+        c["linux"]["maskedPaths"] = json!(["/etc/probe"]);
+        c["linux"]["readonlyPaths"] = json!(["/etc/ro"]);
+    });
+    let (_, out, err) = rt.run(&id, &b);
+    // Inside, the link resolves in the container's root: nothing there.
+    assert!(!out.contains("host data"), "host file read: {out}{err}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "host data\n",
+        "the host file was written through the container"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&host.path().to_string_lossy().to_string()),
+        "a host path got a mount"
+    );
+    rt.assert_clean(&id, &b);
+}
+
+/// `/dev` can be mounted read-only: the device nodes are made first and the
+/// tmpfs is write-protected afterwards, as runc does.
+#[test]
+fn read_only_dev_gets_its_devices() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("rodev");
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "echo ok > /dev/null && head -c 4 /dev/zero | wc -c; touch /dev/new 2>&1; grep ' /dev ' /proc/self/mounts",
+        ],
+    );
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    let (code, out, err) = rt.run(&id, &b);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("4\n"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    let dev = out.lines().find(|l| l.contains(" /dev ")).unwrap_or("");
+    assert!(dev.contains(" ro,") || dev.contains(" ro "), "{out}");
+    rt.assert_clean(&id, &b);
+}
+
+/// With a non-root `process.user` the terminal belongs to that user and to the
+/// tty group, for `run` and for `exec`.
+#[test]
+fn terminal_belongs_to_the_process_user() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("ttyown");
+    let b = Bundle::new(&id, &["sleep", "1000"]);
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let sock_dir = tempfile::Builder::new()
+        .prefix("berth-test-sock-")
+        .tempdir()
+        .unwrap();
+    let sock = sock_dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let accept = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let master = common::recv_fd(&conn);
+        (master, listener)
+    });
+    let out = rt.create_with(&id, &b, &["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let (_master, listener) = accept.join().unwrap();
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let tty = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    let tty_in_host =
+        std::fs::metadata(format!("/proc/{pid}/root{}", tty.to_string_lossy())).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(tty_in_host.uid(), 1000, "{}", tty.display());
+    assert_eq!(tty_in_host.gid(), 5, "{}: not the tty group", tty.display());
+    // exec with a terminal (detached, to a console socket): the same.
+    let accept = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let master = common::recv_fd(&conn);
+        let mut f = std::fs::File::from(master);
+        let mut out = Vec::new();
+        use std::io::Read;
+        let _ = f.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let ex = rt.exec_detached(
+        &[
+            "exec",
+            "-d",
+            "-t",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "stat -c '%u %g' $(tty)",
+        ],
+        &b,
+    );
+    assert!(ex.status.success(), "{}", common::text(&ex));
+    let printed = accept.join().unwrap();
+    assert!(printed.contains("1000 5"), "exec's terminal: {printed:?}");
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+/// `--no-pivot` leaves no bare host /proc or /sys in the container's mount
+/// namespace: a process that makes its own user namespace cannot mount a fresh,
+/// unmasked proc (the kernel allows it only while a fully visible one exists).
+#[test]
+fn no_pivot_leaves_no_bare_proc_to_mount() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("nopivot");
+    let b = Bundle::new(
+        &id,
+        &[
+            "unshare",
+            "-mrpf",
+            "sh",
+            "-c",
+            "mount -t proc none /proc && echo mounted && echo h > /proc/sysrq-trigger",
+        ],
+    );
+    b.edit(|c| {
+        // unshare needs seccomp and AppArmor out of the way; the masks stay.
+        c["linux"].as_object_mut().unwrap().remove("seccomp");
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] =
+                json!(["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP"]);
+        }
+    });
+    rt.track(&id);
+    let out = rt.exec(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let text = common::text(&out);
+    assert!(!text.contains("mounted"), "a bare proc was mounted: {text}");
+    assert!(
+        text.to_lowercase().contains("permission denied")
+            || text.contains("Operation not permitted"),
+        "{text}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    rt.assert_clean(&id, &b);
+}

@@ -281,6 +281,100 @@ fn build(s: &LinuxSeccomp) -> Result<(ScmpFilterContext, u32)> {
     Ok((ctx, kflags))
 }
 
+/// The architectures of a filter that the `-ENOSYS` stub covers: libseccomp's
+/// name, the kernel's `AUDIT_ARCH_*` and whether x32 calls share the number
+/// space (bit 30 set; those are left to the filter).
+const STUB_ARCHES: [(ScmpArch, u32, bool); 3] = [
+    (ScmpArch::X8664, 0xC000_003E, true),
+    (ScmpArch::X86, 0x4000_0003, false),
+    (ScmpArch::Aarch64, 0xC000_00B7, false),
+];
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGT_K: u16 = 0x25;
+const BPF_JSET_K: u16 = 0x45;
+const BPF_RET_K: u16 = 0x06;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+const ENOSYS: u32 = 38;
+
+/// One `struct sock_filter`.
+type Insn = (u16, u8, u8, u32);
+
+/// runc's `-ENOSYS` stub: a syscall numbered above every syscall the profile
+/// names (for its architecture) is newer than the profile, so it returns
+/// ENOSYS — which makes programs fall back to older calls (glibc's clone3 →
+/// clone, statx → fstatat) — instead of the default action's error or kill.
+/// None when the default action lets unknown syscalls through anyway.
+fn enosys_stub(s: &LinuxSeccomp) -> Vec<Insn> {
+    let default = s.default_action();
+    if matches!(
+        default,
+        LinuxSeccompAction::ScmpActAllow
+            | LinuxSeccompAction::ScmpActLog
+            | LinuxSeccompAction::ScmpActTrace
+    ) || (default == LinuxSeccompAction::ScmpActErrno && s.default_errno_ret() == Some(ENOSYS))
+    {
+        return Vec::new();
+    }
+    let native = ScmpArch::native();
+    let listed: Vec<ScmpArch> = s
+        .architectures()
+        .iter()
+        .flatten()
+        .map(|a| arch(*a))
+        .collect();
+    // Per covered architecture: its audit value, x32 sharing, the last syscall.
+    let mut blocks: Vec<(u32, bool, u32)> = Vec::new();
+    for (a, audit, x32) in STUB_ARCHES {
+        if a != native && !listed.contains(&a) {
+            continue;
+        }
+        let last = s
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names().iter())
+            .filter_map(|n| ScmpSyscall::from_name_by_arch(n, a).ok())
+            .map(i32::from)
+            .filter(|n| *n >= 0)
+            .max();
+        if let Some(last) = last {
+            blocks.push((audit, x32 && a == native, last as u32));
+        }
+    }
+    let len = |x32: bool| if x32 { 6 } else { 5 };
+    let total: usize = blocks.iter().map(|(_, x32, _)| len(*x32)).sum();
+    let mut out: Vec<Insn> = Vec::with_capacity(total);
+    for (audit, x32, last) in blocks {
+        let start = out.len();
+        let to_filter = |pc: usize| (total - (pc + 1)) as u8;
+        out.push((BPF_LD_W_ABS, 0, 0, 4)); // A = seccomp_data.arch
+        out.push((BPF_JEQ_K, 0, (len(x32) - 2) as u8, audit));
+        out.push((BPF_LD_W_ABS, 0, 0, 0)); // A = seccomp_data.nr
+        if x32 {
+            let pc = out.len();
+            out.push((BPF_JSET_K, to_filter(pc), 0, 0x4000_0000));
+        }
+        let pc = out.len();
+        out.push((BPF_JGT_K, 0, to_filter(pc), last));
+        out.push((BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS));
+        debug_assert_eq!(out.len() - start, len(x32));
+    }
+    out
+}
+
+fn encode(insns: &[Insn]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(insns.len() * 8);
+    for (code, jt, jf, k) in insns {
+        b.extend_from_slice(&code.to_ne_bytes());
+        b.push(*jt);
+        b.push(*jf);
+        b.extend_from_slice(&k.to_ne_bytes());
+    }
+    b
+}
+
 /// Compile a profile.
 pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     let (ctx, flags) = build(s)?;
@@ -290,7 +384,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     ctx.export_bpf(&memfd).map_err(lib_err)?;
     let mut f = fs::File::from(memfd);
     f.seek(SeekFrom::Start(0)).map_err(lib_err)?;
-    let mut program = Vec::new();
+    let mut program = encode(&enosys_stub(s));
     f.read_to_end(&mut program).map_err(lib_err)?;
     Ok(Compiled { program, flags })
 }
@@ -303,6 +397,8 @@ fn cache_key(s: &LinuxSeccomp) -> String {
         h.update(format!("{}.{}.{}", v.major, v.minor, v.micro));
     }
     h.update(std::env::consts::ARCH);
+    // What berth adds to libseccomp's program (the ENOSYS stub).
+    h.update(b"enosys-stub-1");
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -370,6 +466,37 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let b = compile_cached(&p, dir.path()).unwrap();
         assert_eq!(b, c);
+    }
+
+    #[test]
+    fn enosys_stub_covers_what_the_profile_does_not_name() {
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+                "syscalls":[{"names":["read","write","openat"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let stub = enosys_stub(&p);
+        if ScmpArch::native() == ScmpArch::X8664 {
+            // x86_64 (with the x32 test) then i386.
+            assert_eq!(stub.len(), 6 + 5);
+            assert_eq!(stub[1], (BPF_JEQ_K, 0, 4, 0xC000_003E));
+            // openat is the last x86_64 syscall named: 257.
+            assert_eq!(stub[4], (BPF_JGT_K, 0, 6, 257));
+            assert_eq!(stub[5], (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS));
+            // The jumps out land on the first instruction after the stub.
+            assert_eq!(3 + 1 + stub[3].1 as usize, stub.len());
+            assert_eq!(9 + 1 + stub[9].2 as usize, stub.len());
+            // i386's openat is 295.
+            assert_eq!(stub[9].3, 295);
+        }
+        let c = compile(&p).unwrap();
+        assert_eq!(&c.program[..stub.len() * 8], &encode(&stub)[..]);
+        // Allowing by default needs no stub; neither does ENOSYS by default.
+        for d in [
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        ] {
+            assert!(enosys_stub(&profile(d)).is_empty(), "{d}");
+        }
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.clone(),
         detach: a.detach,
         preserve_fds: a.preserve_fds,
+        cgroups: a.cgroup.clone(),
     };
     let r = rt.exec(&a.id, &opts);
     if let (Err(e), Some(path)) = (&r, &a.report)

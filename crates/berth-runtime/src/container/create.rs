@@ -146,6 +146,19 @@ impl Runtime {
         } else {
             cg
         };
+        if cg.exists() {
+            // A cgroup made by someone else: a frozen one would stop the
+            // container's init forever; one with processes is shared.
+            if cg.freezer_state() == berth_cgroups::FreezerState::Frozen {
+                return Err(Error::Config(
+                    "container's cgroup unexpectedly frozen".into(),
+                ));
+            }
+            let n = cg.processes_anywhere().len();
+            if n > 0 {
+                tracing::warn!("container's cgroup is not empty: {n} process(es) found");
+            }
+        }
         undo.cgroup = Some(cg.clone());
         cgroup::prepare(&cg, &spec)?;
         crate::timing::mark("create: cgroup ready");

@@ -25,6 +25,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: u32,
+    /// `--cgroup`: sub-cgroups to run in (see `berth_cgroups::Cgroup::sub`).
+    pub cgroups: Vec<String>,
 }
 
 /// The order in which the container's namespaces are entered by the new process.
@@ -137,7 +139,15 @@ impl Runtime {
         };
         let (ours, theirs) = Channel::pair()?;
         let oci_state = state.oci_state(status);
-        let cgroup_fd = match state.cgroup.open_v2() {
+        let cgroup = if o.cgroups.is_empty() {
+            state.cgroup.clone()
+        } else {
+            state
+                .cgroup
+                .sub(&o.cgroups)
+                .map_err(|e| Error::Config(e.to_string()))?
+        };
+        let cgroup_fd = match cgroup.open_v2() {
             Some(r) => Some(r?),
             None => None,
         };
@@ -148,7 +158,7 @@ impl Runtime {
             console: console_child.as_ref(),
             seccomp: seccomp.as_ref(),
             caps: &caps,
-            cgroup: &state.cgroup,
+            cgroup: &cgroup,
             state: &oci_state,
             no_new_keyring: false,
             preserve_fds: o.preserve_fds,
@@ -171,7 +181,7 @@ impl Runtime {
         let placed = if spawned.in_v2_cgroup {
             Ok(())
         } else {
-            state.cgroup.add_process_v2(spawned.pid)
+            cgroup.add_process_v2(spawned.pid)
         };
         if let Err(e) = placed {
             let _ = berth_sys::pidfd::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);

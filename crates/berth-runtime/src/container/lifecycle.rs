@@ -115,11 +115,16 @@ impl Runtime {
     /// `kill`: signal the init process, or with `all` every process of the container.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let (state, status) = self.load(id)?;
+        if all {
+            // As runc: whatever is left in the cgroup is signalled, even once
+            // init has exited; a cgroup already gone leaves nothing to signal.
+            if status == Status::Stopped && !state.cgroup.exists() {
+                return Ok(());
+            }
+            return Ok(state.cgroup.signal_all(signal)?);
+        }
         if status == Status::Stopped {
             return Err(Error::WrongState("container not running".into()));
-        }
-        if all {
-            return Ok(state.cgroup.signal_all(signal)?);
         }
         let pidfd = berth_sys::pidfd::pidfd_open(state.pid).context(|| "pidfd_open".into())?;
         // The pidfd pins the process: check it is still the one we started.

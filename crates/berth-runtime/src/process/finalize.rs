@@ -1,7 +1,7 @@
 //! The last steps before `execve`, shared by a container's init and `exec`.
 
 use std::ffi::CString;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -268,6 +268,28 @@ pub fn find_executable(arg0: &str, path_var: &str) -> std::result::Result<PathBu
     })
 }
 
+/// The stdio descriptors (the terminal above all) belong to the user the
+/// process runs as, so it can use its console, as runc does: only the owner
+/// changes (the devpts mount chose the group); /dev/null, descriptors that are
+/// already the user's, and ones that cannot change (an owner or group not mapped
+/// in a user namespace, a read-only /dev) are left as they are.
+fn fix_stdio_owner(uid: u32) {
+    use nix::sys::stat::{SFlag, fstat, stat};
+    let null = stat("/dev/null").ok().map(|s| s.st_rdev);
+    for fd in 0..3 {
+        // SAFETY: 0, 1 and 2 stay open for the life of this process.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = fstat(fd) else { continue };
+        let chr = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+        if st.st_uid == uid || (chr && Some(st.st_rdev) == null) {
+            continue;
+        }
+        if let Err(e) = std::os::unix::fs::fchown(fd, Some(uid), None) {
+            tracing::debug!("chown stdio {} to {uid}: {e}", fd.as_raw_fd());
+        }
+    }
+}
+
 /// User, groups, working directory, capabilities and no_new_privs — in the order
 /// that keeps the privileges each step needs.
 pub fn identity(
@@ -277,6 +299,7 @@ pub fn identity(
     state: &OciState,
     setgroups_allowed: bool,
 ) -> Result<()> {
+    fix_stdio_owner(p.user().uid());
     let nnp = p.no_new_privileges() == Some(true);
     if let (Some(s), false) = (seccomp, nnp) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now.

@@ -101,6 +101,7 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
 
 /// After the switch: masked and read-only paths, the read-only root, propagation.
 pub fn finish(spec: &Spec) -> Result<()> {
+    mounts::readonly_dev(spec.mounts().as_deref().unwrap_or(&[]))?;
     if let Some(l) = linux(spec) {
         masked::readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
         masked::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;

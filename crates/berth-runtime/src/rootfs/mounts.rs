@@ -100,6 +100,8 @@ pub(crate) fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     }
     match typ {
         "cgroup" | "cgroup2" => return cgroup_mount(ctx, &dest, &p),
+        "proc" | "sysfs" => ordinary_directory(ctx.rootfs, m.destination(), typ)
+            .map_err(|e| Error::Config(format!("{}: {e}", field())))?,
         _ => {}
     }
     ensure_dir(&dest)?;
@@ -108,7 +110,12 @@ pub(crate) fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         .as_ref()
         .map(PathBuf::as_path)
         .unwrap_or(Path::new(typ));
-    let flags = p.flags & !MsFlags::MS_REMOUNT;
+    let mut flags = p.flags & !MsFlags::MS_REMOUNT;
+    if is_dev(m.destination()) {
+        // Device nodes are made in /dev after the mounts: it is write-protected
+        // at the end ([`readonly_dev`]).
+        flags &= !MsFlags::MS_RDONLY;
+    }
     let res = mnt(Some(source), &dest, Some(typ), flags, &p.data);
     match (res, typ) {
         (Ok(()), _) => {}
@@ -158,6 +165,61 @@ pub(crate) fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     for prop in &p.propagation {
         mnt(None, &dest, None, *prop, "")
             .context(|| format!("set propagation of {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether a mount's destination is the container's /dev.
+pub(crate) fn is_dev(dest: &Path) -> bool {
+    let parts: Vec<_> = dest
+        .components()
+        .filter(|c| {
+            !matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::CurDir
+            )
+        })
+        .collect();
+    parts.len() == 1 && parts[0].as_os_str() == "dev"
+}
+
+/// proc and sysfs go on a real directory of the rootfs, never through a
+/// symlink (which could point anywhere) or onto a file.
+fn ordinary_directory(rootfs: &Path, dest: &Path, typ: &str) -> std::result::Result<(), String> {
+    let mut at = rootfs.to_path_buf();
+    for c in dest.components() {
+        match c {
+            std::path::Component::Normal(n) => at.push(n),
+            std::path::Component::ParentDir => {
+                return Err(format!("{typ} destination {} has '..'", dest.display()));
+            }
+            _ => {}
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "error mounting {typ:?} to rootfs at {:?}: filesystem {typ:?} must be mounted on ordinary directory",
+                    dest.display()
+                ));
+            }
+            // Missing: it is created as a directory.
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// A read-only /dev tmpfs is remounted read-only once its devices exist.
+pub(crate) fn readonly_dev(mounts: &[Mount]) -> Result<()> {
+    for m in mounts {
+        if !is_dev(m.destination()) {
+            continue;
+        }
+        let Ok(p) = options::parse(m) else { continue };
+        if !p.bind && p.flags.contains(MsFlags::MS_RDONLY) {
+            remount_bind(Path::new("/dev"), p.flags & REMOUNT_FLAGS)?;
+        }
     }
     Ok(())
 }
