@@ -562,3 +562,136 @@ fn console_socket_receives_the_pty_master() {
     rt.ok(&["delete", &id]);
     rt.assert_clean(&id, &b);
 }
+
+/// Each hook runs in the namespaces the runtime spec gives it, with the state
+/// on stdin: createRuntime in the runtime's, createContainer in the container's
+/// (its mount namespace, after the mounts, before pivot_root: host paths still
+/// resolve), startContainer inside the container.
+#[test]
+fn hooks_run_in_their_namespaces() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("hookns");
+    let b = Bundle::new(&id, &["sleep", "100"]);
+    let rootfs = b.rootfs().canonicalize().unwrap();
+    let record = |name: &str, out: &str| {
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!(
+            "read -r s; echo \"{name} $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/uts) $(readlink /proc/self/ns/net) $(grep -c ' {}/proc ' /proc/self/mounts) $s\" >> {out}",
+            rootfs.display()
+        )]})
+    };
+    let host_log = b.path().join("hooks.log");
+    let h = host_log.to_str().unwrap();
+    b.edit(|c| {
+        c["hostname"] = json!("hookns");
+        c["hooks"] = json!({
+            "createRuntime": [record("createRuntime", h)],
+            "createContainer": [record("createContainer", h)],
+            "startContainer": [record("startContainer", "/tmp/hooks.log")],
+        });
+    });
+    assert!(rt.create(&id, &b).status.success(), "{}", Rt::output(&b));
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let ns = |p: &str, n: &str| {
+        std::fs::read_link(format!("/proc/{p}/ns/{n}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let container: Vec<String> = ["mnt", "uts", "net"]
+        .iter()
+        .map(|n| ns(&pid.to_string(), n))
+        .collect();
+    let host: Vec<String> = ["mnt", "uts", "net"]
+        .iter()
+        .map(|n| ns("self", n))
+        .collect();
+    common::wait_for_file(&b.rootfs().join("tmp/hooks.log"), Duration::from_secs(5));
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(&host_log).unwrap(),
+        std::fs::read_to_string(b.rootfs().join("tmp/hooks.log")).unwrap()
+    );
+    let mut seen = Vec::new();
+    for l in text.lines() {
+        let f: Vec<&str> = l.splitn(6, ' ').collect();
+        let (name, nss) = (
+            f[0],
+            vec![f[1].to_string(), f[2].to_string(), f[3].to_string()],
+        );
+        let state: serde_json::Value =
+            serde_json::from_str(f[5]).unwrap_or_else(|e| panic!("{l}: {e}"));
+        assert_eq!(state["id"], json!(id), "{l}");
+        match name {
+            "createRuntime" => assert_eq!(nss, host, "{l}"),
+            "createContainer" => {
+                assert_eq!(nss, container, "{l}");
+                // The container's proc is already mounted in its rootfs.
+                assert_eq!(f[4], "1", "{l}");
+            }
+            "startContainer" => assert_eq!(nss, container, "{l}"),
+            _ => panic!("{l}"),
+        }
+        seen.push(name.to_string());
+    }
+    assert_eq!(
+        seen,
+        ["createRuntime", "createContainer", "startContainer"],
+        "{text}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+    rt.assert_clean(&id, &b);
+}
+
+/// A user-namespaced container whose bind sources the mapped root cannot
+/// reach (root-owned 0700 directories, and a file inside one) still starts: the
+/// sources are opened before the user namespace is entered, as runc does.
+#[test]
+fn userns_bind_sources_the_mapped_root_cannot_reach() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("usernsbind");
+    let b = Bundle::new(
+        &id,
+        &["sh", "-c", "ls -d /mnt/a /mnt/b /mnt/f && echo started"],
+    );
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let src = tempfile::Builder::new()
+        .prefix("berth-test-inaccessible-")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let (a, bb) = (
+        src.path().join("source-inaccessible-1"),
+        src.path().join("source-inaccessible-2"),
+    );
+    for d in [&a, &bb] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let f = a.join("file");
+    std::fs::write(&f, "x").unwrap();
+    std::fs::set_permissions(src.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        let m = c["mounts"].as_array_mut().unwrap();
+        for (s, d) in [(&a, "/mnt/a"), (&bb, "/mnt/b"), (&f, "/mnt/f")] {
+            m.push(json!({"source": s, "destination": d, "type": "bind", "options": ["bind"]}));
+        }
+    });
+    let (code, out, err) = rt.run(&id, &b);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("started"), "{out}{err}");
+    rt.assert_clean(&id, &b);
+}

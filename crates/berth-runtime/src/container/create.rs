@@ -239,7 +239,15 @@ impl Runtime {
                 parent_plan.joins.push(namespaces::Join { typ: t, fd });
             }
         }
+        // The mapped root may not be able to reach a bind source: clone them
+        // now, as the host's root, for the container to attach.
+        let bind_sources = if in_userns {
+            crate::rootfs::mounts::open_bind_sources(&spec, &bundle)
+        } else {
+            Vec::new()
+        };
         let init_cfg = Init {
+            bind_sources: &bind_sources,
             spec: &spec,
             bundle: &bundle,
             rootfs: &rootfs,

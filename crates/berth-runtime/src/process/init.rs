@@ -52,6 +52,8 @@ pub struct Init<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub id: &'a str,
+    /// Bind sources opened before the user namespace (by mount index).
+    pub bind_sources: &'a [(usize, OwnedFd)],
 }
 
 /// Entry point in the child: never returns normally; the exit code on failure.
@@ -121,6 +123,7 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
             in_userns,
             cgroupns: cfg.plan.unshare_cgroup || cfg.plan.joins(LinuxNamespaceType::Cgroup),
             userns_path: if in_userns { Some(&userns_path) } else { None },
+            bind_sources: cfg.bind_sources,
         };
         rootfs::prepare(&ctx)?;
         crate::timing::mark("init: mounts done");

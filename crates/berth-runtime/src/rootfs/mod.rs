@@ -29,6 +29,9 @@ pub struct Ctx<'a> {
     pub cgroupns: bool,
     /// `/proc/<pid>/ns/user` of the container, for idmapped mounts.
     pub userns_path: Option<&'a Path>,
+    /// Bind sources cloned by the runtime before the user namespace existed
+    /// (see [`mounts::open_bind_sources`]), by mount index.
+    pub bind_sources: &'a [(usize, std::os::fd::OwnedFd)],
 }
 
 fn linux(spec: &Spec) -> Option<&oci_spec::runtime::Linux> {

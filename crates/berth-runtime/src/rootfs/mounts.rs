@@ -1,5 +1,6 @@
 //! Performing the mounts of config.json inside the new mount namespace.
 
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -224,25 +225,64 @@ pub(crate) fn readonly_dev(mounts: &[Mount]) -> Result<()> {
     Ok(())
 }
 
+/// A bind mount's source on the host (relative ones are in the bundle).
+fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
+    let src = m.source().as_ref()?;
+    Some(if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    })
+}
+
+/// Clone the source tree of every plain bind mount, in the runtime (the host's
+/// root, in the host's mount namespace), for a user-namespaced container whose
+/// mapped root may not be allowed to reach them (runc passes mount-source
+/// descriptors for the same reason). A source that cannot be cloned is left to
+/// the container, which reports it.
+pub fn open_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> Vec<(usize, OwnedFd)> {
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let Ok(p) = options::parse(m) else { continue };
+        if !p.bind || p.idmap {
+            continue;
+        }
+        let Some(src) = bind_source(m, bundle) else {
+            continue;
+        };
+        if let Ok(fd) = berth_sys::mount::open_tree_clone(&src, p.recursive) {
+            out.push((i, fd));
+        }
+    }
+    out
+}
+
 fn bind(ctx: &Ctx<'_>, index: usize, m: &Mount, p: &Parsed, dest: &Path) -> Result<()> {
-    let src = m.source().as_ref().ok_or_else(|| {
+    let src = bind_source(m, ctx.bundle).ok_or_else(|| {
         Error::Config(format!(
             "mounts[{index}].source: a bind mount needs a source"
         ))
     })?;
-    let src = if src.is_absolute() {
-        src.clone()
-    } else {
-        ctx.bundle.join(src)
+    let cloned = ctx
+        .bind_sources
+        .iter()
+        .find(|(i, _)| *i == index)
+        .map(|(_, fd)| fd);
+    let is_dir = match cloned {
+        Some(fd) => nix::sys::stat::fstat(fd)
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .context(|| format!("stat {}", src.display()))?,
+        None => std::fs::metadata(&src)
+            .map_err(|e| {
+                Error::Config(format!(
+                    "mounts[{index}].source: {}: {}",
+                    src.display(),
+                    e.kind().to_string().to_lowercase().replace('_', " ")
+                ))
+            })?
+            .is_dir(),
     };
-    let meta = std::fs::metadata(&src).map_err(|e| {
-        Error::Config(format!(
-            "mounts[{index}].source: {}: {}",
-            src.display(),
-            e.kind().to_string().to_lowercase().replace('_', " ")
-        ))
-    })?;
-    if meta.is_dir() {
+    if is_dir {
         ensure_dir(dest)?;
     } else {
         ensure_file(dest)?;
@@ -251,7 +291,16 @@ fn bind(ctx: &Ctx<'_>, index: usize, m: &Mount, p: &Parsed, dest: &Path) -> Resu
     if p.recursive {
         flags |= MsFlags::MS_REC;
     }
-    if p.idmap {
+    if let Some(fd) = cloned {
+        use std::os::fd::AsFd;
+        berth_sys::mount::move_mount_to(fd.as_fd(), dest).map_err(|e| {
+            Error::Config(format!(
+                "mounts[{index}]: bind {} on {}: {e}",
+                src.display(),
+                m.destination().display(),
+            ))
+        })?;
+    } else if p.idmap {
         idmapped(ctx, &src, dest, p.recursive)?;
     } else {
         mnt(Some(&src), dest, None, flags, "").map_err(|e| {
