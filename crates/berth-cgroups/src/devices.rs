@@ -28,28 +28,162 @@ fn access(r: &LinuxDeviceCgroup) -> Result<String> {
     Ok(a.to_string())
 }
 
-/// Write the rules, in order, to `devices.allow` / `devices.deny`.
-pub(crate) fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+/// The state of a v1 `devices` cgroup, as the kernel keeps it: a default
+/// (allow or deny) and exceptions to it, each device key with its access bits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct V1State {
+    pub default_allow: bool,
+    /// (type, major, minor) with `*` as None → access bits (r=1, w=2, m=4).
+    pub exceptions: std::collections::BTreeMap<(char, Option<i64>, Option<i64>), u8>,
+}
+
+const R: u8 = 1;
+const W: u8 = 2;
+const M: u8 = 4;
+
+fn bits(acc: &str) -> u8 {
+    acc.chars().fold(0, |b, c| {
+        b | match c {
+            'r' => R,
+            'w' => W,
+            'm' => M,
+            _ => 0,
+        }
+    })
+}
+
+fn acc_text(b: u8) -> String {
+    [(R, 'r'), (W, 'w'), (M, 'm')]
+        .iter()
+        .filter(|(bit, _)| b & bit != 0)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+fn key_text(k: &(char, Option<i64>, Option<i64>)) -> String {
+    let n = |v: Option<i64>| v.map_or("*".to_string(), |n| n.to_string());
+    format!("{} {}:{}", k.0, n(k.1), n(k.2))
+}
+
+impl V1State {
+    /// A new cgroup under the root: everything allowed.
+    pub fn allow_all() -> V1State {
+        V1State {
+            default_allow: true,
+            exceptions: Default::default(),
+        }
+    }
+
+    /// From `devices.list`. The kernel lists a default-allow cgroup as
+    /// `a *:* rwm` alone (its deny exceptions are not shown: none are assumed).
+    pub fn parse_list(text: &str) -> V1State {
+        let mut st = V1State {
+            default_allow: false,
+            exceptions: Default::default(),
+        };
+        for l in text.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() != 3 {
+                continue;
+            }
+            if f[0] == "a" {
+                return V1State::allow_all();
+            }
+            let Some((maj, min)) = f[1].split_once(':') else {
+                continue;
+            };
+            let num = |s: &str| s.parse::<i64>().ok();
+            let t = f[0].chars().next().unwrap_or('a');
+            *st.exceptions.entry((t, num(maj), num(min))).or_default() |= bits(f[2]);
+        }
+        st
+    }
+
+    /// Apply one rule as the kernel does.
+    pub fn apply(&mut self, t: char, major: Option<i64>, minor: Option<i64>, acc: u8, allow: bool) {
+        if t == 'a' {
+            self.default_allow = allow;
+            self.exceptions.clear();
+            return;
+        }
+        let key = (t, major, minor);
+        // An exception is an allow in a default-deny cgroup, a deny otherwise.
+        if allow != self.default_allow {
+            *self.exceptions.entry(key).or_default() |= acc;
+        } else if let Some(b) = self.exceptions.get_mut(&key) {
+            *b &= !acc;
+            if *b == 0 {
+                self.exceptions.remove(&key);
+            }
+        }
+    }
+
+    /// The writes (file, line) that take `self` to `target` with the fewest
+    /// changes: no write when nothing changes, and no moment where a device
+    /// both states allow is denied (runc's "minimal transition").
+    pub fn transition(&self, target: &V1State) -> Vec<(&'static str, String)> {
+        let (grant, revoke) = if target.default_allow {
+            ("devices.deny", "devices.allow")
+        } else {
+            ("devices.allow", "devices.deny")
+        };
+        let mut out = Vec::new();
+        let from = if self.default_allow != target.default_allow {
+            // A new default resets every exception.
+            out.push((revoke, "a".to_string()));
+            &V1State {
+                default_allow: target.default_allow,
+                exceptions: Default::default(),
+            }
+        } else {
+            self
+        };
+        // Exceptions first added, then removed: an allow list only grows before
+        // it shrinks.
+        for (k, want) in &target.exceptions {
+            let have = from.exceptions.get(k).copied().unwrap_or(0);
+            if want & !have != 0 {
+                out.push((grant, format!("{} {}", key_text(k), acc_text(want & !have))));
+            }
+        }
+        for (k, have) in &from.exceptions {
+            let want = target.exceptions.get(k).copied().unwrap_or(0);
+            if have & !want != 0 {
+                out.push((
+                    revoke,
+                    format!("{} {}", key_text(k), acc_text(have & !want)),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The state the rules lead to from a new cgroup.
+pub(crate) fn target_v1(rules: &[LinuxDeviceCgroup]) -> Result<V1State> {
+    let mut st = V1State::allow_all();
     for r in rules {
         let t = rule_type(r);
         if t == 'p' {
             continue;
         }
-        let acc = access(r)?;
-        let line = if t == 'a' {
-            "a".to_string()
-        } else {
-            let num = |v: Option<i64>| match v {
-                Some(n) if n >= 0 => n.to_string(),
-                _ => "*".into(),
-            };
-            format!("{t} {}:{} {acc}", num(r.major()), num(r.minor()))
-        };
-        let file = if r.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
+        let acc = bits(&access(r)?);
+        let num = |v: Option<i64>| v.filter(|n| *n >= 0);
+        st.apply(t, num(r.major()), num(r.minor()), acc, r.allow());
+    }
+    Ok(st)
+}
+
+/// Bring the cgroup's device rules to what `rules` say, writing only what
+/// changes (from `devices.list`), so an update that keeps the rules never
+/// denies a running process its devices, even for a moment.
+pub(crate) fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    let target = target_v1(rules)?;
+    let current = match fs::read_opt(&dir.join("devices.list")) {
+        Some(text) => V1State::parse_list(&text),
+        None => V1State::allow_all(),
+    };
+    for (file, line) in current.transition(&target) {
         fs::write(&dir.join(file), &line)?;
     }
     Ok(())
@@ -170,6 +304,48 @@ pub fn compile_device_program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<BpfInsn
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn v1_transitions_are_minimal() {
+        let list = "c 1:3 rwm\nc 1:5 rwm\nc *:* m\nc 136:* rwm\n";
+        let cur = V1State::parse_list(list);
+        assert!(!cur.default_allow);
+        let mut target = V1State::allow_all();
+        target.apply('a', None, None, R | W | M, false);
+        for (t, maj, min, acc) in [
+            ('c', Some(1), Some(3), "rwm"),
+            ('c', Some(1), Some(5), "rwm"),
+            ('c', None, None, "m"),
+            ('c', Some(136), None, "rwm"),
+        ] {
+            target.apply(t, maj, min, bits(acc), true);
+        }
+        // The same rules: nothing to write.
+        assert_eq!(cur, target);
+        assert!(cur.transition(&target).is_empty());
+        // One device more, one access less: only those.
+        let mut more = target.clone();
+        more.apply('c', Some(10), Some(200), R | W, true);
+        more.apply('c', Some(1), Some(5), W, false);
+        assert_eq!(
+            cur.transition(&more),
+            [
+                ("devices.allow", "c 10:200 rw".to_string()),
+                ("devices.deny", "c 1:5 w".to_string()),
+            ]
+        );
+        // From allow-all (a new cgroup) to an allow list: deny all, then allow.
+        let t = V1State::allow_all().transition(&target);
+        assert_eq!(t[0], ("devices.deny", "a".to_string()));
+        assert_eq!(t.len(), 5);
+        assert!(V1State::parse_list("a *:* rwm\n").default_allow);
+        // Back to allow-all.
+        assert_eq!(
+            cur.transition(&V1State::allow_all()),
+            [("devices.allow", "a".to_string())]
+        );
+    }
+
     use super::*;
 
     /// Run the program on (type, access, major, minor) with a tiny interpreter of

@@ -31,6 +31,15 @@ impl Error {
         }
     }
 
+    /// The kind of the underlying I/O error, if any (writes keep the kind,
+    /// not the raw errno: their message names the value written).
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+
     /// The underlying OS error, if any.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {

@@ -198,10 +198,22 @@ fn cpu(dir: &Path, c: &LinuxCpu) -> Result<()> {
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         fs::write(&dir.join("cpu.shares"), s.to_string())?;
     }
+    let quota = c.quota().filter(|q| *q != 0);
+    let mut quota_done = false;
     if let Some(p) = c.period().filter(|p| *p != 0) {
-        fs::write(&dir.join("cpu.cfs_period_us"), p.to_string())?;
+        match fs::write(&dir.join("cpu.cfs_period_us"), p.to_string()) {
+            Ok(()) => {}
+            // The new period with the old quota can exceed a parent's ratio
+            // (a pod's limit): set the new quota first, then the period.
+            Err(e) if e.io_kind() == Some(std::io::ErrorKind::InvalidInput) && quota.is_some() => {
+                fs::write(&dir.join("cpu.cfs_quota_us"), quota.unwrap().to_string())?;
+                quota_done = true;
+                fs::write(&dir.join("cpu.cfs_period_us"), p.to_string())?;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    if let Some(q) = c.quota().filter(|q| *q != 0) {
+    if let (Some(q), false) = (quota, quota_done) {
         fs::write(&dir.join("cpu.cfs_quota_us"), q.to_string())?;
     }
     if let Some(b) = c.burst() {
