@@ -234,9 +234,12 @@ fn exec_joins_every_hierarchy_and_sub_cgroups() {
     let dirs = common::cgroup_dirs(&id);
     for d in &dirs {
         std::fs::create_dir(d.join("sub")).unwrap();
-        // A v1 cpuset cgroup starts with no CPUs or memory nodes.
+        // A v1 cpuset cgroup starts with no CPUs or memory nodes (on v2 the
+        // sub-cgroup has no cpuset files unless the controller is delegated).
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+            if let Ok(v) = std::fs::read_to_string(d.join(f))
+                && d.join("sub").join(f).exists()
+            {
                 std::fs::write(d.join("sub").join(f), v.trim()).unwrap();
             }
         }

@@ -223,3 +223,44 @@ fn notify_without_an_agent_is_refused() {
     rt.assert_clean(&id, &b);
     let _ = std::io::stderr().flush();
 }
+
+/// startContainer hooks run in the container after the filter is loaded (as
+/// runc loads it before waiting for `start`): the agent already holds the
+/// listener and answers the hook's notified syscalls too.
+#[test]
+fn notify_covers_start_container_hooks() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("notifyhook");
+    let b = Bundle::new(&id, &["sh", "-c", "cat /tmp/hook.err"]);
+    let dir = tempfile::Builder::new()
+        .prefix("berth-test-agent-")
+        .tempdir()
+        .unwrap();
+    let sock = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let handle = agent(
+        listener,
+        vec![libc::SYS_mkdir as i32, libc::SYS_mkdirat as i32],
+    );
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/by-hook 2> /tmp/hook.err; true"]}]});
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let (code, out, err) = rt.run(&id, &b);
+    let (_, answered) = handle.join().unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Invalid cross-device link"),
+        "the hook's mkdir was not notified: {out}{err}"
+    );
+    assert!(!b.rootfs().join("tmp/by-hook").exists());
+    assert!(answered >= 1);
+    rt.assert_clean(&id, &b);
+}

@@ -188,6 +188,12 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
         Ok(p) => p,
         Err(f) => return Ok(f),
     };
+    // With no_new_privs the filter goes on as late as runc puts it: before
+    // waiting for `start`, so startContainer hooks run under it and a seccomp
+    // agent has its listener once `create` returns.
+    if let (Some(s), true) = (cfg.seccomp, process.no_new_privileges() == Some(true)) {
+        s.load(&hook_state)?;
+    }
     // From here the runtime may exit (create, exec -d) and the process lives on.
     nix::sys::prctl::set_pdeathsig(None).ok();
     cfg.channel.send(&Msg::Ready)?;
@@ -210,9 +216,6 @@ fn run(cfg: &Init<'_>) -> Result<Failure> {
         &hooks::Kind::StartContainer.of(spec),
         &hook_state,
     )?;
-    if let (Some(s), true) = (cfg.seccomp, process.no_new_privileges() == Some(true)) {
-        s.load(&hook_state)?;
-    }
     crate::timing::mark("init: exec");
     Ok(finalize::exec(
         &exe,
