@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite (run as root on Debian): unit tests, the runtime's
 # behaviour tests against berth-runc and against runc (the reference), the
-# containerd acceptance test, and the cgroup v2 tests in a VM.
+# containerd acceptance test, the cgroup v2 tests in a VM, and every fuzz target
+# for 30 s (cargo-fuzz on the nightly toolchain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -18,3 +19,5 @@ cargo nextest run --workspace --no-fail-fast
 echo "== the runtime behaviour tests against runc (the reference)"
 BERTH_TEST_RUNTIME=$(command -v runc) cargo nextest run -p berth-runc --no-fail-fast \
 	-E 'not test(vm_cgroup_v2)'
+echo "== fuzzing berth's parsers, 30 s per target (scripts/fuzz.sh SECONDS for longer)"
+scripts/fuzz.sh 30

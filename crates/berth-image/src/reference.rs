@@ -66,11 +66,6 @@ impl Reference {
         if name.is_empty() {
             return Err(invalid(None));
         }
-        if name.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(invalid(Some(format!(
-                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
-            ))));
-        }
         let (mut domain, mut path) = match name.split_once('/') {
             Some((first, remainder))
                 if first.contains(['.', ':'])
@@ -94,6 +89,13 @@ impl Reference {
         }
         if !path.split('/').all(is_path_component) || !is_domain(&domain) {
             return Err(invalid(None));
+        }
+        // As distribution/reference, the limit is on the normalised name
+        // (`docker.io/library/…`): that is the form stored and read back.
+        if domain.len() + 1 + path.len() > NAME_TOTAL_LENGTH_MAX {
+            return Err(invalid(Some(format!(
+                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+            ))));
         }
         Ok(Reference {
             domain,
@@ -376,6 +378,21 @@ mod tests {
     }
 
     #[test]
+    fn accepted_names_read_back_from_their_full_form() {
+        // Found by fuzzing (fuzz/fuzz_targets/image_reference.rs): 243
+        // bytes that normalised past 255 characters were accepted, and the
+        // stored `docker.io/library/…` form then failed to parse back.
+        let found: &[u8] = b"hoindex.dochhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhksex.dockexx.dilgoc.rkex.dockksex.diilgocx.dockexx.dcksex.d.iilgoc.rkex.0ockksex.diilgoc.rkex.docksex.docker.iodocksex";
+        let s = std::str::from_utf8(found).unwrap();
+        assert!(Reference::parse_named(s).is_err());
+        let pinned = format!("localhost:5000/x/y@sha256:{HEX}");
+        for s in ["busybox", "a/b:1", &pinned] {
+            let r = Reference::parse_named(s).unwrap();
+            assert_eq!(Reference::parse_named(&r.full()).unwrap(), r);
+        }
+    }
+
+    #[test]
     fn invalid_references() {
         let e = Reference::parse("Busybox").unwrap_err().to_string();
         assert_eq!(
@@ -404,6 +421,14 @@ mod tests {
             "{e}"
         );
         assert!(Reference::parse(&"a".repeat(256)).is_err());
+        // The limit counts the normalised name, `docker.io/library/` included.
+        assert!(Reference::parse(&"a".repeat(237)).is_ok());
+        let e = Reference::parse(&"a".repeat(238)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid reference format: repository name must not be more than 255 characters"
+        );
+        assert!(Reference::parse(&format!("localhost:5000/{}", "a".repeat(240))).is_ok());
         assert!(Reference::parse(&format!("a:{}", "t".repeat(129))).is_err());
         assert!(Reference::parse(&format!("a:{}", "t".repeat(128))).is_ok());
     }

@@ -234,3 +234,22 @@ fn version_lines_and_unknown_command() {
         "{err}"
     );
 }
+
+/// A namespace listed twice is refused before anything is made, as runc 1.1
+/// refuses it ("malformed spec file: duplicated ns").
+#[test]
+fn duplicate_namespace_entries_are_refused() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("dupns");
+    let b = Bundle::new(&id, &["true"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(serde_json::json!({"type": "uts"}));
+        ns.push(serde_json::json!({"type": "uts"}));
+    });
+    let (code, out, err) = rt.run(&id, &b);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("duplicate"), "{err}");
+    rt.assert_clean(&id, &b);
+}

@@ -118,7 +118,7 @@ fn braced(
     }
     let (op, arg) = if let Some(arg) = rest.strip_prefix(':') {
         let op = arg.chars().next().ok_or(TemplateError::Invalid)?;
-        (format!(":{op}"), &arg[1..])
+        (format!(":{op}"), &arg[op.len_utf8()..])
     } else {
         let op = rest.chars().next().ok_or(TemplateError::Invalid)?;
         (op.to_string(), &rest[op.len_utf8()..])
@@ -231,6 +231,18 @@ mod tests {
 
     fn ok(t: &str) -> String {
         sub(t).unwrap()
+    }
+
+    #[test]
+    fn multibyte_modifier_is_invalid() {
+        // Found by fuzzing (fuzz/fuzz_targets/compose_interpolate.rs): a
+        // non-ASCII character after `:` was sliced as one byte and panicked.
+        let t = b"image: |${TAG:\xce\xbcseral ${EMPTY:+alt%} $image: $${TAG}}";
+        assert_eq!(
+            sub(std::str::from_utf8(t).unwrap()),
+            Err(TemplateError::Invalid)
+        );
+        assert_eq!(sub("${FOO:\u{e9}x}"), Err(TemplateError::Invalid));
     }
 
     #[test]
