@@ -15,25 +15,10 @@ use berth_net::ipam::{self, Pool};
 use ipnet::Ipv4Net;
 use libfuzzer_sys::fuzz_target;
 
-const JSON_LIMIT: usize = 4 << 20;
-
 fuzz_target!(|data: &[u8]| {
-    if data.len() > JSON_LIMIT {
-        return;
-    }
-    let Ok(req) = berth_api::json::decode::<CreateRequest>(data, "CreateRequest") else {
+    let Some(req) = json::decode_body::<CreateRequest>(data, "CreateRequest") else {
         return;
     };
-    let body = serde_json::to_vec(&req).expect("a network request serialises");
-    let again = berth_api::json::decode::<CreateRequest>(&body, "CreateRequest")
-        .expect("a network request's own JSON decodes");
-    assert!(
-        json::same(
-            &serde_json::to_value(&again).unwrap(),
-            &serde_json::to_value(&req).unwrap()
-        ),
-        "a network request changed through its own JSON"
-    );
 
     let configs = req
         .ipam

@@ -287,25 +287,17 @@ impl Cgroup {
         self.add_process_v2(pid)
     }
 
-    /// The directory whose `cgroup.procs` lists the container's processes.
-    fn procs_dir(&self) -> Option<&Path> {
-        if self.mode == Mode::Unified {
-            return self.v2.as_deref();
-        }
-        ["pids", "freezer", "memory", "devices", "cpu"]
-            .iter()
-            .find_map(|c| self.v1_dir(c))
-            .or_else(|| self.dirs().first().copied())
-    }
-
-    /// Every process in the container's cgroup, including nested cgroups.
+    /// Every process in the container's cgroup, including nested cgroups, in
+    /// any of its hierarchies: a process someone put into one hierarchy only
+    /// (the hybrid host's unified tree, say) is still the container's.
     pub fn processes(&self) -> Result<Vec<i32>> {
-        let Some(dir) = self.procs_dir() else {
-            return Ok(vec![]);
-        };
-        let mut out = Vec::new();
-        collect_procs(dir, &mut out)?;
-        Ok(out)
+        let mut all = Vec::new();
+        for d in self.dirs() {
+            collect_procs(d, &mut all)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|p| seen.insert(*p));
+        Ok(all)
     }
 
     /// Freeze or thaw every process, waiting until the kernel reports the new state.
@@ -430,18 +422,9 @@ impl Cgroup {
                 if Instant::now() > deadline {
                     return Err(Error::io("remove cgroup", d, busy));
                 }
-                let left = self.processes_anywhere();
-                if !killed && !left.is_empty() {
+                if !killed && self.processes().is_ok_and(|p| !p.is_empty()) {
                     killed = true;
                     let _ = self.signal_all(libc::SIGKILL);
-                    // A process put into one hierarchy only (the hybrid
-                    // host's unified tree, say) is not in the one counted.
-                    for pid in left {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                    }
                     if self.freezer_state() == FreezerState::Frozen {
                         let _ = self.set_freezer(FreezerState::Thawed);
                     }
@@ -468,19 +451,6 @@ fn collect_procs(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-impl Cgroup {
-    /// Every process in any of the container's directories.
-    pub fn processes_anywhere(&self) -> Vec<i32> {
-        let mut out = Vec::new();
-        for d in self.dirs() {
-            let _ = collect_procs(d, &mut out);
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
 }
 
 /// rmdir a cgroup directory; when it has child cgroups, remove those first.

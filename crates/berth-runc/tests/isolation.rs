@@ -314,20 +314,9 @@ fn sysctl_and_oom_score_adj() {
     assert_eq!(out, "1\n80\n500\n");
 }
 
-#[test]
-fn user_namespace_with_mappings() {
-    require_root!();
-    let rt = Rt::new();
-    let id = unique_id("userns");
-    let b = Bundle::new(
-        &id,
-        &[
-            "sh",
-            "-c",
-            "cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /dev/null && echo null-ok",
-        ],
-    );
-    // The rootfs must belong to the mapped root to be usable as such.
+/// Give the bundle a user namespace with root mapped to host uid and gid
+/// 100000; the rootfs then belongs to the mapped root, to be usable as such.
+fn user_namespaced(b: &Bundle) {
     let chown = std::process::Command::new("chown")
         .args(["-R", "100000:100000"])
         .arg(b.rootfs())
@@ -341,8 +330,23 @@ fn user_namespace_with_mappings() {
             .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        // A user namespace cannot mount sysfs of a network namespace it does not own otherwise.
     });
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    require_root!();
+    let rt = Rt::new();
+    let id = unique_id("userns");
+    let b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /dev/null && echo null-ok",
+        ],
+    );
+    user_namespaced(&b);
     let (code, out, err) = rt.run(&id, &b);
     assert_eq!(code, 0, "{out}\n{err}");
     let fields: Vec<Vec<&str>> = out
@@ -656,12 +660,7 @@ fn userns_bind_sources_the_mapped_root_cannot_reach() {
         &id,
         &["sh", "-c", "ls -d /mnt/a /mnt/b /mnt/f && echo started"],
     );
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    user_namespaced(&b);
     let src = tempfile::Builder::new()
         .prefix("berth-test-inaccessible-")
         .tempdir()
@@ -679,12 +678,6 @@ fn userns_bind_sources_the_mapped_root_cannot_reach() {
     std::fs::write(&f, "x").unwrap();
     std::fs::set_permissions(src.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         let m = c["mounts"].as_array_mut().unwrap();
         for (s, d) in [(&a, "/mnt/a"), (&bb, "/mnt/b"), (&f, "/mnt/f")] {
             m.push(json!({"source": s, "destination": d, "type": "bind", "options": ["bind"]}));

@@ -153,6 +153,48 @@ fn agent(
     })
 }
 
+/// An agent on a socket of its own that answers mkdir and mkdirat.
+struct MkdirAgent {
+    _dir: tempfile::TempDir,
+    sock: std::path::PathBuf,
+    handle: std::thread::JoinHandle<(serde_json::Value, usize)>,
+}
+
+impl MkdirAgent {
+    fn start() -> MkdirAgent {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-agent-")
+            .tempdir()
+            .unwrap();
+        let sock = dir.path().join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let handle = agent(
+            listener,
+            vec![libc::SYS_mkdir as i32, libc::SYS_mkdirat as i32],
+        );
+        MkdirAgent {
+            _dir: dir,
+            sock,
+            handle,
+        }
+    }
+
+    /// Everything allowed but mkdir and mkdirat, which go to this agent.
+    fn profile(&self) -> serde_json::Value {
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": self.sock,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        })
+    }
+
+    /// The state the agent received and how many calls it answered.
+    fn finish(self) -> (serde_json::Value, usize) {
+        self.handle.join().unwrap()
+    }
+}
+
 #[test]
 fn notify_sends_the_listener_and_state_to_the_agent() {
     require_root!();
@@ -166,27 +208,13 @@ fn notify_sends_the_listener_and_state_to_the_agent() {
             "mkdir /tmp/x 2>&1; test -d /tmp/x && echo made; echo done",
         ],
     );
-    let dir = tempfile::Builder::new()
-        .prefix("berth-test-agent-")
-        .tempdir()
-        .unwrap();
-    let sock = dir.path().join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let handle = agent(
-        listener,
-        vec![libc::SYS_mkdir as i32, libc::SYS_mkdirat as i32],
-    );
+    let agent = MkdirAgent::start();
     b.edit(|c| {
-        c["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "listenerPath": sock,
-            "listenerMetadata": "berth-test-metadata",
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
-        });
+        c["linux"]["seccomp"] = agent.profile();
+        c["linux"]["seccomp"]["listenerMetadata"] = json!("berth-test-metadata");
     });
     let (code, out, err) = rt.run(&id, &b);
-    let (state, answered) = handle.join().unwrap();
+    let (state, answered) = agent.finish();
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("Invalid cross-device link") && !out.contains("made"),
@@ -233,28 +261,14 @@ fn notify_covers_start_container_hooks() {
     let rt = Rt::new();
     let id = unique_id("notifyhook");
     let b = Bundle::new(&id, &["sh", "-c", "cat /tmp/hook.err"]);
-    let dir = tempfile::Builder::new()
-        .prefix("berth-test-agent-")
-        .tempdir()
-        .unwrap();
-    let sock = dir.path().join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let handle = agent(
-        listener,
-        vec![libc::SYS_mkdir as i32, libc::SYS_mkdirat as i32],
-    );
+    let agent = MkdirAgent::start();
     b.edit(|c| {
         c["process"]["noNewPrivileges"] = json!(true);
         c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/by-hook 2> /tmp/hook.err; true"]}]});
-        c["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "listenerPath": sock,
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
-        });
+        c["linux"]["seccomp"] = agent.profile();
     });
     let (code, out, err) = rt.run(&id, &b);
-    let (_, answered) = handle.join().unwrap();
+    let (_, answered) = agent.finish();
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("Invalid cross-device link"),

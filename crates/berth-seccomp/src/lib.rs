@@ -290,13 +290,14 @@ const STUB_ARCHES: [(ScmpArch, u32, bool); 3] = [
     (ScmpArch::Aarch64, 0xC000_00B7, false),
 ];
 
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JGT_K: u16 = 0x25;
-const BPF_JSET_K: u16 = 0x45;
-const BPF_RET_K: u16 = 0x06;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-const ENOSYS: u32 = 38;
+// Classic BPF opcodes (`struct sock_filter.code`), from the kernel's names.
+const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const BPF_JGT_K: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
+const BPF_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+const SECCOMP_RET_ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
+const ENOSYS: u32 = libc::ENOSYS as u32;
 
 /// One `struct sock_filter`.
 type Insn = (u16, u8, u8, u32);

@@ -154,7 +154,7 @@ impl Runtime {
                     "container's cgroup unexpectedly frozen".into(),
                 ));
             }
-            let n = cg.processes_anywhere().len();
+            let n = cg.processes().map_or(0, |p| p.len());
             if n > 0 {
                 tracing::warn!("container's cgroup is not empty: {n} process(es) found");
             }
