@@ -1,14 +1,23 @@
 //! The API's listeners: unix sockets (mode 0660, group `berth` when it
 //! exists), and TCP — with TLS and client certificates (`--tlsverify`), or
 //! without either only when asked explicitly (`--tls=false`), loudly.
+//!
+//! A TCP client that has not finished its TLS handshake holds little: a
+//! slot among [`TcpLimits::max_handshakes`] (a few per address), for at most
+//! [`TcpLimits::handshake_timeout`]; a slow or silent one after it is closed
+//! by the header read timeout; one that never reads blocks only its own
+//! connection. Plain HTTP on the TLS port is answered as Go answers it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+
+use tokio::sync::Semaphore;
 
 use crate::config::{self, Config, Tls};
 
@@ -127,46 +136,180 @@ pub async fn bind(cfg: &Config) -> Result<Vec<Listener>, String> {
     Ok(out)
 }
 
-/// Serve one HTTP/1.1 connection, hijack upgrades included.
-fn serve_conn<I>(io: I, app: Router)
+/// What a TCP client may hold before it has proved who it is (the unix
+/// socket's clients are root or in the `berth` group, and are not limited).
+#[derive(Clone, Copy, Debug)]
+pub struct TcpLimits {
+    /// From accept to the end of the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Connections in their handshake at once, from all clients: beyond
+    /// it, new connections wait in the kernel's backlog.
+    pub max_handshakes: usize,
+    /// … from one address: beyond it, its new connections are closed at
+    /// once, so one client cannot hold every slot.
+    pub max_handshakes_per_ip: usize,
+    /// Open TCP connections at once; beyond it, new ones wait in the backlog.
+    pub max_connections: usize,
+    /// From the start of a request (or of an idle kept-alive connection) to
+    /// the end of its headers.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            handshake_timeout: Duration::from_secs(10),
+            max_handshakes: 512,
+            max_handshakes_per_ip: 128,
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What Go's net/http answers to plain HTTP on a TLS port, as dockerd does.
+const HTTP_ON_HTTPS: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// The first byte of a TLS record carrying a handshake (a ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Serve one HTTP/1.1 connection, hijack upgrades included, to its end.
+async fn serve_conn<I>(io: I, app: Router, header_read_timeout: Duration)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    tokio::spawn(async move {
-        let svc = TowerToHyperService::new(app);
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(io), svc)
-            .with_upgrades()
-            .await;
-    });
+    let svc = TowerToHyperService::new(app);
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades()
+        .await;
+}
+
+/// Handshakes in flight per client address.
+#[derive(Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One of an address's handshake slots, given back on drop.
+struct IpSlot(Arc<PerIp>, std::net::IpAddr);
+
+impl PerIp {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<IpSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut m = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// The TLS handshake of one connection, or why there is none. Plain HTTP
+/// gets Go's answer; anything else that is not a ClientHello is dropped.
+async fn handshake(
+    acc: &tokio_rustls::TlsAcceptor,
+    sock: tokio::net::TcpStream,
+) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, String> {
+    use tokio::io::AsyncWriteExt;
+    let mut first = [0u8; 1];
+    let mut sock = sock;
+    if sock.peek(&mut first).await.map_err(|e| e.to_string())? == 0 {
+        return Err("closed before the handshake".into());
+    }
+    if first[0] != TLS_HANDSHAKE_RECORD {
+        if first[0].is_ascii_uppercase() {
+            let _ = sock.write_all(HTTP_ON_HTTPS).await;
+            let _ = sock.shutdown().await;
+            return Err("plain HTTP on the TLS port".into());
+        }
+        return Err(format!(
+            "not a TLS handshake (first byte {:#04x})",
+            first[0]
+        ));
+    }
+    acc.accept(sock).await.map_err(|e| e.to_string())
+}
+
+/// Accept errors (EMFILE, ENFILE, ENOBUFS…) are not the listener's end:
+/// log the first of a burst, wait a little, go on.
+async fn accept_failed(e: std::io::Error, logged: &mut Option<std::time::Instant>) {
+    if logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+        tracing::warn!("accept: {e}");
+        *logged = Some(std::time::Instant::now());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 impl Listener {
-    pub async fn serve(self, app: Router) {
+    pub async fn serve(self, app: Router, limits: TcpLimits) {
         match self {
             Listener::Unix(l, _) => {
                 let svc = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
                 let _ = axum::serve(l, svc).await;
             }
-            Listener::Tcp(l, tls) => loop {
-                let Ok((sock, _)) = l.accept().await else {
-                    continue;
-                };
-                let _ = sock.set_nodelay(true);
-                match &tls {
-                    Some(acc) => {
-                        let acc = acc.clone();
-                        let app = app.clone();
+            Listener::Tcp(l, tls) => {
+                let conns = Arc::new(Semaphore::new(limits.max_connections));
+                let handshakes = Arc::new(Semaphore::new(limits.max_handshakes));
+                let per_ip = Arc::new(PerIp::default());
+                let mut logged = None;
+                loop {
+                    // Semaphores are never closed: acquiring only waits.
+                    let Ok(conn) = conns.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let Ok(hs) = handshakes.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let (sock, peer) = match l.accept().await {
+                        Ok(a) => a,
+                        Err(e) => {
+                            accept_failed(e, &mut logged).await;
+                            continue;
+                        }
+                    };
+                    let _ = sock.set_nodelay(true);
+                    let app = app.clone();
+                    let Some(acc) = tls.clone() else {
+                        drop(hs);
                         tokio::spawn(async move {
-                            match acc.accept(sock).await {
-                                Ok(s) => serve_conn(s, app),
-                                Err(e) => tracing::debug!("TLS handshake: {e}"),
-                            }
+                            serve_conn(sock, app, limits.header_read_timeout).await;
+                            drop(conn);
                         });
-                    }
-                    None => serve_conn(sock, app.clone()),
+                        continue;
+                    };
+                    let Some(slot) = per_ip.take(peer.ip(), limits.max_handshakes_per_ip) else {
+                        tracing::debug!("{peer}: too many TLS handshakes from this address");
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        let s =
+                            tokio::time::timeout(limits.handshake_timeout, handshake(&acc, sock))
+                                .await;
+                        drop((hs, slot));
+                        match s {
+                            Ok(Ok(s)) => serve_conn(s, app, limits.header_read_timeout).await,
+                            Ok(Err(e)) => tracing::debug!("{peer}: TLS: {e}"),
+                            Err(_) => tracing::debug!("{peer}: TLS handshake timed out"),
+                        }
+                        drop(conn);
+                    });
                 }
-            },
+            }
         }
     }
 

@@ -82,7 +82,9 @@ async fn serve(cfg: config::Config) -> i32 {
     let mut sockets = Vec::new();
     for l in listeners {
         sockets.extend(l.unix_path().map(std::path::Path::to_path_buf));
-        servers.push(tokio::spawn(l.serve(app.clone())));
+        servers.push(tokio::spawn(
+            l.serve(app.clone(), listen::TcpLimits::default()),
+        ));
     }
     engine.restore().await;
     // Give memory freed after bursts of work back to the system.

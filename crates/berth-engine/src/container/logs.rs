@@ -78,11 +78,13 @@ fn files(path: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every whole line logged so far, and where the current file's whole
-/// lines end (to follow from).
-fn read_lines(path: &Path) -> (Vec<Line>, u64) {
-    let mut lines = Vec::new();
+/// Visit every whole line logged so far, oldest first, from the
+/// `skip`-th on, one at a time (a log of gigabytes is never in memory);
+/// `visit` returns false to stop. Returns where the current file's whole
+/// lines end (to follow from), None when stopped.
+fn each_line(path: &Path, skip: usize, mut visit: impl FnMut(Line) -> bool) -> Option<u64> {
     let mut pos = 0u64;
+    let mut seen = 0usize;
     for f in files(path) {
         let Ok(file) = std::fs::File::open(&f) else {
             continue;
@@ -93,26 +95,53 @@ fn read_lines(path: &Path) -> (Vec<Line>, u64) {
             if !buf.ends_with('\n') {
                 break;
             }
-            if let Some(l) = parse(&buf) {
-                lines.push(l);
+            if seen >= skip
+                && let Some(l) = parse(&buf)
+                && !visit(l)
+            {
+                return None;
             }
+            seen += 1;
             buf.clear();
         }
         if f == path {
             pos = r.stream_position().unwrap_or(0) - buf.len() as u64;
         }
     }
-    (lines, pos)
+    Some(pos)
+}
+
+/// How many lines to skip for `tail` (a first pass counting them).
+fn tail_skip(path: &Path, tail: Option<usize>) -> usize {
+    let Some(n) = tail else {
+        return 0;
+    };
+    let mut total = 0usize;
+    for f in files(path) {
+        let Ok(file) = std::fs::File::open(&f) else {
+            continue;
+        };
+        let mut r = std::io::BufReader::new(file);
+        let mut buf = Vec::new();
+        while r.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+            if buf.last() != Some(&b'\n') {
+                break;
+            }
+            total += 1;
+            buf.clear();
+        }
+    }
+    total.saturating_sub(n)
 }
 
 /// The frames of what is logged so far (attach with `logs=1`).
 pub fn past(path: &Path, o: &LogOptions, tty: bool) -> Vec<Bytes> {
-    let (lines, _) = read_lines(path);
-    let skip = o.tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
-    lines[skip..]
-        .iter()
-        .filter_map(|l| frame(l, o, tty))
-        .collect()
+    let mut out = Vec::new();
+    each_line(path, tail_skip(path, o.tail), |l| {
+        out.extend(frame(&l, o, tty));
+        true
+    });
+    out
 }
 
 impl Engine {
@@ -125,15 +154,13 @@ impl Engine {
             };
             let tty = c.tty();
             let path = PathBuf::from(&c.log_path);
-            let (lines, mut pos) = read_lines(&path);
-            let skip = o.tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
-            for l in &lines[skip..] {
-                if let Some(b) = frame(l, &o, tty)
-                    && tx.blocking_send(b).is_err()
-                {
-                    return;
-                }
-            }
+            // The client's pace: a full channel blocks the reading here.
+            let sent = each_line(&path, tail_skip(&path, o.tail), |l| {
+                frame(&l, &o, tty).is_none_or(|b| tx.blocking_send(b).is_ok())
+            });
+            let Some(mut pos) = sent else {
+                return;
+            };
             if !o.follow {
                 return;
             }

@@ -3,6 +3,7 @@
 //! daemon stopped, and any mount or cgroup it left is cleaned up.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod dockerd;
 pub mod registry;
 pub mod scenario;
