@@ -11,6 +11,13 @@ use std::sync::Arc;
 use clap::Parser;
 
 fn main() {
+    // Descriptors the parent left open (a build's lock file, a test
+    // harness's pipes) would be held for the daemon's whole life: close
+    // them before anything of ours is opened.
+    // SAFETY: nothing of this process is open above stderr yet.
+    unsafe {
+        libc::close_range(3, libc::c_uint::MAX, 0);
+    }
     let flags = config::Flags::parse();
     let cfg = match config::Config::load(flags) {
         Ok(c) => c,
