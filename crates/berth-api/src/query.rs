@@ -385,6 +385,8 @@ pub mod system {
         Events { since: String = "since", until: String = "until", filters: Filters = "filters" });
     params!(/// `GET /system/df`
         Df { kinds: Vec<String> = "type" });
+    params!(/// `GET|POST /system/check` (berth's, beyond Docker)
+        Check { repair: bool = "repair" });
     params!(/// `POST /build/prune`
     BuildPrune {
         all: bool = "all", filters: Filters = "filters", keep_storage: Option<i64> = "keep-storage",

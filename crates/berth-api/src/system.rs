@@ -217,6 +217,31 @@ pub struct Commit {
     pub extra: Extra,
 }
 
+/// `GET /system/check`, `POST /system/check?repair=1`: berth's own
+/// endpoint (Docker has none) behind `berth system check [--repair]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct CheckReport {
+    pub problems: Vec<CheckProblem>,
+    /// Layers no image uses, kept a day for the next pull (not a problem).
+    pub unused_layers: u64,
+    pub unused_layers_size: u64,
+}
+
+/// One thing a crash or a full disk left.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct CheckProblem {
+    /// `missing-content`, `half-written`, `dangling-snapshot`,
+    /// `orphaned-mount`, `orphaned-cgroup`, `orphaned-veth`.
+    pub kind: String,
+    /// The image, path, snapshot key, cgroup or interface concerned.
+    pub subject: String,
+    pub detail: String,
+    /// Fixed by this run (`repair`); else what is left to do, in `detail`.
+    pub repaired: bool,
+}
+
 /// `GET /system/df` (API ≤ 1.51 shape).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]

@@ -36,6 +36,16 @@ impl Client {
         self.get("/info", &QueryBuilder::new())
     }
 
+    /// `GET /system/check`, or `POST /system/check?repair=1` (berth's own).
+    pub fn system_check(&self, repair: bool) -> Result<system::CheckReport> {
+        let q = query::system::Check { repair }.to_query();
+        if repair {
+            self.post("/system/check", &q, none())
+        } else {
+            self.get("/system/check", &q)
+        }
+    }
+
     pub fn disk_usage(&self) -> Result<system::DiskUsage> {
         self.get("/system/df", &QueryBuilder::new())
     }

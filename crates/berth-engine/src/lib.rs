@@ -25,6 +25,7 @@
 //! (bundle, exit record), `<exec-root>/s/` (monitor sockets).
 
 pub mod build;
+pub mod check;
 pub mod container;
 pub mod error;
 pub mod events;
@@ -115,6 +116,9 @@ pub struct Engine {
     /// What builds cut short by a crash left, read at open (before any
     /// new build), undone by `restore`.
     pub build_leftovers: std::sync::Mutex<build::Leftovers>,
+    /// When this daemon opened its stores: temp files older than this are
+    /// a crashed one's ([`check`]).
+    pub started: std::time::SystemTime,
 }
 
 /// The name containers' `HostConfig.Runtime` shows for berth-runc: runc's,
@@ -123,6 +127,7 @@ pub const RUNTIME_NAME: &str = "runc";
 
 impl Engine {
     pub async fn open(cfg: EngineConfig) -> std::result::Result<Engine, String> {
+        let started = std::time::SystemTime::now();
         for d in [
             cfg.data_root.join("containers"),
             cfg.data_root.join("image"),
@@ -188,6 +193,7 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(root.join("tmp"));
                 build::Journal::leftovers(&root.join("journal"))
             }),
+            started,
             cfg,
         })
     }

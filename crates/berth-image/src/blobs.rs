@@ -93,6 +93,11 @@ impl Blobs {
         })
     }
 
+    /// The directory of the blobs.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the blob `sha256:<hex>` lives.
     pub fn path(&self, digest: &str) -> Result<PathBuf> {
         if !is_digest(digest) {

@@ -130,6 +130,11 @@ impl Layers {
         }
     }
 
+    /// The directory of the layers.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, chain: &str) -> PathBuf {
         self.dir.join(hex_of(chain))
     }

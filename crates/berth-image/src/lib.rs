@@ -11,10 +11,13 @@
 //! - `distribution/`: which repositories hold which blobs, what layers
 //!   were compressed into for pushes ([`distribution`]);
 //! - `tmp/`: staging, emptied on open.
+//!
+//! [`check`] finds what a crash or a full disk could leave ([`check::Defect`]).
 
 pub mod blobs;
 pub mod cache_from;
 mod changes;
+pub mod check;
 pub mod compression;
 pub mod config;
 pub mod diff;

@@ -85,6 +85,10 @@ async fn serve(cfg: config::Config) -> i32 {
         &axum::middleware::from_fn(api::versioned),
         api::router(engine.clone()),
     ));
+    // Restore before serving (as dockerd does): clients connecting now wait
+    // in the listeners' backlog, and no request races what a crash left
+    // being collected.
+    engine.restore().await;
     let mut servers = Vec::new();
     let mut sockets = Vec::new();
     for l in listeners {
@@ -93,7 +97,6 @@ async fn serve(cfg: config::Config) -> i32 {
             l.serve(app.clone(), listen::TcpLimits::default()),
         ));
     }
-    engine.restore().await;
     // Give memory freed after bursts of work back to the system.
     tokio::spawn(async {
         loop {

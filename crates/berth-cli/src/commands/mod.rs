@@ -236,6 +236,10 @@ pub enum BuilderCmd {
 
 #[derive(Subcommand)]
 pub enum SystemCmd {
+    /// Find (and with --repair remove) what a crash or a full disk left:
+    /// dangling snapshots, orphaned mounts, cgroups and veths, half-written
+    /// blobs (berth's, beyond docker)
+    Check(system::CheckArgs),
     Df(system::DfArgs),
     Events(system::EventsArgs),
     Info(system::InfoArgs),
@@ -335,6 +339,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => c::lifecycle::wait(&ctx, a),
         Cmd::Image(ImageCmd::Prune(a)) => i::misc::prune(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
+        Cmd::System(SystemCmd::Check(a)) => system::check(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => system::prune(&ctx, a),
         Cmd::Compose(a) => compose::run(&ctx, a),
         Cmd::Network(n) => network::dispatch(&ctx, n),

@@ -66,6 +66,13 @@ pub struct InspectArgs {
 }
 
 #[derive(Args)]
+pub struct CheckArgs {
+    /// Remove what is found (snapshots, mounts, cgroups, veths, half-written files)
+    #[arg(long)]
+    pub repair: bool,
+}
+
+#[derive(Args)]
 pub struct DfArgs {
     /// Format output using a custom template
     #[arg(long)]
@@ -607,6 +614,42 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<i32> {
     let _ = a.verbose;
     print!("{}", render(&format, &rows, &header)?);
     Ok(0)
+}
+
+/// `berth system check [--repair]`: one line per problem, a summary; exit
+/// 1 while a problem is left.
+pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32> {
+    let report = ctx.client()?.system_check(a.repair)?;
+    let left = report.problems.iter().filter(|p| !p.repaired).count();
+    if !report.problems.is_empty() {
+        let width = report
+            .problems
+            .iter()
+            .map(|p| p.kind.len())
+            .max()
+            .unwrap_or(0);
+        for p in &report.problems {
+            let state = if p.repaired { " (repaired)" } else { "" };
+            println!("{:<width$}  {}: {}{state}", p.kind, p.subject, p.detail);
+        }
+    }
+    if report.problems.is_empty() {
+        println!("No problems found");
+    } else {
+        println!(
+            "{} problem(s) found, {} repaired",
+            report.problems.len(),
+            report.problems.len() - left
+        );
+    }
+    if report.unused_layers > 0 {
+        println!(
+            "Unused layers kept for the next pull (removed after a day): {} ({})",
+            report.unused_layers,
+            human_size(report.unused_layers_size as f64)
+        );
+    }
+    Ok(if left > 0 { 1 } else { 0 })
 }
 
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<i32> {

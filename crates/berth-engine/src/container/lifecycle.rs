@@ -713,8 +713,33 @@ impl Engine {
         }
         // The running containers' published ports, exactly once each.
         self.apply_all_firewalls().await;
+        // `--rm` containers that are not running (they ended, or never
+        // started, while no daemon was there to remove them) go, as dockerd
+        // removes them at restore.
+        for c in self.containers.list() {
+            if !c.running() && c.auto_remove() {
+                warn_on_err(
+                    "remove an --rm container",
+                    self.container_remove(&c.id, true, true).await,
+                );
+            }
+        }
         // Builds a crash cut short leave nothing.
         self.restore_builds().await;
+        // Nor does anything else: what `system check` would find is collected
+        // (nothing is served yet, so nothing of it is in use).
+        match self.system_check(true).await {
+            Ok(r) => {
+                for p in r.problems {
+                    if p.repaired {
+                        tracing::info!("collected at start: {} {}", p.kind, p.subject);
+                    } else {
+                        tracing::warn!("{} {}: {}", p.kind, p.subject, p.detail);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("checking the store: {e}"),
+        }
         // Daemon restart: `always` and `unless-stopped` containers come back.
         for c in self.containers.list() {
             if !c.running()

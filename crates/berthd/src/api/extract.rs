@@ -121,6 +121,7 @@ from_query!(
     q::volume::Remove,
     q::system::Events,
     q::system::Df,
+    q::system::Check,
     q::system::BuildPrune,
     q::build::Build,
     q::build::Cancel,

@@ -100,6 +100,10 @@ pub fn router(engine: Shared) -> Router {
         .route("/info", get(system::info))
         .route("/events", get(system::events))
         .route("/system/df", get(system::df))
+        .route(
+            "/system/check",
+            get(system::check).post(system::check_repair),
+        )
         .route("/build", post(build::build))
         .route("/build/prune", post(build::prune))
         .route("/build/cancel", post(build::cancel))

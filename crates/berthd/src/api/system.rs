@@ -91,6 +91,19 @@ pub async fn events(State(e): State<Shared>, Params(p): Params<q::Events>) -> Ap
     Ok(r)
 }
 
+/// `GET /system/check`: the report.
+pub async fn check(State(e): State<Shared>) -> ApiResult<Response> {
+    Ok(ok_json(&e.system_check(false).await?))
+}
+
+/// `POST /system/check?repair=1`: the report, and what was repaired.
+pub async fn check_repair(
+    State(e): State<Shared>,
+    Params(p): Params<q::Check>,
+) -> ApiResult<Response> {
+    Ok(ok_json(&e.system_check(p.repair).await?))
+}
+
 pub async fn df(State(e): State<Shared>) -> ApiResult<Response> {
     Ok(ok_json(&e.disk_usage().await?))
 }
