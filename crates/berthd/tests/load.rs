@@ -431,22 +431,11 @@ fn load_leaves_berthd_as_it_was() {
     let certs = dir.join("certs");
     std::fs::create_dir_all(&certs).unwrap();
     common::certs::make_certs(&certs);
-    let c = |f: &str| certs.join(f).display().to_string();
     let tcp = format!("tcp://127.0.0.1:{}", common::free_port());
     let d = common::Daemon::start_with(
         dir.join("daemon"),
         true,
-        &[
-            "-H".into(),
-            tcp.clone(),
-            "--tlsverify".into(),
-            "--tlscacert".into(),
-            c("ca.pem"),
-            "--tlscert".into(),
-            c("server.pem"),
-            "--tlskey".into(),
-            c("server-key.pem"),
-        ],
+        &common::certs::tls_daemon_args(&certs, &tcp),
     );
     d.load_busybox();
     let net = format!("berth-test-load-{}", std::process::id());

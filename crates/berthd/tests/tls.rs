@@ -49,17 +49,7 @@ fn tcp_needs_tls_and_client_certs() {
     let mut d = common::Daemon::start_with(
         dir.join("daemon"),
         true,
-        &[
-            "-H".into(),
-            tcp.clone(),
-            "--tlsverify".into(),
-            "--tlscacert".into(),
-            c("ca.pem"),
-            "--tlscert".into(),
-            c("server.pem"),
-            "--tlskey".into(),
-            c("server-key.pem"),
-        ],
+        &common::certs::tls_daemon_args(&certs, &tcp),
     );
     d.cli = docker.clone();
     let remote = |args: &[&str], with_cert: bool| {
@@ -249,17 +239,7 @@ fn tls_listener_refuses_strangers_and_sheds_idle_clients() {
     let d = common::Daemon::start_with(
         dir.join("daemon"),
         true,
-        &[
-            "-H".into(),
-            tcp.clone(),
-            "--tlsverify".into(),
-            "--tlscacert".into(),
-            c("ca.pem"),
-            "--tlscert".into(),
-            c("server.pem"),
-            "--tlskey".into(),
-            c("server-key.pem"),
-        ],
+        &common::certs::tls_daemon_args(&certs, &tcp),
     );
     let docker_tcp = |args: &[&str]| {
         Command::new(&docker)

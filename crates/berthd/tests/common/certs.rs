@@ -79,3 +79,20 @@ pub fn make_certs(dir: &Path) {
         );
     }
 }
+
+/// berthd's flags for a `--tlsverify` listener on `tcp` with the
+/// certificates [`make_certs`] made in `dir`.
+pub fn tls_daemon_args(dir: &Path, tcp: &str) -> Vec<String> {
+    let c = |f: &str| dir.join(f).display().to_string();
+    vec![
+        "-H".into(),
+        tcp.to_string(),
+        "--tlsverify".into(),
+        "--tlscacert".into(),
+        c("ca.pem"),
+        "--tlscert".into(),
+        c("server.pem"),
+        "--tlskey".into(),
+        c("server-key.pem"),
+    ]
+}
