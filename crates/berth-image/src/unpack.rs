@@ -326,12 +326,25 @@ fn unpack<R: Read>(r: Recorder<R>, dest: &Path) -> Result<UnpackStats> {
                     .mode(0o600)
                     .open(&p)
                     .ctx(|| format!("create {}", p.display()))?;
-                size += io::copy(&mut entry, &mut f).map_err(|e| {
-                    invalid_archive(format!(
-                        "{}: truncated file data: {e}",
-                        String::from_utf8_lossy(&name)
-                    ))
-                })?;
+                // A failed read is the archive's fault; a failed write (a
+                // full disk) is not, and says so.
+                let mut buf = [0u8; 64 * 1024];
+                loop {
+                    let n = match io::Read::read(&mut entry, &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            return Err(invalid_archive(format!(
+                                "{}: truncated file data: {e}",
+                                String::from_utf8_lossy(&name)
+                            )));
+                        }
+                    };
+                    io::Write::write_all(&mut f, &buf[..n])
+                        .ctx(|| format!("write {}", p.display()))?;
+                    size += n as u64;
+                }
                 drop(f);
                 chown(&p, meta.uid, meta.gid)?;
                 chmod(&p, meta.mode)?;

@@ -77,10 +77,27 @@ impl Context {
         fs::create_dir_all(dir)?;
         let tar_path = dir.with_extension("tar");
         {
-            let mut f = std::io::BufWriter::new(fs::File::create(&tar_path)?);
+            // Reading is the client's side (a bad or cut context); writing
+            // is ours (a full disk), and said as such.
+            let write = |e: std::io::Error| {
+                Error::system(format!(
+                    "write the build context {}: {e}",
+                    tar_path.display()
+                ))
+            };
+            let mut f = std::io::BufWriter::new(fs::File::create(&tar_path).map_err(write)?);
             let mut r = r;
-            std::io::copy(&mut r, &mut f).map_err(bad)?;
-            f.flush()?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(bad(e)),
+                };
+                f.write_all(&buf[..n]).map_err(write)?;
+            }
+            f.flush().map_err(write)?;
         }
         let mut index = BTreeMap::new();
         let mut a = tar::Archive::new(std::io::BufReader::new(fs::File::open(&tar_path)?));

@@ -507,6 +507,7 @@ impl Engine {
         let (c, s) = (ctx_dir.clone(), secrets.clone());
         drop(tokio::task::spawn_blocking(move || {
             let _ = std::fs::remove_dir_all(s);
+            let _ = std::fs::remove_file(c.with_extension("tar"));
             let _ = std::fs::remove_dir_all(c);
         }));
         // Intermediate images stay as cache when the build ran to its end

@@ -79,12 +79,20 @@ pub fn save_record(data_root: &Path, c: &Container, durable: bool) -> std::io::R
     let dir = Container::dir(data_root, &c.id);
     std::fs::create_dir_all(&dir)?;
     let tmp = dir.join(".config.v2.json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&serde_json::to_vec(c).expect("record serialises"))?;
-    if durable {
-        f.sync_all()?;
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(c).expect("record serialises"))?;
+        if durable {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, dir.join("config.v2.json"))
+    };
+    let r = write();
+    if r.is_err() {
+        // A full disk must not also leave a torn temp file.
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, dir.join("config.v2.json"))
+    r
 }
 
 fn load_record(dir: &Path) -> Option<Container> {
@@ -173,7 +181,16 @@ impl Containers {
             .ok_or_else(|| Error::no_such_container(id))?;
         let r = f(&mut e.c);
         e.c.restart_count = e.restart.count;
-        save_record(&self.data_root, &e.c, durable)?;
+        match save_record(&self.data_root, &e.c, durable) {
+            Ok(()) => {}
+            // A run-state change stands even when it cannot be written (a
+            // full disk): the exit must still be seen, waited for, removed
+            // with --rm; a restart re-derives the state from the monitors.
+            Err(err) if !durable => {
+                tracing::warn!("save the state of {}: {err}", &id[..id.len().min(12)]);
+            }
+            Err(err) => return Err(err.into()),
+        }
         Ok(r)
     }
 
