@@ -218,11 +218,12 @@ impl World {
                  $C rm -f crash-x",
             ),
             Op::ImageRm => self.script("$C rmi crash-removed:latest"),
-            Op::Network => self.script(
+            Op::Network => self.script(&format!(
                 "$C network rm crash-net >/dev/null 2>&1 || true
-                 $C network create crash-net
+                 $C network create -o com.docker.network.bridge.name={} crash-net
                  $C network rm crash-net",
-            ),
+                net_bridge()
+            )),
             Op::ComposeUp => self.script("$B compose -p crashproj -f compose.yaml up -d"),
         }
     }
@@ -334,6 +335,17 @@ impl World {
             "{what}: {veths} veths on the bridge for {} containers",
             running.len()
         );
+        // The network's bridge exists exactly while the network is listed.
+        let listed = self
+            .ok(&["network", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .any(|l| l == "crash-net");
+        assert_eq!(
+            common::link_exists(&net_bridge()),
+            listed,
+            "{what}: bridge {} without its network, or the reverse",
+            net_bridge()
+        );
         let table = format!("berth-{}", common::bridge_name());
         let rules = Command::new("nft")
             .args(["list", "table", "inet", &table])
@@ -352,6 +364,11 @@ impl World {
         let ps = self.ok(&["ps", "-aq"]);
         assert!(ps.trim().is_empty(), "{what}: containers left: {ps}");
     }
+}
+
+/// The bridge of the network the Network operation makes (≤ 15 bytes).
+fn net_bridge() -> String {
+    format!("bc{}", std::process::id() % 100_000)
 }
 
 fn tail(log: &str) -> String {

@@ -109,15 +109,20 @@ impl BridgeNet {
     /// address allocated on disk: the snapshot is now taken under the
     /// write lock.
     fn save(&self) {
+        if let Err(e) = self.try_save() {
+            tracing::warn!("cannot save {}: {e}", self.state.display());
+        }
+    }
+
+    fn try_save(&self) -> std::io::Result<()> {
         let _w = self.saving.lock().unwrap();
         let data = self.with(|d| serde_json::to_vec(d).expect("json"));
         let tmp = self.state.with_extension("tmp");
-        if std::fs::write(&tmp, data)
-            .and_then(|_| std::fs::rename(&tmp, &self.state))
-            .is_err()
-        {
-            tracing::warn!("cannot save {}", self.state.display());
+        let r = std::fs::write(&tmp, data).and_then(|_| std::fs::rename(&tmp, &self.state));
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
+        r
     }
 
     /// The bridge exists, up, with the gateway address; sysctls set.
@@ -808,15 +813,24 @@ impl Engine {
             created: now_rfc3339(),
         };
         let n = Arc::new(BridgeNet::new(def, &nets.dir, nets.mtu));
+        // The record first: a crash after it leaves a network that the next
+        // start completes (it ensures every recorded bridge), never a bridge
+        // and a table that no record names.
+        n.try_save()
+            .map_err(|e| Error::system(format!("save the network {}: {e}", n.name())))?;
+        let undo = |n: &BridgeNet| {
+            let _ = std::fs::remove_file(&n.state);
+        };
         if let Err(e) = n.ensure().await {
             warn_on_err("remove the bridge", remove_bridge(&n).await);
+            undo(&n);
             return Err(Error::system(format!("create bridge: {e}")));
         }
         if let Err(e) = self.apply_firewall(&n, &[]).await {
             warn_on_err("remove the bridge", remove_bridge(&n).await);
+            undo(&n);
             return Err(e);
         }
-        n.save();
         nets.list.lock().unwrap().push(n.clone());
         self.emit_network(&id, "create", &n.name(), None);
         Ok(NetCreateResponse {
