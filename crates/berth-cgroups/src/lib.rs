@@ -163,7 +163,8 @@ impl Cgroup {
     }
 
     /// Every distinct directory, v1 first.
-    fn dirs(&self) -> Vec<&Path> {
+    /// Every directory of this cgroup, in each hierarchy.
+    pub fn dirs(&self) -> Vec<&Path> {
         let mut out: Vec<&Path> = Vec::new();
         for d in self.v1.values() {
             if !out.contains(&d.as_path()) {

@@ -7,7 +7,9 @@
 //! - snapshots no container (nor a running build) owns;
 //! - mounts under the data or exec root that are no running container's
 //!   root file system, no used volume's, no running build's;
-//! - container cgroups under the cgroup parent with no running container;
+//! - container cgroups under the cgroup parent with no running container
+//!   (repair destroys them, killing what is left in them: under berth's
+//!   parent with a container's id, it is a container berth lost);
 //! - veths on berth's bridges that are no running container's endpoint;
 //! - monitors (`berth-runc monitor`) of no running container: repair kills
 //!   them and deletes what the runtime holds of their container.
@@ -45,33 +47,6 @@ fn is_container_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The cgroup hierarchies' roots: the unified one when it is the root,
-/// else every mounted v1 (and hybrid v2) hierarchy.
-fn cgroup_roots() -> Vec<PathBuf> {
-    let root = Path::new("/sys/fs/cgroup");
-    if root.join("cgroup.controllers").exists() {
-        return vec![root.to_path_buf()];
-    }
-    std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect()
-}
-
-/// Remove a cgroup and the ones below it (deepest first); fails while a
-/// process is inside.
-fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)?.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            remove_cgroup(&e.path())?;
-        }
-    }
-    std::fs::remove_dir(dir)
-}
-
 /// The monitors of this daemon's runtime root: (pid, container id).
 fn monitors(runtime_root: &Path) -> Vec<(i32, String)> {
     let root = runtime_root.as_os_str().as_encoded_bytes();
@@ -98,16 +73,6 @@ fn monitors(runtime_root: &Path) -> Vec<(i32, String)> {
         }
     }
     out
-}
-
-fn unmount_all(p: &Path) -> std::result::Result<(), String> {
-    for _ in 0..16 {
-        if !berth_image::snapshot::is_mounted(p) {
-            return Ok(());
-        }
-        nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH).map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 impl Engine {
@@ -215,7 +180,10 @@ impl Engine {
                 ),
             );
             if repair {
-                repaired(&mut p, unmount_all(&mp));
+                repaired(
+                    &mut p,
+                    berth_image::snapshot::unmount_all(&mp).map_err(|e| e.to_string()),
+                );
             }
             report.problems.push(p);
         }
@@ -248,26 +216,32 @@ impl Engine {
             report.problems.push(p);
         }
 
-        // Container cgroups.
-        let parent = self.cfg.cgroup_parent.trim_matches('/');
-        for root in cgroup_roots() {
-            let dir = root.join(parent);
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if !is_container_id(&name)
-                    || !e.file_type().is_ok_and(|t| t.is_dir())
-                    || running_ids.contains(&name)
-                    || (building && !all.contains(&name))
-                {
+        // Container cgroups: `<parent>/<id>` as the spec names them, in
+        // every hierarchy; destroy kills what is left in one.
+        if let Ok(layout) = berth_cgroups::Layout::detect() {
+            let parent = format!("/{}", self.cfg.cgroup_parent.trim_matches('/'));
+            let mut ids = BTreeSet::new();
+            for dir in berth_cgroups::Cgroup::new(&layout, Path::new(&parent)).dirs() {
+                for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if is_container_id(&name) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                        ids.insert(name);
+                    }
+                }
+            }
+            for id in ids {
+                if running_ids.contains(&id) || (building && !all.contains(&id)) {
                     continue;
                 }
-                let mut p = problem(
-                    "orphaned-cgroup",
-                    e.path().display().to_string(),
-                    "no running container",
-                );
+                let path = format!("{parent}/{id}");
+                let mut p = problem("orphaned-cgroup", path.clone(), "no running container");
                 if repair {
-                    repaired(&mut p, remove_cgroup(&e.path()).map_err(|e| e.to_string()));
+                    let cg = berth_cgroups::Cgroup::new(&layout, Path::new(&path));
+                    let r = tokio::task::spawn_blocking(move || cg.destroy())
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()));
+                    repaired(&mut p, r);
                 }
                 report.problems.push(p);
             }
@@ -304,13 +278,8 @@ impl Engine {
         }
 
         // Not problems: layers kept for the next pull.
-        let in_use: Vec<PathBuf> = self
-            .snapshots
-            .keys()
-            .iter()
-            .flat_map(|k| self.snapshots.lowers(k).unwrap_or_default())
-            .collect();
-        (report.unused_layers, report.unused_layers_size) = self.images.unused_layers(&in_use);
+        (report.unused_layers, report.unused_layers_size) =
+            self.images.unused_layers(&self.snapshots.lowers_in_use());
         Ok(report)
     }
 }

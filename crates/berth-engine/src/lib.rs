@@ -144,14 +144,10 @@ impl Engine {
         let snapshots = berth_image::Snapshotter::open(&cfg.data_root.join("snapshots"))
             .map_err(|e| format!("open the snapshots: {e}"))?;
         // Layers interrupted pulls left: kept a day for the next pull.
-        let in_use: Vec<PathBuf> = snapshots
-            .keys()
-            .iter()
-            .flat_map(|k| snapshots.lowers(k).unwrap_or_default())
-            .collect();
-        if let Err(e) =
-            images.remove_unused_layers(&in_use, std::time::Duration::from_secs(24 * 3600))
-        {
+        if let Err(e) = images.remove_unused_layers(
+            &snapshots.lowers_in_use(),
+            std::time::Duration::from_secs(24 * 3600),
+        ) {
             tracing::warn!(error = %e, "removing unused layers");
         }
         let networks = network::Networks::open(

@@ -1,7 +1,6 @@
 //! What `berth system check` asks of the image store: images whose content
 //! is gone, half-written blobs and layers, layers nothing uses.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -106,22 +105,11 @@ impl Store {
     /// directories): how many, and their bytes. They are kept a day for the
     /// next pull, then removed at start.
     pub fn unused_layers(&self, in_use: &[PathBuf]) -> (u64, u64) {
-        let used: BTreeSet<String> = {
-            let st = self.lock();
-            st.images
-                .values()
-                .flat_map(|e| chain_ids(&e.config.diff_ids()))
-                .collect()
-        };
-        let (mut n, mut size) = (0, 0);
-        for chain in self.layers.all() {
-            let dir = self.layers.diff_dir(&chain);
-            if used.contains(&chain) || in_use.iter().any(|p| p.starts_with(&dir)) {
-                continue;
-            }
-            n += 1;
-            size += self.layers.meta(&chain).map(|m| m.size).unwrap_or(0);
-        }
-        (n, size)
+        let chains = self.unused_chains(&self.lock(), in_use);
+        let size = chains
+            .iter()
+            .map(|c| self.layers.meta(c).map(|m| m.size).unwrap_or(0))
+            .sum();
+        (chains.len() as u64, size)
     }
 }

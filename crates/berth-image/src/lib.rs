@@ -20,6 +20,7 @@ mod changes;
 pub mod check;
 pub mod compression;
 pub mod config;
+pub mod copy;
 pub mod diff;
 pub mod digest;
 pub mod distribution;

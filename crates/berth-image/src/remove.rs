@@ -255,20 +255,8 @@ impl Store {
         older_than: std::time::Duration,
     ) -> Result<u64> {
         let st = self.lock();
-        let used: BTreeSet<String> = st
-            .images
-            .values()
-            .flat_map(|e| chain_ids(&e.config.diff_ids()))
-            .collect();
         let mut freed = 0;
-        for chain in self.layers.all() {
-            if used.contains(&chain) {
-                continue;
-            }
-            let dir = self.layers.diff_dir(&chain);
-            if in_use.iter().any(|p| p.starts_with(&dir)) {
-                continue;
-            }
+        for chain in self.unused_chains(&st, in_use) {
             let young = std::fs::metadata(self.layers.meta_file(&chain))
                 .and_then(|m| m.modified())
                 .ok()
@@ -281,5 +269,27 @@ impl Store {
             self.layers.remove(&chain)?;
         }
         Ok(freed)
+    }
+
+    /// The layers no image uses and no snapshot stands on (`in_use`: lower
+    /// directories), by chain id.
+    pub(crate) fn unused_chains(
+        &self,
+        st: &crate::store::State,
+        in_use: &[std::path::PathBuf],
+    ) -> Vec<String> {
+        let used: BTreeSet<String> = st
+            .images
+            .values()
+            .flat_map(|e| chain_ids(&e.config.diff_ids()))
+            .collect();
+        self.layers
+            .all()
+            .into_iter()
+            .filter(|chain| {
+                let dir = self.layers.diff_dir(chain);
+                !used.contains(chain) && !in_use.iter().any(|p| p.starts_with(&dir))
+            })
+            .collect()
     }
 }

@@ -43,7 +43,24 @@ pub fn is_mounted(p: &Path) -> bool {
         .any(|l| l.split(' ').nth(4) == Some(&target))
 }
 
+/// Detach every mount stacked on `p`.
+pub fn unmount_all(p: &Path) -> nix::Result<()> {
+    while is_mounted(p) {
+        nix::mount::umount2(p, MntFlags::MNT_DETACH)?;
+    }
+    Ok(())
+}
+
 impl Snapshotter {
+    /// The layer directories every snapshot stands on (what layer
+    /// collection must keep).
+    pub fn lowers_in_use(&self) -> Vec<PathBuf> {
+        self.keys()
+            .iter()
+            .flat_map(|k| self.lowers(k).unwrap_or_default())
+            .collect()
+    }
+
     pub fn open(root: &Path) -> Result<Snapshotter> {
         fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
         Ok(Snapshotter {
@@ -156,11 +173,8 @@ impl Snapshotter {
     /// Unmount (all stacked mounts of) the merged directory.
     pub fn unmount(&self, key: &str) {
         let m = self.paths(key).merged;
-        while is_mounted(&m) {
-            if let Err(e) = nix::mount::umount2(&m, MntFlags::MNT_DETACH) {
-                tracing::warn!("unmount {}: {e}", m.display());
-                break;
-            }
+        if let Err(e) = unmount_all(&m) {
+            tracing::warn!("unmount {}: {e}", m.display());
         }
     }
 

@@ -328,23 +328,15 @@ fn unpack<R: Read>(r: Recorder<R>, dest: &Path) -> Result<UnpackStats> {
                     .ctx(|| format!("create {}", p.display()))?;
                 // A failed read is the archive's fault; a failed write (a
                 // full disk) is not, and says so.
-                let mut buf = [0u8; 64 * 1024];
-                loop {
-                    let n = match io::Read::read(&mut entry, &mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            return Err(invalid_archive(format!(
-                                "{}: truncated file data: {e}",
-                                String::from_utf8_lossy(&name)
-                            )));
-                        }
-                    };
-                    io::Write::write_all(&mut f, &buf[..n])
-                        .ctx(|| format!("write {}", p.display()))?;
-                    size += n as u64;
-                }
+                size += crate::copy::copy(&mut entry, &mut f).map_err(|e| match e {
+                    crate::copy::CopyError::Read(e) => invalid_archive(format!(
+                        "{}: truncated file data: {e}",
+                        String::from_utf8_lossy(&name)
+                    )),
+                    crate::copy::CopyError::Write(e) => {
+                        Error::Io(format!("write {}", p.display()), e)
+                    }
+                })?;
                 drop(f);
                 chown(&p, meta.uid, meta.gid)?;
                 chmod(&p, meta.mode)?;

@@ -87,16 +87,10 @@ impl Context {
             };
             let mut f = std::io::BufWriter::new(fs::File::create(&tar_path).map_err(write)?);
             let mut r = r;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match r.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(bad(e)),
-                };
-                f.write_all(&buf[..n]).map_err(write)?;
-            }
+            berth_image::copy::copy(&mut r, &mut f).map_err(|e| match e {
+                berth_image::copy::CopyError::Read(e) => bad(e),
+                berth_image::copy::CopyError::Write(e) => write(e),
+            })?;
             f.flush().map_err(write)?;
         }
         let mut index = BTreeMap::new();

@@ -78,13 +78,12 @@ fn files(path: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Visit every whole line logged so far, oldest first, from the
-/// `skip`-th on, one at a time (a log of gigabytes is never in memory);
-/// `visit` returns false to stop. Returns where the current file's whole
-/// lines end (to follow from), None when stopped.
-fn each_line(path: &Path, skip: usize, mut visit: impl FnMut(Line) -> bool) -> Option<u64> {
+/// Walk the whole lines logged so far, oldest first, one at a time (a log
+/// of gigabytes is never in memory); `visit` returns false to stop. Returns
+/// where the current file's whole lines end (to follow from), None when
+/// stopped.
+fn whole_lines(path: &Path, mut visit: impl FnMut(&str) -> bool) -> Option<u64> {
     let mut pos = 0u64;
-    let mut seen = 0usize;
     for f in files(path) {
         let Ok(file) = std::fs::File::open(&f) else {
             continue;
@@ -95,13 +94,9 @@ fn each_line(path: &Path, skip: usize, mut visit: impl FnMut(Line) -> bool) -> O
             if !buf.ends_with('\n') {
                 break;
             }
-            if seen >= skip
-                && let Some(l) = parse(&buf)
-                && !visit(l)
-            {
+            if !visit(&buf) {
                 return None;
             }
-            seen += 1;
             buf.clear();
         }
         if f == path {
@@ -111,26 +106,25 @@ fn each_line(path: &Path, skip: usize, mut visit: impl FnMut(Line) -> bool) -> O
     Some(pos)
 }
 
+/// The parsed lines from the `skip`-th on (see [`whole_lines`]).
+fn each_line(path: &Path, skip: usize, mut visit: impl FnMut(Line) -> bool) -> Option<u64> {
+    let mut seen = 0usize;
+    whole_lines(path, |raw| {
+        seen += 1;
+        seen <= skip || parse(raw).is_none_or(&mut visit)
+    })
+}
+
 /// How many lines to skip for `tail` (a first pass counting them).
 fn tail_skip(path: &Path, tail: Option<usize>) -> usize {
     let Some(n) = tail else {
         return 0;
     };
     let mut total = 0usize;
-    for f in files(path) {
-        let Ok(file) = std::fs::File::open(&f) else {
-            continue;
-        };
-        let mut r = std::io::BufReader::new(file);
-        let mut buf = Vec::new();
-        while r.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
-            if buf.last() != Some(&b'\n') {
-                break;
-            }
-            total += 1;
-            buf.clear();
-        }
-    }
+    whole_lines(path, |_| {
+        total += 1;
+        true
+    });
     total.saturating_sub(n)
 }
 
