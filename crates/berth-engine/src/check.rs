@@ -26,6 +26,9 @@ use berth_image::check::Defect;
 
 use crate::{Engine, Result};
 
+/// How long an exited container's veth may take to go with its namespace.
+const VETH_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn problem(kind: &str, subject: impl Into<String>, detail: impl Into<String>) -> CheckProblem {
     CheckProblem {
         kind: kind.into(),
@@ -253,28 +256,39 @@ impl Engine {
             .flat_map(|c| c.endpoints.values().map(|a| a.veth.clone()))
             .collect();
         let nets = self.networks.as_ref().map(|n| n.all()).unwrap_or_default();
+        let mut strays: Vec<(String, String)> = Vec::new();
         for net in nets {
             let bridge = net.def().iface;
             let brif = Path::new("/sys/class/net").join(&bridge).join("brif");
             for e in std::fs::read_dir(&brif).into_iter().flatten().flatten() {
                 let veth = e.file_name().to_string_lossy().into_owned();
-                if endpoints.contains(&veth) {
-                    continue;
+                if !endpoints.contains(&veth) {
+                    strays.push((veth, bridge.clone()));
                 }
-                let mut p = problem(
-                    "orphaned-veth",
-                    veth.clone(),
-                    format!("on bridge {bridge}, no running container's endpoint"),
-                );
-                if repair {
-                    let r = match berth_net::Netlink::host() {
-                        Ok(nl) => nl.delete(&veth).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    repaired(&mut p, r);
-                }
-                report.problems.push(p);
             }
+        }
+        // The veth of a container that just exited goes with its network
+        // namespace, which the kernel tears down a moment later: only what
+        // is still there after that moment is orphaned.
+        let deadline = tokio::time::Instant::now() + VETH_GRACE;
+        while !strays.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            strays.retain(|(veth, _)| Path::new("/sys/class/net").join(veth).exists());
+        }
+        for (veth, bridge) in strays {
+            let mut p = problem(
+                "orphaned-veth",
+                veth.clone(),
+                format!("on bridge {bridge}, no running container's endpoint"),
+            );
+            if repair {
+                let r = match berth_net::Netlink::host() {
+                    Ok(nl) => nl.delete(&veth).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                repaired(&mut p, r);
+            }
+            report.problems.push(p);
         }
 
         // Not problems: layers kept for the next pull.
