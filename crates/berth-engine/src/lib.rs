@@ -12,8 +12,8 @@
 //!   the firewall tables, the embedded DNS.
 //! - [`image`]: the image operations over berth-image's store; root
 //!   filesystems are berth-image's snapshots (`berth_image::snapshot`).
-//! - [`volume`]: volumes (records, the `local` driver, copy-up), and
-//!   their mounting into containers.
+//! - [`volume`]: volumes (records, the `local` driver, copy-up through
+//!   `berth_image::treecopy`), and their mounting into containers.
 //! - [`events`], [`system`]: the event bus, version/info/df.
 //! - [`model`]: the records (no behaviour).
 //!
@@ -38,6 +38,7 @@ pub mod volume;
 
 use std::path::{Path, PathBuf};
 
+pub use berth_image::idmap::IdMap;
 pub use container::commit::CommitRequest;
 pub use error::{Error, ErrorKind, Result};
 
@@ -58,6 +59,21 @@ pub struct EngineConfig {
     pub log_driver: String,
     pub log_opts: std::collections::BTreeMap<String, String>,
     pub registry: RegistryOptions,
+    /// `--userns-remap`: containers' root is this remap user's first
+    /// subordinate id (unless `--userns=host`).
+    pub userns_remap: Option<Remap>,
+}
+
+/// `--userns-remap user[:group]` resolved: the names, and the maps of
+/// their subordinate ids.
+#[derive(Clone, Debug)]
+pub struct Remap {
+    pub user: String,
+    pub group: String,
+    pub map: berth_image::idmap::IdMap,
+    /// Image layers reach remapped containers through idmapped mounts
+    /// (false: through chowned copies, as where the kernel refuses them).
+    pub idmapped_layers: bool,
 }
 
 /// How the engine talks to registries (daemon.json and dockerd's flags).
@@ -139,10 +155,16 @@ impl Engine {
         }
         let images = berth_image::Store::open(&cfg.data_root.join("image"))
             .map_err(|e| format!("open the image store: {e}"))?;
-        let volumes = volume::Volumes::open(&cfg.data_root.join("volumes"))
-            .map_err(|e| format!("open the volumes: {e}"))?;
+        let volumes = volume::Volumes::open(
+            &cfg.data_root.join("volumes"),
+            cfg.userns_remap.as_ref().map(|r| r.map.root()),
+        )
+        .map_err(|e| format!("open the volumes: {e}"))?;
         let snapshots = berth_image::Snapshotter::open(&cfg.data_root.join("snapshots"))
             .map_err(|e| format!("open the snapshots: {e}"))?;
+        if let Some(r) = &cfg.userns_remap {
+            snapshots.set_idmapped_mounts(r.idmapped_layers);
+        }
         // Layers interrupted pulls left: kept a day for the next pull.
         if let Err(e) = images.remove_unused_layers(
             &snapshots.lowers_in_use(),

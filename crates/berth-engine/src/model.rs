@@ -65,6 +65,10 @@ pub struct Container {
     pub endpoints: BTreeMap<String, Attachment>,
     /// What is mounted into it besides its image (binds, tmpfs, volume paths).
     pub mounts: Vec<MountRecord>,
+    /// `--userns-remap`: its ids' maps onto the host's (None: not remapped,
+    /// the daemon's remapping off or `--userns=host`). Kept from create on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_map: Option<berth_image::idmap::IdMap>,
 }
 
 impl Container {

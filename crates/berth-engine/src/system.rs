@@ -145,10 +145,14 @@ impl Engine {
                 ..Default::default()
             },
             live_restore_enabled: true,
-            security_options: vec![
-                "name=seccomp,profile=builtin".into(),
-                "name=cgroupns".into(),
-            ],
+            security_options: {
+                let mut o = vec!["name=seccomp,profile=builtin".to_string()];
+                if self.cfg.userns_remap.is_some() {
+                    o.push("name=userns".into());
+                }
+                o.push("name=cgroupns".into());
+                o
+            },
             ..Default::default()
         }
     }

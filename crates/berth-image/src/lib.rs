@@ -27,6 +27,7 @@ pub mod distribution;
 mod error;
 mod fsutil;
 mod history;
+pub mod idmap;
 mod import;
 pub mod layers;
 mod load;
@@ -39,6 +40,7 @@ mod save;
 pub mod snapshot;
 pub mod split;
 mod store;
+pub mod treecopy;
 pub mod unpack;
 mod xattr;
 

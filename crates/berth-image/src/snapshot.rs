@@ -8,20 +8,41 @@
 //! - `init/`: Docker's "init layer" — the mount points the runtime needs
 //!   (/proc, /sys, /dev, /etc/hosts…), the top-most lower, so creating
 //!   them never shows in `diff`, `commit` or `export`;
-//! - `upper/`, `work/`: overlayfs' own; `merged/`: the mount point.
+//! - `upper/`, `work/`: overlayfs' own; `merged/`: the mount point;
+//! - `idmap` (remapped snapshots, `--userns-remap`): the container's id
+//!   maps. Its layers are then mounted idmapped — a file of uid 0 in a
+//!   layer shows as the remapped root's — while the upper directory holds
+//!   host ids (what the container's processes write as); `idmapped/` is
+//!   where the layers' idmapped view is attached for the moment of the
+//!   overlay mount (the overlay keeps its own private copy of it). Where
+//!   idmapped mounts are refused (a file system or kernel without them,
+//!   or turned off), each layer gets a chowned copy per remap root instead,
+//!   beside its `diff/` (`remap-<uid>.<gid>/`, made once, removed with the
+//!   layer), and the snapshot a copy of its init layer (`init-<uid>.<gid>/`).
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nix::mount::{MntFlags, MsFlags};
 
 use crate::diff::{Change, is_whiteout};
 use crate::error::{Error, IoContext, Result};
+use crate::idmap::IdMap;
 
 #[derive(Debug, Clone)]
 pub struct Snapshotter {
     root: PathBuf,
+    /// One user namespace per id map, for idmapped layer mounts.
+    userns: Arc<Mutex<HashMap<IdMap, Arc<OwnedFd>>>>,
+    /// Idmapped layer mounts may be tried (else chowned copies are used).
+    idmapped: Arc<AtomicBool>,
+    /// One chowned copy made at a time (two starts may want the same).
+    copying: Arc<Mutex<()>>,
 }
 
 /// The directories of one snapshot.
@@ -65,6 +86,9 @@ impl Snapshotter {
         fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
         Ok(Snapshotter {
             root: root.to_path_buf(),
+            userns: Default::default(),
+            idmapped: Arc::new(AtomicBool::new(true)),
+            copying: Default::default(),
         })
     }
 
@@ -90,11 +114,36 @@ impl Snapshotter {
     /// Make a snapshot over `layers` (lowest first). Idempotent: an
     /// existing snapshot keeps its contents.
     pub fn prepare(&self, key: &str, layers: &[PathBuf]) -> Result<Paths> {
+        self.prepare_mapped(key, layers, None)
+    }
+
+    /// [`prepare`](Self::prepare) for a container whose ids are remapped
+    /// (`map`): its root directory belongs to the remapped root, and it is
+    /// mounted with idmapped layers. A snapshot keeps the map it was made
+    /// with.
+    pub fn prepare_mapped(
+        &self,
+        key: &str,
+        layers: &[PathBuf],
+        map: Option<&IdMap>,
+    ) -> Result<Paths> {
         let p = self.paths(key);
         for d in [&p.upper, &p.work, &p.merged] {
             fs::create_dir_all(d).ctx(|| format!("create {}", d.display()))?;
         }
         make_init_layer(&p.init, layers)?;
+        let idmap = p.dir.join("idmap");
+        if let Some(m) = map
+            && !idmap.exists()
+        {
+            let (uid, gid) = m.root();
+            std::os::unix::fs::lchown(&p.upper, Some(uid), Some(gid))
+                .ctx(|| format!("chown {}", p.upper.display()))?;
+            let tmp = p.dir.join(".idmap.tmp");
+            fs::write(&tmp, serde_json::to_vec(m).expect("an id map serializes"))
+                .ctx(|| format!("write {}", tmp.display()))?;
+            fs::rename(&tmp, &idmap).ctx(|| format!("rename {}", idmap.display()))?;
+        }
         let lowers = p.dir.join("lowers");
         if !lowers.exists() {
             let text: String = layers
@@ -106,6 +155,137 @@ impl Snapshotter {
             fs::rename(&tmp, &lowers).ctx(|| format!("rename {}", lowers.display()))?;
         }
         Ok(p)
+    }
+
+    /// The id map a snapshot was made with (None: not remapped).
+    pub fn idmap(&self, key: &str) -> Result<Option<IdMap>> {
+        let f = self.root.join(key).join("idmap");
+        match fs::read(&f) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::Io(format!("read {}", f.display()), std::io::Error::other(e))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io(format!("read {}", f.display()), e)),
+        }
+    }
+
+    /// The user namespace of `map` (made once, kept for the daemon's life).
+    pub fn userns(&self, map: &IdMap) -> Result<Arc<OwnedFd>> {
+        let mut g = self.userns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fd) = g.get(map) {
+            return Ok(fd.clone());
+        }
+        let fd = Arc::new(
+            berth_sys::userns::with_maps(&map.uid_map_text(), &map.gid_map_text())
+                .ctx(|| "make a user namespace for the id map".to_string())?,
+        );
+        g.insert(map.clone(), fd.clone());
+        Ok(fd)
+    }
+
+    /// Whether remapped snapshots may use idmapped layer mounts (on by
+    /// default; off: chowned copies, as where the kernel refuses them).
+    pub fn set_idmapped_mounts(&self, on: bool) {
+        self.idmapped.store(on, Ordering::Relaxed);
+    }
+
+    /// The lowers of a remapped snapshot as its container must see them:
+    /// idmapped where the kernel allows, chowned copies otherwise.
+    fn remapped_lowers(
+        &self,
+        p: &Paths,
+        lowers: &[PathBuf],
+        map: &IdMap,
+    ) -> Result<(Vec<PathBuf>, bool)> {
+        let staging = p.dir.join("idmapped");
+        if self.idmapped.load(Ordering::Relaxed) {
+            match self.idmapped_lowers(lowers, map, &staging) {
+                Ok(l) => return Ok((l, true)),
+                Err(Error::Io(what, e))
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS | libc::EPERM)
+                    ) =>
+                {
+                    let _ = unmount_all(&staging);
+                    tracing::warn!(
+                        "{what}: {e}; remapped containers get chowned copies of their layers"
+                    );
+                    self.idmapped.store(false, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    let _ = unmount_all(&staging);
+                    return Err(e);
+                }
+            }
+        }
+        let copies = lowers
+            .iter()
+            .map(|l| {
+                let to = if l == &p.init {
+                    p.dir.join(format!("init-{}", map.name()))
+                } else {
+                    l.with_file_name(format!("remap-{}", map.name()))
+                };
+                self.chowned_copy(l, &to, map).map(|()| to)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((copies, false))
+    }
+
+    /// `to`: a copy of `from` with its owners as the remapped container's
+    /// ids stand on the host (made once; a crash's half copy is redone).
+    fn chowned_copy(&self, from: &Path, to: &Path, map: &IdMap) -> Result<()> {
+        if to.exists() {
+            return Ok(());
+        }
+        let _one = self.copying.lock().unwrap_or_else(|e| e.into_inner());
+        if to.exists() {
+            return Ok(());
+        }
+        let name = to.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = to.with_file_name(format!(".tmp-{name}"));
+        let io = |e: std::io::Error| Error::Io(format!("chowned copy of {}", from.display()), e);
+        match fs::remove_dir_all(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+        fs::create_dir(&tmp).map_err(io)?;
+        let made =
+            crate::treecopy::copy_tree(from, &tmp, Some(map)).and_then(|_| fs::rename(&tmp, to));
+        if let Err(e) = made {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(io(e));
+        }
+        Ok(())
+    }
+
+    /// Attach an idmapped view of the directory holding all of `lowers` at
+    /// `at`; returns the lowers as seen through it.
+    fn idmapped_lowers(&self, lowers: &[PathBuf], map: &IdMap, at: &Path) -> Result<Vec<PathBuf>> {
+        let mut base = lowers.first().cloned().unwrap_or_default();
+        while !lowers.iter().all(|l| l.starts_with(&base)) {
+            if !base.pop() {
+                break;
+            }
+        }
+        let ns = self.userns(map)?;
+        let idmap =
+            |e: std::io::Error| Error::Io(format!("idmapped mount of {}", base.display()), e);
+        let tree = berth_sys::mount::open_tree_clone(&base, false).map_err(idmap)?;
+        berth_sys::mount::mount_setattr(
+            tree.as_fd(),
+            false,
+            berth_sys::mount::MOUNT_ATTR_IDMAP,
+            Some(ns.as_fd()),
+        )
+        .map_err(idmap)?;
+        fs::create_dir_all(at).ctx(|| format!("create {}", at.display()))?;
+        berth_sys::mount::move_mount_to(tree.as_fd(), at).map_err(idmap)?;
+        Ok(lowers
+            .iter()
+            .map(|l| at.join(l.strip_prefix(&base).expect("under the base")))
+            .collect())
     }
 
     /// The layer directories of a prepared snapshot, lowest first.
@@ -134,8 +314,16 @@ impl Snapshotter {
             return Ok(p.merged);
         }
         let layers = self.lowers(key)?;
-        let lower = std::iter::once(&p.init)
-            .chain(layers.iter().rev())
+        let mut lowers: Vec<PathBuf> = std::iter::once(p.init.clone())
+            .chain(layers.iter().rev().cloned())
+            .collect();
+        let staging = p.dir.join("idmapped");
+        let mut staged = false;
+        if let Some(m) = self.idmap(key)? {
+            (lowers, staged) = self.remapped_lowers(&p, &lowers, &m)?;
+        }
+        let lower = lowers
+            .iter()
             .map(|l| l.display().to_string())
             .collect::<Vec<_>>()
             .join(":");
@@ -161,6 +349,10 @@ impl Snapshotter {
             // Kernels before 5.10 do not know `volatile`.
             res = mount(opts.trim_end_matches(",volatile"));
         }
+        // The overlay holds its own copy of the idmapped view.
+        if staged && let Err(e) = unmount_all(&staging) {
+            tracing::warn!("unmount {}: {e}", staging.display());
+        }
         res.map_err(|e| {
             Error::Io(
                 format!("mount overlay on {}", p.merged.display()),
@@ -170,11 +362,14 @@ impl Snapshotter {
         Ok(p.merged)
     }
 
-    /// Unmount (all stacked mounts of) the merged directory.
+    /// Unmount (all stacked mounts of) the merged directory, and an
+    /// idmapped view a crash left attached.
     pub fn unmount(&self, key: &str) {
-        let m = self.paths(key).merged;
-        if let Err(e) = unmount_all(&m) {
-            tracing::warn!("unmount {}: {e}", m.display());
+        let p = self.paths(key);
+        for m in [p.merged, p.dir.join("idmapped")] {
+            if let Err(e) = unmount_all(&m) {
+                tracing::warn!("unmount {}: {e}", m.display());
+            }
         }
     }
 
@@ -182,6 +377,15 @@ impl Snapshotter {
     pub fn remove(&self, key: &str) -> Result<()> {
         self.unmount(key);
         let d = self.root.join(key);
+        // Never delete through a mount (an idmapped view is of the layers).
+        for m in [d.join("merged"), d.join("idmapped")] {
+            if is_mounted(&m) {
+                return Err(Error::Io(
+                    format!("remove {}", d.display()),
+                    std::io::Error::other(format!("{} is still mounted", m.display())),
+                ));
+            }
+        }
         match fs::remove_dir_all(&d) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -193,7 +397,7 @@ impl Snapshotter {
     pub fn diff_tar(&self, key: &str, w: impl Write) -> Result<()> {
         let upper = self.paths(key).upper;
         if upper.exists() {
-            crate::diff::upper_to_tar(&upper, w)
+            crate::diff::upper_to_tar(&upper, self.idmap(key)?.as_ref(), w)
         } else {
             tar::Builder::new(w)
                 .finish()

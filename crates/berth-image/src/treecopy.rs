@@ -1,6 +1,9 @@
-//! Copy-up: a new, empty volume gets what the image has at the mount path
-//! — files, directories, symlinks, hard links, devices and fifos, with
-//! owners, modes, times and extended attributes — as Docker fills it.
+//! A directory tree copied with everything a layer or a volume holds —
+//! files, directories, symlinks, hard links, devices and fifos, with
+//! owners, modes, times and extended attributes: a new, empty volume's
+//! copy-up of what the image has at its mount path (as Docker fills it),
+//! and, with an id map, a layer's chowned copy for remapped containers
+//! where idmapped mounts are refused (`snapshot`).
 
 use std::collections::HashMap;
 use std::fs;
@@ -11,6 +14,9 @@ use std::path::Path;
 use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
+use crate::idmap::IdMap;
+use crate::xattr;
+
 /// Whether `dir` holds nothing (a missing directory counts as empty).
 pub fn is_empty(dir: &Path) -> bool {
     fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
@@ -19,12 +25,26 @@ pub fn is_empty(dir: &Path) -> bool {
 /// Copy the contents of `src` into the existing directory `dst`, and give
 /// `dst` the owner and mode of `src`. Nothing is followed out of `src`.
 pub fn copy_up(src: &Path, dst: &Path) -> io::Result<u64> {
+    copy_tree(src, dst, None)
+}
+
+/// [`copy_up`], owners translated: a container's ids in `src` become the
+/// host's ids of the remapped container (`map`) in `dst`.
+pub fn copy_tree(src: &Path, dst: &Path, map: Option<&IdMap>) -> io::Result<u64> {
     let mut links: HashMap<(u64, u64), std::path::PathBuf> = HashMap::new();
     let mut files = 0u64;
     let top = fs::symlink_metadata(src)?;
-    copy_dir(src, dst, &mut links, &mut files)?;
-    finish(src, dst, &top)?;
+    copy_dir(src, dst, &mut links, &mut files, map)?;
+    finish(src, dst, &top, map)?;
     Ok(files)
+}
+
+/// The owner `md` gets in the copy.
+fn owner(md: &fs::Metadata, map: Option<&IdMap>) -> (u32, u32) {
+    match map {
+        Some(m) => m.to_host(md.uid(), md.gid()),
+        None => (md.uid(), md.gid()),
+    }
 }
 
 fn copy_dir(
@@ -32,6 +52,7 @@ fn copy_dir(
     dst: &Path,
     links: &mut HashMap<(u64, u64), std::path::PathBuf>,
     files: &mut u64,
+    map: Option<&IdMap>,
 ) -> io::Result<()> {
     // What a new file here gets by itself: our ids (the directory's group
     // if it is set-gid).
@@ -49,8 +70,8 @@ fn copy_dir(
         *files += 1;
         if ft.is_dir() {
             fs::create_dir(&to)?;
-            copy_dir(&from, &to, links, files)?;
-            finish(&from, &to, &md)?;
+            copy_dir(&from, &to, links, files, map)?;
+            finish(&from, &to, &md, map)?;
             continue;
         }
         if md.nlink() > 1 {
@@ -64,8 +85,9 @@ fn copy_dir(
             // `copy` gives the new file its mode; owner and set-id bits
             // need more only when they differ from what a new file gets.
             fs::copy(&from, &to)?;
-            if md.uid() != uid || md.gid() != gid || inherits_gid {
-                std::os::unix::fs::lchown(&to, Some(md.uid()), Some(md.gid()))?;
+            let (ou, og) = owner(&md, map);
+            if ou != uid || og != gid || inherits_gid {
+                std::os::unix::fs::lchown(&to, Some(ou), Some(og))?;
                 if md.mode() & 0o6000 != 0 {
                     fs::set_permissions(&to, fs::Permissions::from_mode(md.mode() & 0o7777))?;
                 }
@@ -93,14 +115,15 @@ fn copy_dir(
             // Sockets belong to a process that is not there: skipped, as Docker does.
             continue;
         }
-        finish(&from, &to, &md)?;
+        finish(&from, &to, &md, map)?;
     }
     Ok(())
 }
 
 /// Owner, mode, extended attributes (of `src`) and times of `md` onto `p`.
-fn finish(src: &Path, p: &Path, md: &fs::Metadata) -> io::Result<()> {
-    std::os::unix::fs::lchown(p, Some(md.uid()), Some(md.gid()))?;
+fn finish(src: &Path, p: &Path, md: &fs::Metadata, map: Option<&IdMap>) -> io::Result<()> {
+    let (uid, gid) = owner(md, map);
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
     let symlink = md.file_type().is_symlink();
     if !symlink {
         // After chown, which clears set-id bits.
@@ -158,7 +181,7 @@ mod tests {
         let s = src.path();
         fs::create_dir(s.join("d")).unwrap();
         fs::write(s.join("d/f"), b"data").unwrap();
-        xattr::set(s.join("d/f"), "user.berth", b"x").unwrap();
+        xattr::set(&s.join("d/f"), "user.berth", b"x").unwrap();
         fs::set_permissions(s.join("d/f"), fs::Permissions::from_mode(0o640)).unwrap();
         fs::hard_link(s.join("d/f"), s.join("hl")).unwrap();
         fs::write(s.join("suid"), b"x").unwrap();
@@ -187,7 +210,7 @@ mod tests {
         assert_eq!(f.mode() & 0o7777, 0o640);
         assert_eq!(f.mtime(), 1_000_000);
         assert_eq!(
-            xattr::get(d.join("d/f"), "user.berth").unwrap().as_deref(),
+            xattr::get(&d.join("d/f"), "user.berth").unwrap().as_deref(),
             Some(&b"x"[..])
         );
         assert_eq!(fs::metadata(d.join("hl")).unwrap().ino(), f.ino());
@@ -206,5 +229,32 @@ mod tests {
             assert_eq!((su.uid(), su.gid()), (1, 2));
         }
         assert!(!is_empty(d));
+    }
+
+    #[test]
+    fn a_chowned_copy_shifts_the_owners() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: needs root");
+            return;
+        }
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir(s.join("home")).unwrap();
+        fs::write(s.join("home/f"), b"x").unwrap();
+        std::os::unix::fs::lchown(s.join("home"), Some(1000), Some(1000)).unwrap();
+        std::os::unix::fs::symlink("home", s.join("ln")).unwrap();
+        std::os::unix::fs::lchown(s.join("ln"), Some(0), Some(5)).unwrap();
+        let map = IdMap::from_subordinate(&[(100000, 65536)], &[(200000, 65536)]);
+        copy_tree(s, dst.path(), Some(&map)).unwrap();
+        let d = dst.path();
+        let ids = |p: &Path| {
+            let m = fs::symlink_metadata(p).unwrap();
+            (m.uid(), m.gid())
+        };
+        assert_eq!(ids(d), (100000, 200000));
+        assert_eq!(ids(&d.join("home")), (101000, 201000));
+        assert_eq!(ids(&d.join("home/f")), (100000, 200000));
+        assert_eq!(ids(&d.join("ln")), (100000, 200005));
     }
 }

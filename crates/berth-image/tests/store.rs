@@ -493,7 +493,7 @@ fn commit_diff_and_history() {
     );
 
     let mut diff = Vec::new();
-    upper_to_tar(u, &mut diff).unwrap();
+    upper_to_tar(u, None, &mut diff).unwrap();
     let mut entries = Vec::new();
     for e in tar::Archive::new(&diff[..]).entries().unwrap() {
         let e = e.unwrap();

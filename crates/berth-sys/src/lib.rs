@@ -16,6 +16,7 @@ pub mod sched;
 pub mod scm;
 pub mod seccomp;
 pub mod signal;
+pub mod userns;
 pub mod uts;
 
 use std::io;

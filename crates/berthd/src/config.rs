@@ -87,6 +87,9 @@ pub struct Flags {
     /// Set the max download attempts for each pull
     #[arg(long = "max-download-attempts")]
     pub max_download_attempts: Option<u32>,
+    /// User/Group setting for user namespaces ("default" or user[:group])
+    #[arg(long = "userns-remap")]
+    pub userns_remap: Option<String>,
 }
 
 /// TLS settings for tcp:// hosts.
@@ -121,6 +124,8 @@ pub struct Config {
     pub log_driver: String,
     pub log_opts: std::collections::BTreeMap<String, String>,
     pub registry: berth_engine::RegistryOptions,
+    /// `--userns-remap`, resolved.
+    pub userns_remap: Option<berth_engine::Remap>,
 }
 
 /// A `default-address-pools` entry: subnets of `size` bits carved from `base`.
@@ -158,6 +163,11 @@ struct File {
     max_concurrent_downloads: Option<usize>,
     max_concurrent_uploads: Option<usize>,
     max_download_attempts: Option<u32>,
+    userns_remap: Option<String>,
+    /// berth's own: with `userns-remap`, false gives remapped containers
+    /// chowned copies of the image layers instead of idmapped mounts (what
+    /// berth falls back to where the kernel refuses those).
+    idmapped_layers: Option<bool>,
     /// berth's own: keep pulled layers' compressed blobs (pushes of them
     /// then send the very bytes pulled; costs their disk space).
     keep_pulled_blobs: Option<bool>,
@@ -264,8 +274,16 @@ impl Config {
             keep_pulled_blobs: file.keep_pulled_blobs.unwrap_or(false),
             cert_dirs: file.certs_dirs.unwrap_or(defaults.cert_dirs),
         };
+        let userns_remap = match f.userns_remap.or(file.userns_remap) {
+            Some(spec) if !spec.is_empty() => crate::remap::resolve(&spec)?.map(|mut r| {
+                r.idmapped_layers = file.idmapped_layers.unwrap_or(true);
+                r
+            }),
+            _ => None,
+        };
         Ok(Config {
             registry,
+            userns_remap,
             hosts,
             data_root: f
                 .data_root
@@ -335,6 +353,7 @@ impl Config {
             log_driver: self.log_driver.clone(),
             log_opts: self.log_opts.clone(),
             registry: self.registry.clone(),
+            userns_remap: self.userns_remap.clone(),
         }
     }
 }

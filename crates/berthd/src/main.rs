@@ -5,6 +5,7 @@
 mod api;
 mod config;
 mod listen;
+mod remap;
 
 use std::sync::Arc;
 

@@ -218,7 +218,8 @@ impl Engine {
         if !self.snapshots.exists(&c.id) {
             let img = self.images.resolve(&c.image)?;
             let layers = self.images.layer_dirs(&img)?;
-            self.snapshots.prepare(&c.id, &layers)?;
+            self.snapshots
+                .prepare_mapped(&c.id, &layers, c.id_map.as_ref())?;
         }
         let merged = self.snapshots.mount(&c.id, false)?;
         Ok((
@@ -281,14 +282,15 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let _lock = lock;
             let mut b = tar::Builder::new(ChannelWriter(tx));
-            b.follow_symlinks(false);
-            let src = loc.host_path();
-            let res = if loc.meta.is_dir() {
-                b.append_dir_all(&loc.base, &src)
-            } else {
-                b.append_path_with_name(&src, &loc.base)
-            };
-            if let Err(e) = res.and_then(|_| b.finish()) {
+            let res = berth_image::diff::tree_to_tar(
+                &mut b,
+                &loc.host_path(),
+                &loc.base,
+                c.id_map.as_ref(),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|_| b.finish().map_err(|e| e.to_string()));
+            if let Err(e) = res {
                 tracing::warn!("archive of {path}: {e}");
             }
             drop(loc);
@@ -331,6 +333,7 @@ impl Engine {
                 &body[..],
                 no_overwrite_dir_non_dir,
                 copy_uid_gid,
+                c2.id_map.as_ref(),
             )
         })
         .await?;
@@ -351,8 +354,10 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let _lock = lock;
             let mut b = tar::Builder::new(ChannelWriter(tx));
-            b.follow_symlinks(false);
-            if let Err(e) = b.append_dir_all(".", &merged).and_then(|_| b.finish()) {
+            let res = berth_image::diff::tree_to_tar(&mut b, &merged, "", c.id_map.as_ref())
+                .map_err(|e| e.to_string())
+                .and_then(|_| b.finish().map_err(|e| e.to_string()));
+            if let Err(e) = res {
                 tracing::warn!("export: {e}");
             }
             drop(b);
@@ -390,13 +395,16 @@ fn unpack(
     tar: &[u8],
     no_overwrite_dir_non_dir: bool,
     keep_owners: bool,
+    map: Option<&berth_image::idmap::IdMap>,
 ) -> Result<()> {
     let bad = |m: String| Error::invalid(m);
     let mut a = tar::Archive::new(tar);
     a.set_preserve_permissions(true);
     a.set_preserve_mtime(true);
     a.set_unpack_xattrs(false);
-    a.set_preserve_ownerships(keep_owners);
+    // Owners are set below: the archive's (copyUIDGID) or root, either as
+    // a remapped container's ids stand on the host.
+    a.set_preserve_ownerships(false);
     for entry in a.entries().map_err(|e| bad(format!("invalid tar: {e}")))? {
         let mut entry = entry.map_err(|e| bad(format!("invalid tar: {e}")))?;
         let rel = entry
@@ -453,12 +461,28 @@ fn unpack(
             std::fs::hard_link(fd_path(&lfd).join(lb), &target)?;
             continue;
         }
+        // Docker: files copied in belong to the container's root, unless
+        // copyUIDGID keeps the archive's owners.
+        let (uid, gid) = if keep_owners {
+            let h = entry.header();
+            (
+                h.uid().unwrap_or(0).try_into().unwrap_or(0),
+                h.gid().unwrap_or(0).try_into().unwrap_or(0),
+            )
+        } else {
+            (0, 0)
+        };
+        let (uid, gid) = map.map_or((uid, gid), |m| m.to_host(uid, gid));
+        let mode = entry.header().mode().unwrap_or(0);
+        let is_symlink = entry.header().entry_type().is_symlink();
         entry
             .unpack(&target)
             .map_err(|e| Error::system(format!("{}: {e}", rel.display())))?;
-        if !keep_owners {
-            // Docker: files copied in belong to the container's root.
-            std::os::unix::fs::lchown(&target, Some(0), Some(0))?;
+        std::os::unix::fs::lchown(&target, Some(uid), Some(gid))?;
+        if mode & 0o6000 != 0 && !is_symlink {
+            // chown cleared the set-id bits
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode & 0o7777))?;
         }
     }
     Ok(())

@@ -57,7 +57,8 @@ impl Engine {
             if !this.snapshots.exists(&c2.id) {
                 let img = this.images.resolve(&c2.image)?;
                 let layers = this.images.layer_dirs(&img)?;
-                this.snapshots.prepare(&c2.id, &layers)?;
+                this.snapshots
+                    .prepare_mapped(&c2.id, &layers, c2.id_map.as_ref())?;
             }
             let (reader, mut writer) = std::io::pipe()?;
             let snaps = this.snapshots.clone();

@@ -149,6 +149,36 @@ pub fn validate(cfg: &Config, hc: &HostConfig) -> Result<()> {
     Ok(())
 }
 
+/// `--userns`, and what user-namespace remapping (`remapped`: the daemon's
+/// on and the container not `--userns=host`) rules out, in dockerd's words.
+pub fn validate_userns(hc: &HostConfig, remapped: bool) -> Result<()> {
+    if !hc.userns_mode.is_empty() && !hc.userns_mode.is_host() {
+        return Err(Error::invalid(format!(
+            "invalid USER mode: {}",
+            hc.userns_mode.as_str()
+        )));
+    }
+    if !remapped {
+        return Ok(());
+    }
+    if hc.privileged {
+        return Err(Error::invalid(
+            "privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode",
+        ));
+    }
+    if hc.network_mode.is_host() {
+        return Err(Error::invalid(
+            "cannot share the host's network namespace when user namespaces are enabled",
+        ));
+    }
+    if hc.pid_mode.is_host() {
+        return Err(Error::invalid(
+            "cannot share the host PID namespace when user namespaces are enabled",
+        ));
+    }
+    Ok(())
+}
+
 /// The log driver must be one berth has; json-file's options are checked
 /// by name here, by value when the container starts (as Docker does).
 pub fn validate_log_config(hc: &HostConfig) -> Result<()> {
@@ -699,6 +729,11 @@ impl Engine {
         }
         let mut hc = req.host_config.unwrap_or_default();
         validate(&cfg, &hc)?;
+        let id_map = match &self.cfg.userns_remap {
+            Some(r) if !hc.userns_mode.is_host() => Some(r.map.clone()),
+            _ => None,
+        };
+        validate_userns(&hc, id_map.is_some())?;
         fill_defaults(&mut hc, &self.defaults);
         let eps = req
             .networking_config
@@ -790,6 +825,7 @@ impl Engine {
             net_requests,
             endpoints: BTreeMap::new(),
             mounts,
+            id_map,
         };
         if let Err(e) = save_record(&self.cfg.data_root, &c, true) {
             crate::util::remove_dir(&dir);

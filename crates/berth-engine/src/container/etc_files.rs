@@ -139,7 +139,15 @@ pub fn resolv_conf(c: &Container, i: &Inputs, host: &str) -> String {
 /// Write the three files into the container's directory.
 pub fn write(dir: &Path, c: &Container, i: &Inputs) -> Result<(), String> {
     let w = |name: &str, s: String| {
-        std::fs::write(dir.join(name), s).map_err(|e| format!("write {name}: {e}"))
+        let p = dir.join(name);
+        std::fs::write(&p, s).map_err(|e| format!("write {name}: {e}"))?;
+        // A remapped container's root owns them, as its files.
+        if let Some(m) = &c.id_map {
+            let (uid, gid) = m.root();
+            std::os::unix::fs::chown(&p, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {name}: {e}"))?;
+        }
+        Ok(())
     };
     w("hostname", format!("{}\n", i.hostname))?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();

@@ -125,7 +125,9 @@ impl Engine {
         let img = self.images.resolve(&c.image).map_err(Error::from)?;
         let layers = self.images.layer_dirs(&img).map_err(Error::from)?;
         let mut undo = Undo::new();
-        self.snapshots.prepare(&id, &layers).map_err(Error::from)?;
+        self.snapshots
+            .prepare_mapped(&id, &layers, c.id_map.as_ref())
+            .map_err(Error::from)?;
         let merged = self
             .snapshots
             .mount(&id, c.auto_remove())

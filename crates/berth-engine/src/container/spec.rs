@@ -769,8 +769,29 @@ pub fn build(c: &Container, i: &Inputs) -> Result<Spec> {
     let (devs, rules) = devices(hc)?;
     let mut resources = limits(&hc.resources)?;
     resources.set_devices(Some(rules));
-    let mut linux = LinuxBuilder::default()
-        .namespaces(namespaces(hc, i.netns, i.cgroup_v2))
+    let mut namespaces = namespaces(hc, i.netns, i.cgroup_v2);
+    let mut linux = LinuxBuilder::default();
+    if let Some(m) = &c.id_map {
+        // --userns-remap: root inside is the remap user's first subordinate id.
+        namespaces.insert(0, ns(LinuxNamespaceType::User, None));
+        let maps = |rs: &[berth_image::idmap::IdRange]| {
+            rs.iter()
+                .map(|r| {
+                    oci_spec::runtime::LinuxIdMappingBuilder::default()
+                        .container_id(r.container)
+                        .host_id(r.host)
+                        .size(r.size)
+                        .build()
+                        .map_err(oci)
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        linux = linux
+            .uid_mappings(maps(&m.uids)?)
+            .gid_mappings(maps(&m.gids)?);
+    }
+    let mut linux = linux
+        .namespaces(namespaces)
         .resources(resources)
         .cgroups_path(format!("/{}/{}", i.cgroup_parent, c.id))
         .devices(devs);

@@ -26,6 +26,9 @@ const NEEDS: &[(&str, &[&str])] = &[
 
 pub struct Local {
     root: PathBuf,
+    /// `--userns-remap`: new volumes' data directories belong to the
+    /// remapped root, as dockerd makes them.
+    owner: Option<(u32, u32)>,
     /// Volumes with a file system of their own: the containers using each.
     active: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
@@ -78,9 +81,10 @@ fn needs_mount(opts: &StringMap) -> bool {
 }
 
 impl Local {
-    pub fn new(root: &Path) -> Local {
+    pub fn new(root: &Path, owner: Option<(u32, u32)>) -> Local {
         Local {
             root: root.to_path_buf(),
+            owner,
             active: Mutex::new(BTreeMap::new()),
         }
     }
@@ -180,6 +184,14 @@ impl Driver for Local {
                     data.display()
                 ))
             })?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid)).map_err(|e| {
+                Error::system(format!(
+                    "error while creating volume data path '{}': {e}",
+                    data.display()
+                ))
+            })?;
+        }
         Ok(data)
     }
 

@@ -9,7 +9,6 @@
 //! at create, removed first at remove); at open, a directory without a
 //! record is what an interrupted create or remove left, and goes.
 
-pub mod copy;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -67,14 +66,14 @@ fn write_record(dir: &Path, v: &VolumeRecord) -> std::io::Result<()> {
 
 impl Volumes {
     /// Load the records under `root`; clear what interrupted creates and
-    /// removes left.
-    pub fn open(root: &Path) -> std::io::Result<Volumes> {
+    /// removes left. `owner`: of new volumes' data (`--userns-remap`).
+    pub fn open(root: &Path, owner: Option<(u32, u32)>) -> std::io::Result<Volumes> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o701)
             .create(root)?;
-        let local = Arc::new(local::Local::new(root));
+        let local = Arc::new(local::Local::new(root, owner));
         let mut records = BTreeMap::new();
         for e in std::fs::read_dir(root)?.flatten() {
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
@@ -481,13 +480,13 @@ impl Engine {
                     .mount(&v, &c.id)
                     .map_err(|e| op_err("mount", &m.name, e))?;
                 done.push(m);
-                if !m.no_copy && !c.has_run() && copy::is_empty(&path) {
+                if !m.no_copy && !c.has_run() && berth_image::treecopy::is_empty(&path) {
                     let src = berth_runtime::paths::secure_join(rootfs, Path::new(&m.destination))
                         .map_err(|e| {
                             Error::system(format!("volume path {}: {e}", m.destination))
                         })?;
                     if src.is_dir() {
-                        copy::copy_up(&src, &path).map_err(|e| {
+                        berth_image::treecopy::copy_up(&src, &path).map_err(|e| {
                             Error::system(format!(
                                 "failed to copy the image's {} into volume {}: {e}",
                                 m.destination, m.name
@@ -583,7 +582,7 @@ mod tests {
     fn records_survive_reopen_and_unfinished_ones_go() {
         let d = tempfile::tempdir().unwrap();
         let root = d.path().join("volumes");
-        let s = Volumes::open(&root).unwrap();
+        let s = Volumes::open(&root, None).unwrap();
         let labels: StringMap = [("a".to_string(), "b".to_string())].into();
         let (v, new) = s.create("v1", "", &StringMap::new(), &labels).unwrap();
         assert!(new);
@@ -600,7 +599,7 @@ mod tests {
         // What an interrupted create leaves: a directory, no record.
         std::fs::create_dir_all(root.join("half/_data")).unwrap();
         drop(s);
-        let s = Volumes::open(&root).unwrap();
+        let s = Volumes::open(&root, None).unwrap();
         assert_eq!(s.list().len(), 1);
         assert_eq!(s.get("v1").unwrap().labels, labels);
         assert!(!root.join("half").exists());
@@ -619,7 +618,7 @@ mod tests {
     #[test]
     fn bad_names_and_options_make_nothing() {
         let d = tempfile::tempdir().unwrap();
-        let s = Volumes::open(d.path()).unwrap();
+        let s = Volumes::open(d.path(), None).unwrap();
         assert!(
             s.create("x/y", "", &StringMap::new(), &StringMap::new())
                 .is_err()

@@ -16,6 +16,11 @@ pub struct Dockerd {
 impl Dockerd {
     /// None (with a visible note) when dockerd is not installed.
     pub fn start(tag: &str) -> Option<Dockerd> {
+        Self::start_with(tag, &[])
+    }
+
+    /// … with more daemon arguments.
+    pub fn start_with(tag: &str, extra: &[&str]) -> Option<Dockerd> {
         let bin = ["/usr/sbin/dockerd", "/usr/bin/dockerd"]
             .iter()
             .map(PathBuf::from)
@@ -49,6 +54,7 @@ impl Dockerd {
             .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
             .arg("--cgroup-parent")
             .arg(&cgroup_parent)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

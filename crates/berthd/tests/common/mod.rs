@@ -47,6 +47,16 @@ impl Daemon {
 
     /// … with more daemon arguments.
     pub fn start_with(dir: PathBuf, fresh: bool, extra: &[String]) -> Daemon {
+        Self::start_configured(dir, fresh, None, extra)
+    }
+
+    /// … and a daemon.json (`json`; None: no file).
+    pub fn start_configured(
+        dir: PathBuf,
+        fresh: bool,
+        json: Option<&str>,
+        extra: &[String],
+    ) -> Daemon {
         let berthd = PathBuf::from(env!("CARGO_BIN_EXE_berthd"));
         let runc = berthd.with_file_name("berth-runc");
         assert!(
@@ -58,6 +68,9 @@ impl Daemon {
             let _ = std::fs::remove_dir_all(&dir);
         }
         std::fs::create_dir_all(&dir).unwrap();
+        if let Some(j) = json {
+            std::fs::write(dir.join("none.json"), j).unwrap();
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
