@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(rebuilt == data, "the tar rebuilt from the split differs");
         }
         // The way back (commit, diff): overlay form to a tar.
-        let _ = berth_image::diff::upper_to_tar(&dest, std::io::sink());
+        let _ = berth_image::diff::upper_to_tar(&dest, None, std::io::sink());
     }
     scratch::remove(own);
 });
