@@ -221,7 +221,9 @@ impl Param for Filters {
         Ok(Filters::parse(q.get(key).unwrap_or(""))?)
     }
     fn write(&self, key: &str, b: &mut QueryBuilder) {
-        if !self.is_empty() {
+        // As the Go client: written when it names a key, even one with no
+        // values (which still counts when the daemon validates the keys).
+        if self.keys().next().is_some() {
             b.push(key, self.to_json());
         }
     }
@@ -408,6 +410,17 @@ mod tests {
         assert!(!docker_bool("False") && docker_bool("True") && !docker_bool("none"));
         assert_eq!(escape("a b/c=d"), "a+b%2Fc%3Dd");
         assert_eq!(unescape("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn a_filter_key_without_values_survives_the_client() {
+        // Found by the api_build_query fuzz target.
+        let l = container::List::parse(Some("filters=%7B%22el%22%3A%7B%7D%7D")).unwrap();
+        assert_eq!(l.filters.keys().collect::<Vec<_>>(), ["el"]);
+        assert_eq!(l.to_query().encode(), "?filters=%7B%22el%22%3A%7B%7D%7D");
+        let back = container::List::parse(l.to_query().encode().strip_prefix('?')).unwrap();
+        assert_eq!(back, l);
+        assert_eq!(container::List::default().to_query().encode(), "");
     }
 
     #[test]
