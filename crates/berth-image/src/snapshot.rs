@@ -314,14 +314,39 @@ impl Snapshotter {
             return Ok(p.merged);
         }
         let layers = self.lowers(key)?;
-        let mut lowers: Vec<PathBuf> = std::iter::once(p.init.clone())
+        let plain: Vec<PathBuf> = std::iter::once(p.init.clone())
             .chain(layers.iter().rev().cloned())
             .collect();
+        let map = self.idmap(key)?;
         let staging = p.dir.join("idmapped");
-        let mut staged = false;
-        if let Some(m) = self.idmap(key)? {
-            (lowers, staged) = self.remapped_lowers(&p, &lowers, &m)?;
+        let (lowers, staged) = match &map {
+            Some(m) => self.remapped_lowers(&p, &plain, m)?,
+            None => (plain.clone(), false),
+        };
+        let mut res = self.mount_overlay(&p, &lowers, volatile);
+        // The overlay holds its own copy of the idmapped view.
+        if staged && let Err(e) = unmount_all(&staging) {
+            tracing::warn!("unmount {}: {e}", staging.display());
         }
+        if let (Err(nix::errno::Errno::EINVAL), true, Some(m)) = (&res, staged, &map) {
+            // Kernels before 5.19 take no idmapped layers in an overlay.
+            tracing::warn!(
+                "overlay refused idmapped layers; remapped containers get chowned copies of their layers"
+            );
+            self.idmapped.store(false, Ordering::Relaxed);
+            let (lowers, _) = self.remapped_lowers(&p, &plain, m)?;
+            res = self.mount_overlay(&p, &lowers, volatile);
+        }
+        res.map_err(|e| {
+            Error::Io(
+                format!("mount overlay on {}", p.merged.display()),
+                std::io::Error::from(e),
+            )
+        })?;
+        Ok(p.merged)
+    }
+
+    fn mount_overlay(&self, p: &Paths, lowers: &[PathBuf], volatile: bool) -> nix::Result<()> {
         let lower = lowers
             .iter()
             .map(|l| l.display().to_string())
@@ -344,22 +369,12 @@ impl Snapshotter {
                 Some(opts),
             )
         };
-        let mut res = mount(&opts);
+        let res = mount(&opts);
         if res == Err(nix::errno::Errno::EINVAL) && volatile {
             // Kernels before 5.10 do not know `volatile`.
-            res = mount(opts.trim_end_matches(",volatile"));
+            return mount(opts.trim_end_matches(",volatile"));
         }
-        // The overlay holds its own copy of the idmapped view.
-        if staged && let Err(e) = unmount_all(&staging) {
-            tracing::warn!("unmount {}: {e}", staging.display());
-        }
-        res.map_err(|e| {
-            Error::Io(
-                format!("mount overlay on {}", p.merged.display()),
-                std::io::Error::from(e),
-            )
-        })?;
-        Ok(p.merged)
+        res
     }
 
     /// Unmount (all stacked mounts of) the merged directory, and an
