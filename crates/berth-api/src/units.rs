@@ -242,7 +242,11 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         total += n * unit;
         rest = &rest[u_end..];
     }
-    Some(Duration::from_secs_f64(total))
+    // Go's durations are int64 nanoseconds: longer ones do not parse.
+    if total * 1e9 > i64::MAX as f64 {
+        return None;
+    }
+    Duration::try_from_secs_f64(total).ok()
 }
 
 /// Go's duration String(): `1m30s`, `500ms`, `2h0m0s`.
@@ -408,6 +412,17 @@ mod tests {
         assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_go_duration("5"), None);
         assert_eq!(parse_go_duration("-1s"), None);
+        // Past int64 nanoseconds (found by the dockerfile fuzz target in a
+        // HEALTHCHECK --interval): refused as Go refuses it, no panic.
+        assert_eq!(
+            parse_go_duration("88888888888888888888888888888888830s"),
+            None
+        );
+        assert_eq!(
+            parse_go_duration("2562047h"),
+            Some(Duration::from_secs(2562047 * 3600))
+        );
+        assert_eq!(parse_go_duration("2562048h"), None);
         assert_eq!(format_go_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(format_go_duration(Duration::from_secs(7200)), "2h0m0s");
         assert_eq!(format_go_duration(Duration::from_millis(500)), "500ms");
