@@ -11,7 +11,8 @@
 //!
 //! The `dockremap` user and its /etc/subuid and /etc/subgid lines are made
 //! by the daemons as dockerd makes them; when the host had no such user,
-//! it is deleted afterwards and both files are written back as they were.
+//! it is deleted afterwards, and the account files and their `-` backups
+//! are written back as they were.
 //!
 //! Needs root, the docker CLI, busybox-static; dockerd for the reference.
 
@@ -36,10 +37,16 @@ fn user_exists(name: &str) -> bool {
 
 impl HostUsers {
     fn save() -> HostUsers {
+        // The files useradd, usermod and userdel write, and their backups.
+        let names = ["passwd", "group", "shadow", "gshadow", "subuid", "subgid"];
         HostUsers {
-            files: ["/etc/subuid", "/etc/subgid"]
+            files: names
                 .iter()
-                .map(|p| (PathBuf::from(p), std::fs::read(p).ok()))
+                .flat_map(|n| [format!("/etc/{n}"), format!("/etc/{n}-")])
+                .map(|p| {
+                    let content = std::fs::read(&p).ok();
+                    (PathBuf::from(p), content)
+                })
                 .collect(),
             had_user: user_exists("dockremap"),
         }
@@ -52,13 +59,15 @@ impl Drop for HostUsers {
             let _ = Command::new("userdel").arg("dockremap").status();
         }
         for (p, content) in &self.files {
+            let now = std::fs::read(p).ok();
             match content {
-                Some(c) => {
+                Some(c) if now.as_ref() != Some(c) => {
                     let _ = std::fs::write(p, c);
                 }
-                None => {
+                None if now.is_some() => {
                     let _ = std::fs::remove_file(p);
                 }
+                _ => {}
             }
         }
     }
