@@ -95,23 +95,14 @@ fn ensure_default_user() -> Result<(), String> {
         run(Command::new("useradd").args(["--system", "-s", "/bin/false", DEFAULT_USER]))
             .map_err(fail)?;
     }
-    if ranges(&read("/etc/subuid"), DEFAULT_USER, None).is_empty() {
-        let s = free_range(&read("/etc/subuid"));
-        run(Command::new("usermod").args([
-            "-v",
-            &format!("{s}-{}", s + RANGE_SIZE - 1),
-            DEFAULT_USER,
-        ]))
-        .map_err(fail)?;
-    }
-    if ranges(&read("/etc/subgid"), DEFAULT_USER, None).is_empty() {
-        let s = free_range(&read("/etc/subgid"));
-        run(Command::new("usermod").args([
-            "-w",
-            &format!("{s}-{}", s + RANGE_SIZE - 1),
-            DEFAULT_USER,
-        ]))
-        .map_err(fail)?;
+    // usermod -v adds subordinate uids, -w gids.
+    for (file, flag) in [("/etc/subuid", "-v"), ("/etc/subgid", "-w")] {
+        if ranges(&read(file), DEFAULT_USER, None).is_empty() {
+            let s = free_range(&read(file));
+            let range = format!("{s}-{}", s + RANGE_SIZE - 1);
+            run(Command::new("usermod").args([flag, range.as_str(), DEFAULT_USER]))
+                .map_err(fail)?;
+        }
     }
     Ok(())
 }
