@@ -716,14 +716,26 @@ fn finish_else(
 
 type Vars = Vec<(String, TVal)>;
 
+/// The most a template may write: a `range` over a huge number (or list)
+/// from untrusted JSON must not take the client's memory.
+const OUTPUT_LIMIT: usize = 64 << 20;
+
+fn emit(out: &mut String, s: &str) -> Result<()> {
+    if out.len() + s.len() > OUTPUT_LIMIT {
+        bail!("template: output exceeds {} MiB", OUTPUT_LIMIT >> 20);
+    }
+    out.push_str(s);
+    Ok(())
+}
+
 fn exec_list(nodes: &[Node], dot: &TVal, vars: &mut Vars, out: &mut String) -> Result<()> {
     for n in nodes {
         match n {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(t) => emit(out, t)?,
             Node::Action(p) => {
                 let v = eval_pipeline(p, dot, vars)?;
                 if p.decl.is_empty() {
-                    out.push_str(&v.display());
+                    emit(out, &v.display())?;
                 }
             }
             Node::If(p, body, els) => {
@@ -751,22 +763,31 @@ fn exec_list(nodes: &[Node], dot: &TVal, vars: &mut Vars, out: &mut String) -> R
                 let mut p2 = p.clone();
                 let decl = std::mem::take(&mut p2.decl);
                 let v = eval_pipeline(&p2, dot, vars)?;
-                let items: Vec<(TVal, TVal)> = match v {
-                    TVal::Arr(a) => a
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, x)| (TVal::Int(i as i64), x))
-                        .collect(),
+                // Lazily: `range 100000000` makes no list of its numbers.
+                let mut items: std::iter::Peekable<Box<dyn Iterator<Item = (TVal, TVal)>>> = match v
+                {
+                    TVal::Arr(a) => (Box::new(
+                        a.into_iter()
+                            .enumerate()
+                            .map(|(i, x)| (TVal::Int(i as i64), x)),
+                    ) as Box<dyn Iterator<Item = _>>)
+                        .peekable(),
                     TVal::Obj(mut o) => {
                         o.retain(|(k, _)| !is_marker(k));
                         o.sort_by(|a, b| a.0.cmp(&b.0));
-                        o.into_iter().map(|(k, x)| (TVal::Str(k), x)).collect()
+                        (Box::new(o.into_iter().map(|(k, x)| (TVal::Str(k), x)))
+                            as Box<dyn Iterator<Item = _>>)
+                            .peekable()
                     }
-                    TVal::Int(n) => (0..n).map(|i| (TVal::Int(i), TVal::Int(i))).collect(),
-                    TVal::Null | TVal::Missing | TVal::NilSlice => vec![],
+                    TVal::Int(n) => (Box::new((0..n).map(|i| (TVal::Int(i), TVal::Int(i))))
+                        as Box<dyn Iterator<Item = _>>)
+                        .peekable(),
+                    TVal::Null | TVal::Missing | TVal::NilSlice => {
+                        (Box::new(std::iter::empty()) as Box<dyn Iterator<Item = _>>).peekable()
+                    }
                     other => bail!("template: range can't iterate over {}", other.display()),
                 };
-                if items.is_empty() {
+                if items.peek().is_none() {
                     exec_list(els, dot, vars, out)?;
                 }
                 for (k, x) in items {
@@ -1176,7 +1197,21 @@ pub fn sprintf(fmtstr: &str, args: &[TVal]) -> String {
                 p.push(chars[i]);
                 i += 1;
             }
-            prec = Some(p.parse().unwrap_or(0));
+            prec = Some(p.parse().unwrap_or(usize::MAX));
+        }
+        // Go's fmt: a width or precision past 1e6 is refused, not padded to.
+        let mut w: usize = if width.is_empty() {
+            0
+        } else {
+            width.parse().unwrap_or(usize::MAX)
+        };
+        if w > 1_000_000 {
+            out.push_str("%!(BADWIDTH)");
+            w = 0;
+        }
+        if prec.is_some_and(|p| p > 1_000_000) {
+            out.push_str("%!(BADPREC)");
+            prec = None;
         }
         let Some(&verb) = chars.get(i) else {
             out.push_str("%!(NOVERB)");
@@ -1218,7 +1253,6 @@ pub fn sprintf(fmtstr: &str, args: &[TVal]) -> String {
             }
             _ => format!("%!{verb}({})", arg.display()),
         };
-        let w: usize = width.parse().unwrap_or(0);
         let len = s.chars().count();
         if len < w {
             let pad = w - len;
@@ -1255,6 +1289,26 @@ mod tests {
     fn r(t: &str, data: &str) -> String {
         let d: TVal = serde_json::from_str(data).unwrap();
         Template::parse(t).unwrap().render(&d).unwrap()
+    }
+
+    #[test]
+    fn huge_outputs_are_refused_not_built() {
+        // Found by the go_template fuzz target: a range over a number from
+        // untrusted JSON took gigabytes.
+        let d: TVal = serde_json::from_str(r#"{"List":88888888}"#).unwrap();
+        let e = Template::parse("{{range .List}}{{.}} {{end}}")
+            .unwrap()
+            .render(&d)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "template: output exceeds 64 MiB");
+        assert_eq!(r("{{range 3}}{{.}}{{end}}", "{}"), "012");
+        assert_eq!(r("{{range 0}}x{{else}}none{{end}}", "{}"), "none");
+        assert_eq!(r(r#"{{printf "%5d|" 7}}"#, "{}"), "    7|");
+        assert_eq!(r(r#"{{printf "%99999999d|" 7}}"#, "{}"), "%!(BADWIDTH)7|");
+        assert_eq!(
+            r(r#"{{printf "%.99999999f|" 1.5}}"#, "{}"),
+            "%!(BADPREC)1.500000|"
+        );
     }
 
     #[test]
